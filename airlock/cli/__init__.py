@@ -1,0 +1,1 @@
+"""Thin click commands: parse, call one core function, render."""

@@ -1,0 +1,103 @@
+"""What Kubespray's download role fetches for one target, evaluated from its own variables.
+
+The loop below is Kubespray's ``roles/download/tasks/main.yml``: every item of
+``downloads | combine(kubeadm_images)`` with ``download = download_defaults | combine(item.value)``,
+kept when all of the task's ``when:`` conditions hold; ``download.container`` decides between
+an image and a file. ``kubeadm_images`` is what ``prep_kubeadm_images.yml`` derives from
+``kubeadm config images list`` (minus coredns and pause, which are in ``downloads``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from airlock.kubespray.evaluator import Evaluator
+
+# The `when:` list of the "Download | Download files / images" task, in Kubespray's order.
+DOWNLOAD_WHEN = (
+    "not skip_downloads | default(false)",
+    "download.enabled",
+    "item.value.enabled",
+    "(not (item.value.container | default(false))) or (item.value.container and download_container)",
+    "(download_run_once and inventory_hostname == download_delegate)"
+    " or (group_names | intersect(download.groups) | length)",
+)
+PREP_KUBEADM_WHEN = ("not skip_downloads | default(false)", "('kube_control_plane' in group_names)")
+KUBEADM_IMAGES_WHEN = "not skip_kubeadm_images | default(false)"
+
+# The control-plane images `kubeadm config images list` prints for a ClusterConfiguration
+# (kubeadm's own logic, not Kubespray data); etcd only with a local (kubeadm-managed) etcd.
+KUBEADM_COMPONENTS = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kube-proxy")
+
+
+@dataclass(frozen=True)
+class FileDownload:
+    name: str
+    url: str
+    checksum: str
+    kubespray_var: str | None
+
+
+@dataclass(frozen=True)
+class ImageDownload:
+    name: str
+    ref: str
+
+
+def kubeadm_images(ev: Evaluator) -> dict[str, dict[str, Any]]:
+    """The ``kubeadm_images`` fact, or the variable's own value when the prep task is skipped."""
+    if not all(ev.condition(c, label="prep_kubeadm_images") for c in PREP_KUBEADM_WHEN) or \
+            not ev.condition(KUBEADM_IMAGES_WHEN, label="prep_kubeadm_images"):
+        return ev.var("kubeadm_images") if ev.has("kubeadm_images") else {}
+    repo = ev.var("kubeadm_image_repo")
+    listed = [f"{repo}/{c}:v{ev.var('kube_version')}" for c in KUBEADM_COMPONENTS]
+    if ev.var("etcd_deployment_type") == "kubeadm":
+        etcd_repo = re.sub(r"/etcd$", "", str(ev.var("etcd_image_repo")))
+        listed.append(f"{etcd_repo}/etcd:{ev.var('etcd_image_tag')}")
+    out: dict[str, dict[str, Any]] = {}
+    for image in listed:
+        key = "kubeadm_" + re.sub(r"^(?:.*\/)*", "", image).split(":")[0]
+        out[key] = {
+            "enabled": True,
+            "container": True,
+            "repo": re.sub(r"^(.*):.*$", r"\1", image),
+            "tag": re.sub(r"^.*:(.*)$", r"\1", image),
+            "groups": ["k8s_cluster"],
+        }
+    return out
+
+
+def select_downloads(ev: Evaluator) -> tuple[list[FileDownload], list[ImageDownload]]:
+    raw_downloads = ev.raw("downloads")
+    defaults = ev.raw("download_defaults")
+    items = {**raw_downloads, **kubeadm_images(ev)}
+    files: list[FileDownload] = []
+    images: list[ImageDownload] = []
+    for key, raw in items.items():
+        label = f"downloads.{key}"
+        item = {"key": key, "value": ev.lazy(raw, label)}
+        download = ev.lazy({**defaults, **raw}, label)
+        local = {"item": item, "download": download}
+        if not all(ev.condition(c, label=label, local=local) for c in DOWNLOAD_WHEN):
+            continue
+        if ev.condition("download.container", label=label, local=local):
+            images.append(ImageDownload(name=key.removeprefix("kubeadm_"), ref=_image_ref(download)))
+        else:
+            files.append(FileDownload(
+                name=key,
+                url=str(download["url"]),
+                checksum=str(download["checksum"]),
+                kubespray_var=ev.single_var_reference(raw.get("url")),
+            ))
+    return files, images
+
+
+def _image_ref(download: Any) -> str:
+    """The name Kubespray pulls: by digest when a digest checksum is set, else repo:tag."""
+    repo, checksum = download["repo"], download.get("checksum")
+    if checksum:
+        digest = checksum if str(checksum).startswith("sha256:") else f"sha256:{checksum}"
+        return f"{repo}@{digest}"
+    return f"{repo}:{download['tag']}"

@@ -1,0 +1,228 @@
+"""Lazy, recursive evaluation of Kubespray variables with Ansible's precedence.
+
+Layers, lowest first: role defaults < inventory (the user's ``vars``, as group_vars/all) <
+host facts < role vars < set_facts. A variable is templated only when something asks for it,
+and once per evaluator (facts are fixed per evaluator, so the cache is sound).
+"""
+
+from __future__ import annotations
+
+from collections import ChainMap
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from jinja2 import Template, TemplateError, UndefinedError, nodes, pass_context
+from jinja2.nativetypes import NativeEnvironment
+
+from airlock.errors import EvaluationError
+from airlock.kubespray.jinja import AnsibleUndefined, is_template, make_environment
+
+_ENV: NativeEnvironment | None = None
+# Compiled templates, shared by all evaluators: the same Kubespray strings recur per arch and OS.
+_TEMPLATES: dict[str, Template] = {}
+
+
+def environment() -> NativeEnvironment:
+    global _ENV
+    if _ENV is None:
+        _ENV = make_environment()
+    return _ENV
+
+
+class _Missing:
+    pass
+
+
+MISSING = _Missing()
+
+
+class Evaluator:
+    def __init__(self, layers: list[Mapping[str, Any]], *, env_vars: Mapping[str, str] | None = None,
+                 source: str = "Kubespray"):
+        self._raw = ChainMap(*reversed([dict(layer) for layer in layers]))
+        self._cache: dict[str, Any] = {}
+        self._stack: list[str] = []
+        self._env_vars = dict(env_vars or {})
+        self._source = source
+        self._vars = _LazyVars(self)
+        self.env = environment()
+        self.env.globals["lookup"] = _lookup  # resolved per call through the context below
+
+    # -- public API ---------------------------------------------------------------------
+
+    def has(self, name: str) -> bool:
+        return name in self._raw
+
+    def raw(self, name: str, default: Any = MISSING) -> Any:
+        if name in self._raw:
+            return self._raw[name]
+        if default is MISSING:
+            raise self._error(f"variable {name!r} is not defined")
+        return default
+
+    def var(self, name: str) -> Any:
+        """The templated value of a variable (recursively templated, as Ansible hands it out)."""
+        if name in self._cache:
+            return self._cache[name]
+        if name not in self._raw:
+            raise self._error(f"variable {name!r} is not defined")
+        if name in self._stack:
+            chain = " -> ".join([*self._stack[self._stack.index(name):], name])
+            raise self._error(f"recursive loop in variable definitions: {chain}")
+        self._stack.append(name)
+        try:
+            value = self.template(self._raw[name])
+        finally:
+            self._stack.pop()
+        self._cache[name] = value
+        return value
+
+    def template(self, value: Any, *, label: str | None = None,
+                 local: Mapping[str, Any] | None = None) -> Any:
+        """Template a raw value (string, list or dict) the way Ansible templates variables.
+
+        ``local`` binds task-level names (loop ``item``, task ``vars``) above every layer.
+        """
+        if label:
+            self._stack.append(label)
+            try:
+                return self.template(value, local=local)
+            finally:
+                self._stack.pop()
+        if isinstance(value, str):
+            return self._render(value, local) if is_template(value) else value
+        if isinstance(value, dict):
+            return {self.template(k, local=local): self.template(v, local=local) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.template(v, local=local) for v in value]
+        return value
+
+    def condition(self, expression: str, *, label: str, local: Mapping[str, Any] | None = None) -> bool:
+        """Evaluate a ``when:`` condition (a bare Jinja expression) to a bool, as Ansible does."""
+        text = "{% if " + expression + " %}True{% else %}False{% endif %}"
+        return self.template(text, label=f"{label} (when: {expression})", local=local) is True
+
+    def lazy(self, raw: Mapping[str, Any], label: str) -> "LazyDict":
+        """A read-only view of a raw dict whose values are templated when read."""
+        return LazyDict(self, raw, label)
+
+    def truthy(self, value: Any) -> bool:
+        """Jinja truthiness of an already templated value (``{% if value %}``)."""
+        return bool(value) and not isinstance(value, AnsibleUndefined)
+
+    def single_var_reference(self, raw: Any) -> str | None:
+        """The variable name when ``raw`` is exactly ``"{{ name }}"``, else None."""
+        if not isinstance(raw, str) or not is_template(raw):
+            return None
+        try:
+            body = self.env.parse(raw).body
+        except TemplateError:
+            return None
+        if len(body) == 1 and isinstance(body[0], nodes.Output) and len(body[0].nodes) == 1:
+            node = body[0].nodes[0]
+            if isinstance(node, nodes.Name):
+                return node.name
+        return None
+
+    # -- internals ----------------------------------------------------------------------
+
+    def _render(self, text: str, local: Mapping[str, Any] | None = None) -> Any:
+        try:
+            tmpl = _TEMPLATES.get(text)
+            if tmpl is None:
+                tmpl = _TEMPLATES[text] = self.env.from_string(text)
+            names = self._vars if local is None else _LazyVars(self, local)
+            ctx = tmpl.new_context(names, shared=True)  # type: ignore[arg-type]
+            return self.env.concat(tmpl.root_render_func(ctx))  # type: ignore[attr-defined]
+        except EvaluationError:
+            raise
+        except UndefinedError as exc:
+            raise self._error(str(exc).replace("'airlock.kubespray.jinja.AnsibleUndefined object'", "value"),
+                              hint="set the variable in airlock.yaml vars, or check its spelling") from None
+        except TemplateError as exc:
+            raise self._error(f"{type(exc).__name__}: {exc}",
+                              hint="airlock does not implement this construct; please report it") from None
+        except (TypeError, ValueError, KeyError, IndexError, AttributeError, ZeroDivisionError) as exc:
+            raise self._error(f"{type(exc).__name__}: {exc}") from None
+
+    def _error(self, message: str, hint: str | None = None) -> EvaluationError:
+        where = " -> ".join(self._stack) if self._stack else None
+        return EvaluationError(message, hint=hint,
+                               where=f"{self._source} variable {where}" if where else self._source)
+
+    def lookup_var(self, name: str, default: Any = MISSING) -> Any:
+        if name in self._raw:
+            return self.var(name)
+        if default is not MISSING:
+            return default
+        raise self._error(f"lookup('vars', {name!r}): variable is not defined")
+
+    def lookup_env(self, name: str) -> str:
+        return self._env_vars.get(name, "")
+
+
+class LazyDict(Mapping[str, Any]):
+    def __init__(self, evaluator: Evaluator, raw: Mapping[str, Any], label: str):
+        self._ev, self._raw, self._label = evaluator, raw, label
+        self._done: dict[str, Any] = {}
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in self._done:
+            if key not in self._raw:
+                raise KeyError(key)
+            self._done[key] = self._ev.template(self._raw[key], label=f"{self._label}.{key}")
+        return self._done[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._raw)
+
+    def __len__(self) -> int:
+        return len(self._raw)
+
+
+class _LazyVars(Mapping[str, Any]):
+    """The mapping Jinja resolves names against: task locals, variables, then Jinja's globals."""
+
+    def __init__(self, evaluator: Evaluator, local: Mapping[str, Any] | None = None):
+        self._ev = evaluator
+        self._local = local or {}
+
+    def __contains__(self, key: object) -> bool:
+        return (key == "__airlock_evaluator__" or key in self._local or key in self._ev._raw
+                or key in self._ev.env.globals)
+
+    def __getitem__(self, key: str) -> Any:
+        if key == "__airlock_evaluator__":
+            return self._ev
+        if key in self._local:
+            return self._local[key]
+        if key in self._ev._raw:
+            return self._ev.var(key)
+        return self._ev.env.globals[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._ev._raw)
+
+    def __len__(self) -> int:
+        return len(self._ev._raw)
+
+
+def _lookup_impl(ev: Evaluator, kind: str, *terms: Any, default: Any = MISSING, **kwargs: Any) -> Any:
+    kind = kind.removeprefix("ansible.builtin.")
+    if kind == "vars":
+        values = [ev.lookup_var(str(t), default) for t in terms]
+    elif kind == "env":
+        values = [ev.lookup_env(str(t)) if default is MISSING else (ev.lookup_env(str(t)) or default)
+                  for t in terms]
+    else:
+        raise ev._error(f"lookup({kind!r}) is not supported by airlock's evaluator",
+                        hint="only lookup('vars', ...) and lookup('env', ...) are evaluated")
+    if kwargs.get("wantlist"):
+        return values
+    return values[0] if len(values) == 1 else ",".join(str(v) for v in values)
+
+
+
+@pass_context
+def _lookup(ctx: Any, kind: str, *terms: Any, **kwargs: Any) -> Any:
+    return _lookup_impl(ctx.parent["__airlock_evaluator__"], kind, *terms, **kwargs)

@@ -1,0 +1,126 @@
+"""Find the Kubespray tree a manifest names: a local directory, a local tarball, or a URL.
+
+Tarballs are unpacked (only ``roles/``, ``inventory/`` and ``requirements.txt``, regular files,
+nothing outside the tree) into the cache under their sha256, so a second plan reads the cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tarfile
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from airlock.cache import cache_root
+from airlock.errors import KubesprayError, NetworkError
+from airlock.kubespray.tree import KubesprayTree
+from airlock.net.mirrors import rewrite_url
+
+_KEEP = ("roles/", "inventory/", "requirements.txt")
+
+
+def is_url(source: str) -> bool:
+    return source.startswith(("http://", "https://"))
+
+
+def open_tree(version: str, source: str, *, base_dir: Path, mirrors: Mapping[str, str] | None = None,
+              transport: Any = None) -> KubesprayTree:
+    if is_url(source):
+        tarball = _download(source, mirrors or {}, transport)
+        root = _unpack(tarball)
+    else:
+        path = Path(source)
+        if not path.is_absolute():
+            path = base_dir / path
+        if path.is_dir():
+            root = path
+        elif path.is_file():
+            root = _unpack(path)
+        else:
+            raise KubesprayError(f"Kubespray source {path} does not exist",
+                                 hint="set kubespray.source to a Kubespray directory, .tar.gz or URL")
+    tree = KubesprayTree(root=root, version=version)
+    tree.check()
+    return tree
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _download(url: str, mirrors: Mapping[str, str], transport: Any) -> Path:
+    target = cache_root() / "kubespray" / "by-url" / (hashlib.sha256(url.encode()).hexdigest() + ".tar.gz")
+    if target.is_file():
+        return target
+    from airlock.net.http import http_client
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".part-")
+    request_url = rewrite_url(url, mirrors)
+    try:
+        with os.fdopen(fd, "wb") as out, http_client(transport) as client:
+            with client.stream("GET", request_url) as resp:
+                if resp.status_code != 200:
+                    raise NetworkError(f"GET {request_url} answered {resp.status_code}",
+                                       hint="check kubespray.source / mirrors, or use a local tarball")
+                for chunk in resp.iter_bytes(1 << 20):
+                    out.write(chunk)
+        os.replace(tmp, target)
+    except NetworkError:
+        raise
+    except Exception as exc:  # httpx errors, disk errors
+        raise NetworkError(f"cannot download Kubespray from {request_url}: {exc}",
+                           hint="without internet, set kubespray.source to a local tree or tarball, "
+                                "or add a mirror for https://github.com") from None
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return target
+
+
+def _unpack(tarball: Path) -> Path:
+    digest = sha256_file(tarball)
+    dest = cache_root() / "kubespray" / "trees" / digest
+    if dest.is_dir():
+        return dest
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=".unpack-"))
+    try:
+        with tarfile.open(tarball, "r:*") as tar:
+            for member in tar:
+                rel = _relative(member.name)
+                if rel is None or not member.isfile():
+                    continue
+                out = tmp / rel
+                out.parent.mkdir(parents=True, exist_ok=True)
+                src = tar.extractfile(member)
+                assert src is not None
+                with src, out.open("wb") as f:
+                    shutil.copyfileobj(src, f)
+        os.replace(tmp, dest)
+    except (tarfile.TarError, OSError, EOFError) as exc:
+        raise KubesprayError(f"cannot unpack Kubespray tarball {tarball}: {exc}",
+                             hint="check that the file is a complete .tar.gz of the Kubespray tree") from None
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return dest
+
+
+def _relative(name: str) -> str | None:
+    """Path below the tarball's top directory, or None when it is not kept or unsafe."""
+    parts = name.split("/", 1)
+    if len(parts) != 2:
+        return None
+    rel = parts[1]
+    if rel.startswith("/") or ".." in rel.split("/") or not rel.startswith(_KEEP):
+        return None
+    return rel

@@ -1,0 +1,92 @@
+"""Read the parts of a Kubespray source tree airlock evaluates: role defaults/vars and requirements.
+
+Ansible loads a role's ``defaults/main.yml`` or every file of ``defaults/main/`` (sorted by
+name, later files replacing earlier top-level keys); the same for ``vars/``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from airlock.errors import KubesprayError
+
+try:  # libyaml parses checksums.yml ~10x faster; same YAML 1.1 rules as Ansible's loader
+    _Loader: type = yaml.CSafeLoader
+except AttributeError:  # pragma: no cover - only without libyaml
+    _Loader = yaml.SafeLoader
+
+# Roles whose variables are in scope where Kubespray's download role and system_packages run.
+DOWNLOAD_ROLES = ("kubespray_defaults",)
+PACKAGE_ROLES = ("kubespray_defaults", "system_packages")
+REQUIRED = (
+    "roles/kubespray_defaults/defaults/main",
+    "roles/kubespray_defaults/vars/main",
+    "roles/system_packages/vars/main.yml",
+    "requirements.txt",
+)
+
+
+@dataclass
+class KubesprayTree:
+    root: Path
+    version: str
+
+    def check(self) -> None:
+        missing = [p for p in REQUIRED if not (self.root / p).exists()]
+        if missing:
+            raise KubesprayError(
+                f"the Kubespray tree at {self.root} lacks {', '.join(missing)}",
+                hint=f"point kubespray.source at a Kubespray {self.version} source tree or tarball")
+
+    def role_layer(self, role: str, kind: str) -> dict[str, Any]:
+        """Merged ``defaults`` or ``vars`` of one role (empty when the role has none)."""
+        base = self.root / "roles" / role / kind
+        files: list[Path] = []
+        if (base / "main").is_dir():
+            files = sorted(p for p in (base / "main").iterdir() if p.suffix in (".yml", ".yaml", ""))
+        for name in ("main.yml", "main.yaml"):
+            if (base / name).is_file():
+                files.append(base / name)
+        out: dict[str, Any] = {}
+        for f in files:
+            out.update(self._load(f))
+        return out
+
+    def layers(self, roles: tuple[str, ...]) -> tuple[dict[str, Any], dict[str, Any]]:
+        defaults: dict[str, Any] = {}
+        role_vars: dict[str, Any] = {}
+        for role in roles:
+            defaults.update(self.role_layer(role, "defaults"))
+            role_vars.update(self.role_layer(role, "vars"))
+        return defaults, role_vars
+
+    def requirements(self) -> list[str]:
+        path = self.root / "requirements.txt"
+        try:
+            lines = path.read_text().splitlines()
+        except OSError as exc:
+            raise KubesprayError(f"cannot read {path}: {exc}") from None
+        reqs = []
+        for line in lines:
+            line = line.split("#", 1)[0].strip()
+            if line:
+                reqs.append(line)
+        return reqs
+
+    def _load(self, path: Path) -> dict[str, Any]:
+        try:
+            data = yaml.load(path.read_bytes(), Loader=_Loader)
+        except yaml.MarkedYAMLError as exc:
+            line = exc.problem_mark.line + 1 if exc.problem_mark else 0
+            raise KubesprayError(f"malformed YAML: {exc.problem}", where=f"{path}:{line}") from None
+        except (OSError, yaml.YAMLError) as exc:
+            raise KubesprayError(f"cannot read {path}: {exc}") from None
+        if data is None:
+            return {}
+        if not isinstance(data, dict):
+            raise KubesprayError(f"{path} is not a mapping of variables", where=str(path))
+        return data

@@ -1,0 +1,166 @@
+"""The pydantic model of airlock.yaml (schema version 1).
+
+Everything but ``kubespray.version`` is optional. Unknown keys are errors (``extra="forbid"``);
+values that need Kubespray to be checked (addons, kube_version) are checked by the planner,
+which knows the Kubespray tree.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from airlock.targets import targets
+
+SCHEMA_VERSION = 1
+
+_RELEASE = re.compile(r"^\d+\.\d+\.\d+$")
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _one_of(value: str, allowed: list[str] | tuple[str, ...], what: str) -> str:
+    if value not in allowed:
+        raise ValueError(f"unknown {what} {value!r}; allowed: {', '.join(sorted(allowed))}")
+    return value
+
+
+class KubesprayRef(_Strict):
+    version: str
+    source: str | None = None
+
+    @field_validator("version")
+    @classmethod
+    def _release(cls, v: str) -> str:
+        if not _RELEASE.match(v):
+            raise ValueError(f"{v!r} is not a Kubespray release like \"2.30.0\" (write it without the v)")
+        return v
+
+    def default_source(self) -> str:
+        return f"https://github.com/kubernetes-sigs/kubespray/archive/refs/tags/v{self.version}.tar.gz"
+
+
+class ExtraFile(_Strict):
+    url: str
+    sha256: str | None = None
+    name: str | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _http(cls, v: str) -> str:
+        if not re.match(r"^https?://[^/\s]+/\S*$", v):
+            raise ValueError(f"{v!r} is not an http(s) URL")
+        return v
+
+    @field_validator("sha256")
+    @classmethod
+    def _hex(cls, v: str | None) -> str | None:
+        if v is not None and not _HEX64.match(v):
+            raise ValueError("sha256 must be 64 lowercase hex digits")
+        return v
+
+
+class PythonSpec(_Strict):
+    version: str | None = None
+    requirements: list[str] = Field(default_factory=list)
+    index_url: str | None = None
+
+    @field_validator("version")
+    @classmethod
+    def _minor(cls, v: str | None) -> str | None:
+        if v is not None and not re.match(r"^3\.\d+$", v):
+            raise ValueError(f"{v!r} is not a Python version like \"3.12\"")
+        return v
+
+
+class Manifest(_Strict):
+    schema_version: Literal[1] = SCHEMA_VERSION
+    kubespray: KubesprayRef
+    kube_version: str | None = None
+    arch: list[str] = Field(default_factory=lambda: ["amd64"])
+    os: list[str] = Field(default_factory=list)
+    network_plugin: str | None = None
+    container_manager: str | None = None
+    addons: list[str] = Field(default_factory=list)
+    vars: dict[str, Any] = Field(default_factory=dict)
+    images: list[str] = Field(default_factory=list)
+    files: list[ExtraFile] = Field(default_factory=list)
+    packages: list[str] = Field(default_factory=list)
+    python: PythonSpec = Field(default_factory=PythonSpec)
+    mirrors: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("kube_version")
+    @classmethod
+    def _kube(cls, v: str | None) -> str | None:
+        if v is not None and not _RELEASE.match(v):
+            raise ValueError(f"{v!r} is not a Kubernetes version like \"1.34.3\" (no leading v)")
+        return v
+
+    @field_validator("arch", mode="before")
+    @classmethod
+    def _arch_list(cls, v: Any) -> Any:
+        return [v] if isinstance(v, str) else v
+
+    @field_validator("arch")
+    @classmethod
+    def _arches(cls, v: list[str]) -> list[str]:
+        if not v:
+            raise ValueError("at least one arch is needed")
+        for a in v:
+            _one_of(a, list(targets().arches), "arch")
+        return sorted(set(v))
+
+    @field_validator("os", mode="before")
+    @classmethod
+    def _os_list(cls, v: Any) -> Any:
+        return [v] if isinstance(v, str) else v
+
+    @field_validator("os")
+    @classmethod
+    def _oses(cls, v: list[str]) -> list[str]:
+        for o in v:
+            _one_of(o, list(targets().os), "os")
+        return list(dict.fromkeys(v))
+
+    @field_validator("container_manager")
+    @classmethod
+    def _cm(cls, v: str | None) -> str | None:
+        return v if v is None else _one_of(v, targets().container_managers, "container_manager")
+
+    @field_validator("addons")
+    @classmethod
+    def _addon_names(cls, v: list[str]) -> list[str]:
+        for a in v:
+            if not _IDENT.match(a):
+                raise ValueError(f"{a!r} is not an addon name like metrics_server")
+        return v
+
+    @field_validator("vars")
+    @classmethod
+    def _var_names(cls, v: dict[str, Any]) -> dict[str, Any]:
+        for k in v:
+            if not isinstance(k, str) or not _IDENT.match(k):
+                raise ValueError(f"{k!r} is not a Kubespray variable name")
+        return v
+
+    @field_validator("images")
+    @classmethod
+    def _refs(cls, v: list[str]) -> list[str]:
+        for ref in v:
+            if not ref or any(c.isspace() for c in ref) or ref != ref.strip("/:@"):
+                raise ValueError(f"{ref!r} is not an image reference like docker.io/library/nginx:1.29.4")
+        return v
+
+    @field_validator("mirrors")
+    @classmethod
+    def _mirrors(cls, v: dict[str, str]) -> dict[str, str]:
+        for key, target in v.items():
+            if not re.match(r"^https?://\S+$", target):
+                raise ValueError(f"mirror for {key!r} must be an http(s) URL, got {target!r}")
+        return v

@@ -1,0 +1,1 @@
+"""HTTP and registry clients; nothing else in airlock opens connections."""

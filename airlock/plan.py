@@ -1,0 +1,221 @@
+"""``airlock plan``: the complete artifact set an air-gapped install of the manifest needs.
+
+Pure apart from reading the Kubespray tree: manifest in, :class:`Plan` out.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from airlock.errors import ManifestError
+from airlock.kubespray.context import Target, make_evaluator
+from airlock.kubespray.downloads import select_downloads
+from airlock.kubespray.packages import select_packages
+from airlock.kubespray.source import open_tree
+from airlock.kubespray.tree import DOWNLOAD_ROLES, PACKAGE_ROLES, KubesprayTree
+from airlock.manifest.loader import LoadedManifest
+from airlock.targets import targets
+
+
+@dataclass(frozen=True)
+class PlanFile:
+    name: str
+    arch: str
+    url: str
+    checksum: str | None
+    kubespray_var: str | None
+    path: str
+
+
+@dataclass(frozen=True)
+class PlanImage:
+    name: str
+    ref: str
+    arch: list[str]
+
+
+@dataclass
+class Plan:
+    kubespray_version: str
+    kubespray_source: str
+    kube_version: str
+    arch: list[str]
+    files: list[PlanFile] = field(default_factory=list)
+    images: list[PlanImage] = field(default_factory=list)
+    packages: dict[str, list[str]] = field(default_factory=dict)
+    python_version: str = ""
+    python_requirements: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kubespray": {"version": self.kubespray_version, "source": self.kubespray_source},
+            "kube_version": self.kube_version,
+            "arch": self.arch,
+            "files": [asdict(f) for f in self.files],
+            "images": [asdict(i) for i in self.images],
+            "packages": self.packages,
+            "python": {"version": self.python_version, "requirements": self.python_requirements},
+        }
+
+
+def serve_path(url: str) -> str:
+    """Where the file server keeps ``url``: upstream host, then the upstream path."""
+    parts = urlsplit(url)
+    return f"{parts.netloc}{parts.path}"
+
+
+def build_plan(loaded: LoadedManifest, *, transport: Any = None) -> Plan:
+    m = loaded.manifest
+    source = m.kubespray.source or m.kubespray.default_source()
+    tree = open_tree(m.kubespray.version, source, base_dir=loaded.base_dir, mirrors=m.mirrors,
+                     transport=transport)
+    inventory = inventory_vars(loaded, tree)
+    _check_kube_version(loaded, tree, inventory)
+
+    oses: list[str | None] = list(m.os) or [None]
+    files: dict[str, PlanFile] = {}
+    images: dict[str, tuple[str, set[str]]] = {}
+    kube_version = ""
+    for arch in m.arch:
+        probe_arch = next(a for a in targets().arches if a != arch)
+        for os_name in oses:
+            ev = make_evaluator(tree, DOWNLOAD_ROLES, inventory, Target(arch, os_name))
+            kube_version = str(ev.var("kube_version"))
+            probe = make_evaluator(tree, DOWNLOAD_ROLES, inventory, Target(probe_arch, os_name))
+            found_files, found_images = select_downloads(ev)
+            for f in found_files:
+                # A URL that does not change with the arch is one artifact for every arch.
+                same = _probe_url(probe, f.name) == f.url
+                files.setdefault(f.url, PlanFile(f.name, "noarch" if same else arch, f.url,
+                                                 f.checksum or None, f.kubespray_var, serve_path(f.url)))
+            for img in found_images:
+                images.setdefault(img.ref, (img.name, set()))[1].add(arch)
+
+    for x in m.files:
+        files.setdefault(x.url, PlanFile(x.name or x.url.rstrip("/").rsplit("/", 1)[-1], "noarch", x.url,
+                                         f"sha256:{x.sha256}" if x.sha256 else None, None, serve_path(x.url)))
+    for ref in m.images:
+        images.setdefault(ref, (_image_name(ref), set()))[1].update(m.arch)
+
+    return Plan(
+        kubespray_version=m.kubespray.version,
+        kubespray_source=source,
+        kube_version=kube_version,
+        arch=list(m.arch),
+        files=sorted(files.values(), key=lambda f: (f.name, f.arch, f.url)),
+        images=[PlanImage(name, ref, sorted(arches)) for ref, (name, arches) in sorted(images.items())],
+        packages=_packages(loaded, tree, inventory),
+        python_version=_python_version(loaded),
+        python_requirements=_dedupe(tree.requirements() + list(m.python.requirements)),
+    )
+
+
+def inventory_vars(loaded: LoadedManifest, tree: KubesprayTree) -> dict[str, Any]:
+    """The user's Kubespray variables (group_vars/all): ``vars`` plus the manifest's shorthands."""
+    m = loaded.manifest
+    inv: dict[str, Any] = dict(m.vars)
+    shorthands = {"kube_version": m.kube_version, "kube_network_plugin": m.network_plugin,
+                  "container_manager": m.container_manager}
+    for var, value in shorthands.items():
+        if value is None:
+            continue
+        if var in m.vars:
+            raise loaded.error(("vars", var), f"{var} is set both in vars and by its own key",
+                               hint="keep only one of the two")
+        inv[var] = value
+    if m.network_plugin is not None:
+        _check_choice(loaded, ("network_plugin",), m.network_plugin, network_plugins(tree), "network_plugin")
+    allowed = addons(tree)
+    for i, addon in enumerate(m.addons):
+        _check_choice(loaded, ("addons", i), addon, allowed, "addon")
+        inv[f"{addon}_enabled"] = True
+    return inv
+
+
+def addons(tree: KubesprayTree) -> list[str]:
+    """Addons are the boolean ``X_enabled`` switches of Kubespray's defaults."""
+    defaults, _ = tree.layers(DOWNLOAD_ROLES)
+    return sorted(k[: -len("_enabled")] for k, v in defaults.items()
+                  if k.endswith("_enabled") and isinstance(v, bool))
+
+
+def network_plugins(tree: KubesprayTree) -> list[str]:
+    """Kubespray's network plugin roles (roles/network_plugin/<name>), plus 'none'."""
+    base = tree.root / "roles" / "network_plugin"
+    skip = {"calico_defaults", "multus"}  # shared defaults and an add-on meta plugin, not choices
+    found = {p.name for p in base.iterdir() if p.is_dir() and p.name not in skip} if base.is_dir() else set()
+    return sorted(found | {"none"})
+
+
+def _check_choice(loaded: LoadedManifest, loc: tuple[Any, ...], value: str, allowed: list[str],
+                  what: str) -> None:
+    if value not in allowed:
+        import difflib
+
+        close = difflib.get_close_matches(value, allowed, n=1)
+        raise loaded.error(loc, f"unknown {what} {value!r}",
+                           hint=(f"did you mean {close[0]!r}? " if close else "") + f"allowed: {', '.join(allowed)}")
+
+
+def _check_kube_version(loaded: LoadedManifest, tree: KubesprayTree, inventory: dict[str, Any]) -> None:
+    version = loaded.manifest.kube_version
+    if version is None:
+        return
+    _, role_vars = tree.layers(DOWNLOAD_ROLES)
+    for table in ("kubelet_checksums", "kubeadm_checksums", "kubectl_checksums"):
+        for arch in loaded.manifest.arch:
+            known = [str(k) for k in (role_vars.get(table, {}).get(arch) or {})]
+            if version not in known:
+                newest = sorted(known, key=_version_key, reverse=True)
+                raise loaded.error(
+                    ("kube_version",),
+                    f"Kubespray {tree.version} has no {table} for kube_version {version} on {arch}",
+                    hint=f"use one of: {', '.join(newest)}")
+
+
+def _probe_url(probe: Any, name: str) -> str | None:
+    raw = probe.raw("downloads").get(name)
+    if not raw or "url" not in raw:
+        return None
+    try:
+        return str(probe.template(raw["url"], label=f"downloads.{name}.url"))
+    except Exception:  # the other arch may lack a checksum/version; then it is arch-specific
+        return None
+
+
+def _packages(loaded: LoadedManifest, tree: KubesprayTree, inventory: dict[str, Any]) -> dict[str, list[str]]:
+    m = loaded.manifest
+    out: dict[str, list[str]] = {}
+    for os_name in m.os:
+        ev = make_evaluator(tree, PACKAGE_ROLES, inventory, Target(m.arch[0], os_name))
+        out[os_name] = sorted(set(select_packages(ev)) | set(m.packages))
+    return out
+
+
+def _python_version(loaded: LoadedManifest) -> str:
+    m = loaded.manifest
+    if m.python.version:
+        return m.python.version
+    if m.os:  # the admin host that runs Kubespray is taken to run the first listed OS
+        return str(targets().os[m.os[0]]["python"])
+    return targets().default_python
+
+
+def _image_name(ref: str) -> str:
+    path = ref.split("@", 1)[0]
+    last = path.rsplit("/", 1)[-1]
+    return last.split(":", 1)[0]
+
+
+def _dedupe(items: list[str]) -> list[str]:
+    return list(dict.fromkeys(items))
+
+
+def _version_key(v: str) -> tuple[int, ...]:
+    return tuple(int(x) for x in re.findall(r"\d+", v))
+
+
+__all__ = ["Plan", "PlanFile", "PlanImage", "build_plan", "serve_path", "ManifestError"]
