@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from airlock.errors import ManifestError
+from airlock.errors import AirlockError, ManifestError
 from airlock.kubespray.context import Target, make_evaluator
 from airlock.kubespray.downloads import select_downloads
 from airlock.kubespray.packages import select_packages
@@ -70,8 +70,13 @@ def serve_path(url: str) -> str:
 def build_plan(loaded: LoadedManifest, *, transport: Any = None) -> Plan:
     m = loaded.manifest
     source = m.kubespray.source or m.kubespray.default_source()
-    tree = open_tree(m.kubespray.version, source, base_dir=loaded.base_dir, mirrors=m.mirrors,
-                     transport=transport)
+    try:
+        tree = open_tree(m.kubespray.version, source, base_dir=loaded.base_dir, mirrors=m.mirrors,
+                         transport=transport)
+    except AirlockError as exc:
+        if exc.where is None:  # say which manifest line chose this source
+            exc.where = loaded.where("kubespray", "source" if m.kubespray.source else "version")
+        raise
     inventory = inventory_vars(loaded, tree)
     _check_kube_version(loaded, tree, inventory)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -53,16 +52,9 @@ def magic_vars(target: Target) -> dict[str, Any]:
     }
 
 
-@functools.lru_cache(maxsize=16)
-def _role_layers(tree_root: str, version: str, roles: tuple[str, ...]) -> tuple[dict[str, Any], dict[str, Any]]:
-    from pathlib import Path
-
-    return KubesprayTree(Path(tree_root), version).layers(roles)
-
-
 def make_evaluator(tree: KubesprayTree, roles: tuple[str, ...], inventory: Mapping[str, Any],
                    target: Target) -> Evaluator:
-    defaults, role_vars = _role_layers(str(tree.root), tree.version, roles)
+    defaults, role_vars = tree.layers(roles)
     set_facts = {
         # Kubespray's own set_fact: architecture_groups maps x86_64 -> amd64, aarch64 -> arm64.
         "host_architecture": target.arch,

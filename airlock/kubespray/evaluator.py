@@ -130,7 +130,7 @@ class Evaluator:
         try:
             tmpl = _TEMPLATES.get(text)
             if tmpl is None:
-                tmpl = _TEMPLATES[text] = self.env.from_string(text)
+                tmpl = _TEMPLATES[text] = self.env.get_template(self.env.loader.name_for(text))  # type: ignore[union-attr]
             names = self._vars if local is None else _LazyVars(self, local)
             ctx = tmpl.new_context(names, shared=True)  # type: ignore[arg-type]
             return self.env.concat(tmpl.root_render_func(ctx))  # type: ignore[attr-defined]

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Mapping
 from types import GeneratorType
 from typing import Any
 
-from jinja2 import StrictUndefined, pass_environment
+from jinja2 import BaseLoader, FileSystemBytecodeCache, StrictUndefined, pass_environment
 from jinja2.nativetypes import NativeEnvironment
 
 from airlock.kubespray.versions import compare_loose
@@ -262,8 +262,40 @@ TESTS: dict[str, Callable[..., Any]] = {
 }
 
 
+class SourceLoader(BaseLoader):
+    """Templates are named by the hash of their source, so the bytecode cache can key on it."""
+
+    def __init__(self) -> None:
+        self.sources: dict[str, str] = {}
+
+    def name_for(self, source: str) -> str:
+        import hashlib
+
+        name = hashlib.sha1(source.encode()).hexdigest()
+        self.sources[name] = source
+        return name
+
+    def get_source(self, environment: Any, template: str) -> tuple[str, None, Callable[[], bool]]:
+        return self.sources[template], None, lambda: True
+
+
+def _bytecode_cache() -> FileSystemBytecodeCache | None:
+    from airlock.cache import cache_root
+
+    directory = cache_root() / "jinja"
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    return FileSystemBytecodeCache(str(directory))
+
+
 def make_environment() -> NativeEnvironment:
+    # Compiled templates are cached on disk: compiling Kubespray's ~200 templates costs 150 ms.
     env = NativeEnvironment(
+        loader=SourceLoader(),
+        bytecode_cache=_bytecode_cache(),
+        cache_size=-1,
         undefined=AnsibleUndefined,
         trim_blocks=True,
         keep_trailing_newline=True,

@@ -6,12 +6,17 @@ name, later files replacing earlier top-level keys); the same for ``vars/``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+import marshal
+import os
+import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from airlock.cache import cache_root
 from airlock.errors import KubesprayError
 
 try:  # libyaml parses checksums.yml ~10x faster; same YAML 1.1 rules as Ansible's loader
@@ -34,6 +39,8 @@ REQUIRED = (
 class KubesprayTree:
     root: Path
     version: str
+    _layers: dict[tuple[str, ...], tuple[dict[str, Any], dict[str, Any]]] = field(
+        default_factory=dict, repr=False, compare=False)
 
     def check(self) -> None:
         missing = [p for p in REQUIRED if not (self.root / p).exists()]
@@ -57,6 +64,12 @@ class KubesprayTree:
         return out
 
     def layers(self, roles: tuple[str, ...]) -> tuple[dict[str, Any], dict[str, Any]]:
+        """(defaults, vars) of ``roles`` merged in order. Callers must not mutate them."""
+        if roles not in self._layers:
+            self._layers[roles] = self._merge(roles)
+        return self._layers[roles]
+
+    def _merge(self, roles: tuple[str, ...]) -> tuple[dict[str, Any], dict[str, Any]]:
         defaults: dict[str, Any] = {}
         role_vars: dict[str, Any] = {}
         for role in roles:
@@ -79,11 +92,34 @@ class KubesprayTree:
 
     def _load(self, path: Path) -> dict[str, Any]:
         try:
-            data = yaml.load(path.read_bytes(), Loader=_Loader)
+            raw = path.read_bytes()
+        except OSError as exc:
+            raise KubesprayError(f"cannot read {path}: {exc}") from None
+        # Parsed files are cached by content hash: checksums.yml alone takes ~60 ms to construct.
+        cached = cache_root() / "yaml" / (hashlib.sha256(raw).hexdigest() + ".marshal")
+        try:
+            return marshal.loads(cached.read_bytes())
+        except (OSError, EOFError, ValueError, TypeError):
+            pass
+        data = self._parse(path, raw)
+        try:
+            blob = marshal.dumps(data)
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=cached.parent, prefix=".part-")
+            with os.fdopen(fd, "wb") as f:
+                f.write(blob)
+            os.replace(tmp, cached)
+        except (OSError, ValueError):  # a read-only cache or a non-marshallable value: just parse next time
+            pass
+        return data
+
+    def _parse(self, path: Path, raw: bytes) -> dict[str, Any]:
+        try:
+            data = yaml.load(raw, Loader=_Loader)
         except yaml.MarkedYAMLError as exc:
             line = exc.problem_mark.line + 1 if exc.problem_mark else 0
             raise KubesprayError(f"malformed YAML: {exc.problem}", where=f"{path}:{line}") from None
-        except (OSError, yaml.YAMLError) as exc:
+        except yaml.YAMLError as exc:
             raise KubesprayError(f"cannot read {path}: {exc}") from None
         if data is None:
             return {}
