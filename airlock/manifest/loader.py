@@ -76,8 +76,14 @@ def _parse(text: str, path: Path) -> tuple[Any, dict[Loc, int]]:
         return loader.construct_document(node), lines
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        where = f"{path}:{mark.line + 1}" if mark else str(path)
         problem = exc.problem or exc.context or "malformed YAML"
+        if exc.context and exc.context_mark:
+            # An unclosed bracket or quote is reported at the end of the file; the line that
+            # opened it is the one to fix.
+            if "stream end" in (exc.problem or "") or "end of stream" in (exc.problem or ""):
+                mark = exc.context_mark
+            problem += f" ({exc.context} started on line {exc.context_mark.line + 1})"
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
         raise ManifestError(f"malformed YAML: {problem}", where=where,
                             hint="check indentation and quoting on that line") from None
     except yaml.YAMLError as exc:
