@@ -1,0 +1,41 @@
+"""Re-run Kubespray's evaluation in real ansible-core 2.17 and compare with airlock, live.
+
+Needs PyPI (to install ansible-core into a throwaway venv), hence the `network` marker.
+Regenerate the committed goldens with `python tests/oracle/regen.py` after changing cases.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO, VERSIONS, kubespray_dir
+from tests.unit.kubespray.test_against_ansible_goldens import evaluate
+
+sys.path.insert(0, str(REPO / "tests" / "oracle"))
+from cases import CASES  # noqa: E402
+from oracle import run  # noqa: E402
+from regen import case_vars  # noqa: E402
+
+pytestmark = pytest.mark.network
+
+
+@pytest.fixture(scope="module")
+def ansible_playbook(tmp_path_factory: pytest.TempPathFactory) -> str:
+    venv = tmp_path_factory.mktemp("ansible-venv")
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "ansible-core==2.17.*"], check=True)
+    return str(venv / "bin" / "ansible-playbook")
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_live_ansible_agrees(ansible_playbook: str, version: str, case: str) -> None:
+    ks = kubespray_dir(version)
+    spec = CASES[case]
+    for arch in spec["arch"]:
+        want = run(Path(ks), arch, spec["os"], case_vars(ks, spec), ansible_playbook)
+        assert evaluate(version, arch, spec["os"], case_vars(ks, spec)) == want

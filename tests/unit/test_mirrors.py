@@ -1,0 +1,19 @@
+from airlock.net.mirrors import registry_endpoint, rewrite_url
+
+MIRRORS = {
+    "https://github.com": "http://127.0.0.1:8080/github.com",
+    "https://github.com/containerd": "http://127.0.0.1:8081/ctd",
+    "registry.k8s.io": "http://127.0.0.1:5000/registry.k8s.io",
+}
+
+
+def test_longest_url_prefix_wins() -> None:
+    assert rewrite_url("https://github.com/etcd-io/etcd/x.tgz", MIRRORS) == "http://127.0.0.1:8080/github.com/etcd-io/etcd/x.tgz"
+    assert rewrite_url("https://github.com/containerd/c.tgz", MIRRORS) == "http://127.0.0.1:8081/ctd/c.tgz"
+    assert rewrite_url("https://github.community/x", MIRRORS) == "https://github.community/x"
+    assert rewrite_url("https://dl.k8s.io/a", MIRRORS) == "https://dl.k8s.io/a"
+
+
+def test_registry_host_mirror_has_path_prefix() -> None:
+    assert registry_endpoint("registry.k8s.io", MIRRORS) == ("http://127.0.0.1:5000", "registry.k8s.io")
+    assert registry_endpoint("quay.io", MIRRORS) == ("https://quay.io", "")
