@@ -14,7 +14,7 @@ from airlock.errors import AirlockError, ManifestError
 from airlock.kubespray.context import Target, make_evaluator
 from airlock.kubespray.downloads import select_downloads
 from airlock.kubespray.packages import select_packages
-from airlock.kubespray.source import open_tree
+from airlock.kubespray.source import Source, open_source
 from airlock.kubespray.tree import DOWNLOAD_ROLES, PACKAGE_ROLES, KubesprayTree
 from airlock.manifest.loader import LoadedManifest
 from airlock.targets import targets
@@ -67,16 +67,20 @@ def serve_path(url: str) -> str:
     return f"{parts.netloc}{parts.path}"
 
 
-def build_plan(loaded: LoadedManifest, *, transport: Any = None) -> Plan:
+def open_manifest_source(loaded: LoadedManifest, *, transport: Any = None, offline: bool = False) -> Source:
     m = loaded.manifest
-    source = m.kubespray.source or m.kubespray.default_source()
     try:
-        tree = open_tree(m.kubespray.version, source, base_dir=loaded.base_dir, mirrors=m.mirrors,
-                         transport=transport)
+        return open_source(m.kubespray.version, m.kubespray.source or m.kubespray.default_source(),
+                           base_dir=loaded.base_dir, mirrors=m.mirrors, transport=transport, offline=offline)
     except AirlockError as exc:
         if exc.where is None:  # say which manifest line chose this source
             exc.where = loaded.where("kubespray", "source" if m.kubespray.source else "version")
         raise
+
+
+def build_plan(loaded: LoadedManifest, *, source: Source | None = None, transport: Any = None) -> Plan:
+    m = loaded.manifest
+    tree = (source or open_manifest_source(loaded, transport=transport)).tree
     inventory = inventory_vars(loaded, tree)
     _check_kube_version(loaded, tree, inventory)
 
@@ -107,7 +111,7 @@ def build_plan(loaded: LoadedManifest, *, transport: Any = None) -> Plan:
 
     return Plan(
         kubespray_version=m.kubespray.version,
-        kubespray_source=source,
+        kubespray_source=m.kubespray.source or m.kubespray.default_source(),
         kube_version=kube_version,
         arch=list(m.arch),
         files=sorted(files.values(), key=lambda f: (f.name, f.arch, f.url)),

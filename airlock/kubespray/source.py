@@ -29,23 +29,56 @@ def is_url(source: str) -> bool:
 
 def open_tree(version: str, source: str, *, base_dir: Path, mirrors: Mapping[str, str] | None = None,
               transport: Any = None) -> KubesprayTree:
+    return open_source(version, source, base_dir=base_dir, mirrors=mirrors, transport=transport).tree
+
+
+class Source:
+    """An opened Kubespray source: its tree, what kind of source it is, and where its bytes are."""
+
+    def __init__(self, tree: KubesprayTree, kind: str, origin: Path):
+        self.tree, self.kind, self.origin = tree, kind, origin
+
+    def sha256(self) -> str:
+        """Digest of the source: the tarball's sha256, or for a directory, of its sorted file list."""
+        return tree_digest(self.origin) if self.kind == "directory" else sha256_file(self.origin)
+
+
+def open_source(version: str, source: str, *, base_dir: Path, mirrors: Mapping[str, str] | None = None,
+                transport: Any = None, offline: bool = False) -> Source:
     if is_url(source):
+        if offline and not _cached_download(source).is_file():
+            raise KubesprayError(f"Kubespray {source} is not in the cache and the network is not used here",
+                                 hint="run `airlock plan` or `airlock resolve` once with network access")
         tarball = _download(source, mirrors or {}, transport)
-        root = _unpack(tarball)
+        kind, origin, root = "url", tarball, _unpack(tarball)
     else:
         path = Path(source)
         if not path.is_absolute():
             path = base_dir / path
         if path.is_dir():
-            root = path
+            kind, origin, root = "directory", path, path
         elif path.is_file():
-            root = _unpack(path)
+            kind, origin, root = "tarball", path, _unpack(path)
         else:
             raise KubesprayError(f"Kubespray source {path} does not exist",
                                  hint="set kubespray.source to a Kubespray directory, .tar.gz or URL")
     tree = KubesprayTree(root=root, version=version)
     tree.check()
-    return tree
+    return Source(tree, kind, origin)
+
+
+def tree_digest(root: Path) -> str:
+    h = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.is_file() and not p.is_symlink()):
+        rel = path.relative_to(root).as_posix()
+        if rel.startswith(".git/"):
+            continue
+        h.update(f"{rel}\0{sha256_file(path)}\n".encode())
+    return h.hexdigest()
+
+
+def _cached_download(url: str) -> Path:
+    return cache_root() / "kubespray" / "by-url" / (hashlib.sha256(url.encode()).hexdigest() + ".tar.gz")
 
 
 def sha256_file(path: Path) -> str:
@@ -57,7 +90,7 @@ def sha256_file(path: Path) -> str:
 
 
 def _download(url: str, mirrors: Mapping[str, str], transport: Any) -> Path:
-    target = cache_root() / "kubespray" / "by-url" / (hashlib.sha256(url.encode()).hexdigest() + ".tar.gz")
+    target = _cached_download(url)
     if target.is_file():
         return target
     from airlock.net.http import http_client

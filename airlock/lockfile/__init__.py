@@ -1,1 +1,8 @@
-"""Reserved for a later issue (see docs/roadmap.md)."""
+"""airlock.lock: model, versioned reader, canonical writer, generated JSON schema."""
+
+from airlock.lockfile.model import LOCK_VERSION, FilePin, ImagePin, Inputs, KubesprayPin, Lock, PlatformPin
+from airlock.lockfile.reader import LockError, parse_lock, read_lock
+from airlock.lockfile.writer import dumps, write_lock
+
+__all__ = ["LOCK_VERSION", "FilePin", "ImagePin", "Inputs", "KubesprayPin", "Lock", "LockError",
+           "PlatformPin", "dumps", "parse_lock", "read_lock", "write_lock"]

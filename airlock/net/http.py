@@ -1,20 +1,155 @@
-"""The one place that builds HTTP clients. Tests inject an ``httpx`` transport."""
+"""The one place that builds HTTP clients: TLS trust, plain-HTTP opt-in, retries, injectable transport.
+
+Trust for a host: the system CAs, plus ``--ca-file``, plus a per-registry ``ca.crt`` found in
+``certs.d/<host[:port]>/`` under ``$AIRLOCK_CERTS_D``, ``~/.config/airlock/certs.d``,
+``/etc/containers/certs.d`` or ``/etc/docker/certs.d`` (the layout docker and podman use).
+Plain HTTP is used only for hosts named with ``--insecure-registry`` or mirrors written ``http://``.
+"""
 
 from __future__ import annotations
 
+import os
+import ssl
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from airlock import __version__
+from airlock.errors import NetworkError
 
 USER_AGENT = f"airlock/{__version__}"
+TRANSIENT_STATUS = {429, 500, 502, 503, 504}
 
 
-def http_client(transport: Any = None, *, timeout: float = 60.0) -> Any:
+def http_client(transport: Any = None, *, timeout: float = 60.0, verify: Any = True) -> Any:
     import httpx  # imported here: plan must start fast and rarely needs the network
 
     return httpx.Client(
         transport=transport,
+        verify=verify,
         follow_redirects=True,
         timeout=httpx.Timeout(timeout, connect=15.0),
         headers={"User-Agent": USER_AGENT},
     )
+
+
+def _certs_dirs() -> list[Path]:
+    dirs = []
+    if os.environ.get("AIRLOCK_CERTS_D"):
+        dirs.append(Path(os.environ["AIRLOCK_CERTS_D"]))
+    dirs += [Path.home() / ".config" / "airlock" / "certs.d", Path("/etc/containers/certs.d"),
+             Path("/etc/docker/certs.d")]
+    return dirs
+
+
+@dataclass
+class Net:
+    """Shared network settings and clients for one command run (thread-safe)."""
+
+    ca_file: str | None = None
+    insecure_hosts: frozenset[str] = frozenset()
+    transport: Any = None
+    retries: int = field(default_factory=lambda: int(os.environ.get("AIRLOCK_RETRIES", "4")))
+    backoff: float = field(default_factory=lambda: float(os.environ.get("AIRLOCK_BACKOFF", "0.5")))
+    _clients: dict[str, Any] = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def scheme(self, host: str) -> str:
+        return "http" if host in self.insecure_hosts else "https"
+
+    def client(self, host: str) -> Any:
+        ca = self._host_ca(host)
+        key = ca or ""
+        with self._lock:
+            if key not in self._clients:
+                self._clients[key] = http_client(self.transport, verify=self._verify(ca))
+            return self._clients[key]
+
+    def _host_ca(self, host: str) -> str | None:
+        for base in _certs_dirs():
+            candidate = base / host / "ca.crt"
+            if candidate.is_file():
+                return str(candidate)
+        return None
+
+    def _verify(self, host_ca: str | None) -> Any:
+        if not host_ca and not self.ca_file:
+            return True
+        ctx = ssl.create_default_context()
+        for ca in (self.ca_file, host_ca):
+            if ca:
+                try:
+                    ctx.load_verify_locations(cafile=ca)
+                except (OSError, ssl.SSLError) as exc:
+                    raise NetworkError(f"cannot load CA file {ca}: {exc}",
+                                       hint="pass a PEM file with --ca-file") from None
+        return ctx
+
+    def close(self) -> None:
+        for c in self._clients.values():
+            c.close()
+        self._clients.clear()
+
+    def request(self, method: str, url: str, *, what: str, **kwargs: Any) -> Any:
+        """Send with retries on connect errors, timeouts, 5xx and 429 (honouring Retry-After)."""
+        import httpx
+
+        host = httpx.URL(url).netloc.decode()
+        last: str = ""
+        for attempt in range(self.retries + 1):
+            try:
+                resp = self.client(host).request(method, url, **kwargs)
+            except httpx.TransportError as exc:
+                last = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+                if isinstance(exc, httpx.ConnectError) and "CERTIFICATE_VERIFY_FAILED" in str(exc):
+                    raise NetworkError(f"{what}: TLS certificate of {host} is not trusted ({exc})",
+                                       hint="pass --ca-file, or put ca.crt in certs.d/<host>/") from None
+            else:
+                if resp.status_code not in TRANSIENT_STATUS:
+                    return resp
+                last = f"HTTP {resp.status_code}"
+                if attempt < self.retries:
+                    time.sleep(self._delay(attempt, resp.headers.get("Retry-After")))
+                    continue
+                return resp
+            if attempt < self.retries:
+                time.sleep(self._delay(attempt, None))
+        raise NetworkError(f"{what}: {_safe(url)} unreachable after {self.retries + 1} attempts ({last})",
+                           hint="check the host, mirrors and proxy settings")
+
+    @contextmanager
+    def stream(self, url: str, *, what: str, headers: dict[str, str] | None = None) -> Iterator[Any]:
+        """GET a body as a stream (retries apply to establishing the response)."""
+        import httpx
+
+        host = httpx.URL(url).netloc.decode()
+        for attempt in range(self.retries + 1):
+            try:
+                with self.client(host).stream("GET", url, headers=headers) as resp:
+                    if resp.status_code in TRANSIENT_STATUS and attempt < self.retries:
+                        time.sleep(self._delay(attempt, resp.headers.get("Retry-After")))
+                        continue
+                    yield resp
+                    return
+            except httpx.TransportError as exc:
+                if attempt >= self.retries:
+                    raise NetworkError(f"{what}: {_safe(url)} unreachable after {self.retries + 1} attempts "
+                                       f"({type(exc).__name__})", hint="check the host and mirrors") from None
+                time.sleep(self._delay(attempt, None))
+
+    def _delay(self, attempt: int, retry_after: str | None) -> float:
+        if retry_after and retry_after.strip().isdigit():
+            return min(float(retry_after), 30.0)
+        return min(self.backoff * (2 ** attempt), 8.0)
+
+
+def _safe(url: str) -> str:
+    """A URL without userinfo, for messages."""
+    if "@" in url.split("/", 3)[2] if url.count("/") >= 2 else False:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://{rest.split('@', 1)[1]}"
+    return url

@@ -1,0 +1,74 @@
+"""``airlock resolve``: pin every planned artifact into airlock.lock."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from airlock.cli.main import cli
+
+
+@cli.command()
+@click.option("-f", "--file", "manifest", default="airlock.yaml", show_default=True,
+              type=click.Path(dir_okay=False), help="The manifest to resolve.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Lock to write [default: beside the manifest].")
+@click.option("--check", is_flag=True, help="No network: exit 0 if the lock matches the manifest, 1 if stale.")
+@click.option("--upgrade", is_flag=True, help="Re-pin everything, or only the NAMEs given (name, URL or image ref).")
+@click.argument("names", nargs=-1, metavar="[NAME...]")
+@click.option("--concurrency", default=8, show_default=True, type=click.IntRange(1, 64),
+              help="Parallel requests.")
+@click.option("--verify-files", is_flag=True, help="Download and hash every file, not just those HEAD cannot size.")
+@click.option("--ca-file", type=click.Path(exists=True, dir_okay=False), help="Extra CA certificates (PEM).")
+@click.option("--insecure-registry", "insecure", multiple=True, metavar="HOST[:PORT]",
+              help="Talk plain HTTP to this registry (repeatable).")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON summary.")
+def resolve(manifest: str, output: str | None, check: bool, upgrade: bool, names: tuple[str, ...],
+            concurrency: int, verify_files: bool, ca_file: str | None, insecure: tuple[str, ...],
+            as_json: bool) -> None:
+    """Pin every file (sha256, size) and image (digests per arch) into airlock.lock."""
+    from airlock.errors import UsageError
+    from airlock.lockfile import read_lock, write_lock
+    from airlock.manifest import load_manifest
+    from airlock.resolve import ResolveOptions, default_lock_path
+    from airlock.resolve import check as check_lock
+    from airlock.resolve import resolve as do_resolve
+
+    if names and not upgrade:
+        raise UsageError(f"unexpected argument {names[0]!r}", hint="names are only taken with --upgrade")
+    loaded = load_manifest(manifest)
+    lock_path = Path(output) if output else default_lock_path(loaded.path)
+    if check:
+        if not lock_path.is_file():
+            click.echo(f"stale: {lock_path} does not exist (run `airlock resolve`)")
+            sys.exit(1)
+        reason = check_lock(loaded, read_lock(lock_path))
+        if reason:
+            click.echo(f"stale: {reason}")
+            sys.exit(1)
+        click.echo(f"{lock_path} is up to date")
+        return
+    old = read_lock(lock_path) if lock_path.is_file() else None
+    opts = ResolveOptions(upgrade=upgrade, upgrade_names=frozenset(names), concurrency=concurrency,
+                          verify_files=verify_files, ca_file=ca_file, insecure_registries=frozenset(insecure))
+    from airlock.cli.progress import Progress
+
+    with Progress(enabled=not as_json) as progress:
+        result = do_resolve(loaded, old, opts, progress=progress.advance)
+    import os
+
+    rel = os.path.relpath(loaded.path.resolve(), lock_path.resolve().parent)
+    written = write_lock(result.lock, lock_path, manifest=rel)
+    summary = {"lock": str(lock_path), "written": written, "files": len(result.lock.file),
+               "images": len(result.lock.image), "reused": result.reused, "resolved": result.resolved,
+               "moved": result.moved}
+    if as_json:
+        click.echo(json.dumps(summary, indent=2))
+        return
+    for line in result.moved:
+        click.echo(f"warning: {line}", err=True)
+    state = "written" if written else "unchanged"
+    click.echo(f"{lock_path}: {state} — {summary['files']} files, {summary['images']} images "
+               f"({result.reused} kept, {result.resolved} resolved)")

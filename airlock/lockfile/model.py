@@ -1,0 +1,71 @@
+"""The airlock.lock model (lock version 1): everything fetch needs, nothing it must decide.
+
+Strict (``extra="forbid"``). Entries are sorted by the writer; see ``writer.py``.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+LOCK_VERSION = 1
+
+Sha256 = str  # 64 lowercase hex digits (validated by pattern below)
+_HEX64 = r"^[0-9a-f]{64}$"
+_DIGEST = r"^sha256:[0-9a-f]{64}$"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Inputs(_Strict):
+    manifest_sha256: str = Field(pattern=_HEX64, description="sha256 of the normalized airlock.yaml")
+    kubespray_sha256: str = Field(pattern=_HEX64, description="digest of the Kubespray source")
+
+
+class KubesprayPin(_Strict):
+    version: str
+    kind: Literal["url", "tarball", "directory"]
+    url: str = Field(description="upstream URL, or a path relative to airlock.yaml")
+    sha256: str = Field(pattern=_HEX64, description="of the tarball; for a directory, of its file list")
+
+
+class FilePin(_Strict):
+    name: str
+    arch: str
+    url: str
+    sha256: str = Field(pattern=_HEX64)
+    sha512: str | None = Field(default=None, pattern=r"^[0-9a-f]{128}$")
+    size: int = Field(ge=0)
+    path: str = Field(description="where the file server serves it: <upstream host>/<path>")
+    kubespray_var: str | None = None
+
+
+class PlatformPin(_Strict):
+    arch: str
+    os: str = "linux"
+    variant: str | None = None
+    digest: str = Field(pattern=_DIGEST)
+    media_type: str
+    size: int = Field(ge=0, description="config + layers, in bytes")
+
+
+class ImagePin(_Strict):
+    name: str
+    ref: str
+    digest: str = Field(pattern=_DIGEST, description="what the tag points to upstream")
+    media_type: str
+    target: Literal["platform", "upstream-index", "filtered-index"]
+    target_digest: str = Field(pattern=_DIGEST, description="what the tag points to in the air gap")
+    target_media_type: str
+    platforms: list[PlatformPin]
+
+
+class Lock(_Strict):
+    version: Literal[1] = LOCK_VERSION
+    inputs: Inputs
+    kubespray: KubesprayPin
+    file: list[FilePin] = Field(default_factory=list)
+    image: list[ImagePin] = Field(default_factory=list)
