@@ -53,6 +53,7 @@ def wait_http(url: str, ca: str | None = None, timeout: float = 15.0) -> None:
 
 
 def self_signed_cert(workdir: Path) -> tuple[Path, Path]:
+    workdir.mkdir(parents=True, exist_ok=True)
     cert, key = workdir / "cert.pem", workdir / "key.pem"
     if not cert.exists():
         subprocess.run([need("openssl"), "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",

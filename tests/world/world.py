@@ -149,7 +149,7 @@ class World:
 
 
 DEFAULT_CASES = (
-    Case("2.30.0", "os: [rocky-10]\n"),
+    Case("2.30.0", "os: [rocky-10]\narch: [amd64, arm64]\n"),
     Case("2.30.0", "arch: [arm64]\nnetwork_plugin: flannel\naddons: [helm, metrics_server]\n"),
     Case("2.30.0", "arch: [amd64, arm64]\nnetwork_plugin: cilium\naddons: [argocd, gvisor]\n"),
 )
