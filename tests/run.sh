@@ -1,17 +1,6 @@
 #!/usr/bin/env bash
-# Run every test on a fresh machine: installs the real servers the integration tests start
-# (Debian's docker-registry, skopeo, nginx, htpasswd, openssl), airlock itself, then pytest.
+# Run every test on a fresh machine: install what the tests start, then pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-need=()
-for bin in docker-registry skopeo nginx htpasswd openssl; do
-  command -v "$bin" >/dev/null 2>&1 || [ -x "/usr/sbin/$bin" ] || need+=("$bin")
-done
-if [ ${#need[@]} -gt 0 ]; then
-  sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
-    docker-registry skopeo nginx-light apache2-utils openssl >/dev/null
-fi
-python3 -m pip install -q -e '.[test]'
+bash tests/install-tools.sh
 python3 -m pytest -q "$@"
