@@ -153,10 +153,10 @@ def _run(jobs: list[tuple[Any, Any]], concurrency: int,
 
 
 def check(loaded: LoadedManifest, lock: Lock) -> str | None:
-    """None when ``lock`` matches the manifest, else a one-line reason. Uses no network."""
+    """None when ``lock`` matches the manifest, else a one-line reason. No network but the Kubespray source."""
     if lock.inputs.manifest_sha256 != manifest_digest(loaded):
         return "airlock.yaml changed since the lock was resolved (run `airlock resolve`)"
-    source = open_manifest_source(loaded, offline=True)
+    source = open_manifest_source(loaded)  # like plan: only the Kubespray source, and only if not cached
     if source.sha256() != lock.inputs.kubespray_sha256:
         return "the Kubespray source changed since the lock was resolved (run `airlock resolve`)"
     plan = build_plan(loaded, source=source)
