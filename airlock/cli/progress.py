@@ -30,3 +30,45 @@ class Progress:
     def __exit__(self, *exc: object) -> None:
         if self._bar is not None:
             self._bar.__exit__(*exc)  # type: ignore[arg-type]
+
+
+class ByteProgress:
+    """Fetch progress: a byte bar on a TTY (total, rate, current artifact), plain lines otherwise."""
+
+    def __init__(self, enabled: bool = True):
+        self.enabled = enabled
+        self.tty = enabled and sys.stderr.isatty()
+        self._bar: Any = None
+        self._task: Any = None
+        import threading
+
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> "ByteProgress":
+        return self
+
+    def start(self, total: int, count: int) -> None:
+        if self.tty:
+            from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn)
+
+            self._bar = Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
+                                 TransferSpeedColumn(), transient=True)
+            self._bar.__enter__()
+            self._task = self._bar.add_task(f"fetching {count} blobs", total=total or None)
+        elif self.enabled and count:
+            print(f"fetching {count} blobs ({total} bytes)", file=sys.stderr, flush=True)
+
+    def advance(self, n: int) -> None:
+        if self._bar is not None:
+            self._bar.update(self._task, advance=n)
+
+    def done(self, kind: str, what: str, size: int) -> None:
+        if self._bar is not None:
+            self._bar.update(self._task, description=f"{what[-50:]}")
+        elif self.enabled:
+            with self._lock:
+                print(f"fetched {kind} for {what} ({size} bytes)", file=sys.stderr, flush=True)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(*exc)  # type: ignore[arg-type]

@@ -123,23 +123,30 @@ class Net:
 
     @contextmanager
     def stream(self, url: str, *, what: str, headers: dict[str, str] | None = None) -> Iterator[Any]:
-        """GET a body as a stream (retries apply to establishing the response)."""
+        """GET a body as a stream. Retries apply to getting the response, not to reading the body
+        (the caller resumes that, e.g. with Range)."""
         import httpx
 
         host = httpx.URL(url).netloc.decode()
         for attempt in range(self.retries + 1):
             try:
-                with self.client(host).stream("GET", url, headers=headers) as resp:
-                    if resp.status_code in TRANSIENT_STATUS and attempt < self.retries:
-                        time.sleep(self._delay(attempt, resp.headers.get("Retry-After")))
-                        continue
-                    yield resp
-                    return
+                cm = self.client(host).stream("GET", url, headers=headers)
+                resp = cm.__enter__()
             except httpx.TransportError as exc:
                 if attempt >= self.retries:
                     raise NetworkError(f"{what}: {_safe(url)} unreachable after {self.retries + 1} attempts "
                                        f"({type(exc).__name__})", hint="check the host and mirrors") from None
                 time.sleep(self._delay(attempt, None))
+                continue
+            if resp.status_code in TRANSIENT_STATUS and attempt < self.retries:
+                cm.__exit__(None, None, None)
+                time.sleep(self._delay(attempt, resp.headers.get("Retry-After")))
+                continue
+            try:
+                yield resp
+            finally:
+                cm.__exit__(None, None, None)
+            return
 
     def _delay(self, attempt: int, retry_after: str | None) -> float:
         if retry_after and retry_after.strip().isdigit():

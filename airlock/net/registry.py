@@ -10,7 +10,8 @@ import base64
 import hashlib
 import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -89,18 +90,35 @@ class Registry:
             raise RegistryError(f"{what}: blob {digest} does not match its digest")
         return resp.content
 
+    @contextmanager
+    def open_blob(self, ref: ImageRef, digest: str, offset: int, *, what: str) -> Iterator[Any]:
+        """Stream a blob (from ``offset`` with a Range request), authorizing first if needed."""
+        base, repo = self.endpoint(ref)
+        host = base.split("://", 1)[1]
+        scope = f"repository:{repo}:pull"
+        if (host, scope) not in self._tokens:
+            self._get(ref, f"blobs/{digest}", what=what, headers={}, method="HEAD")
+        headers = {"Accept-Encoding": "identity"}
+        if offset:
+            headers["Range"] = f"bytes={offset}-"
+        auth = self._tokens.get((host, scope))
+        if auth:
+            headers["Authorization"] = auth
+        with self.net.stream(f"{base}/v2/{repo}/blobs/{digest}", what=what, headers=headers) as resp:
+            yield resp
+
     # -- auth -----------------------------------------------------------------------------
 
-    def _get(self, ref: ImageRef, tail: str, *, what: str, headers: dict[str, str]) -> Any:
+    def _get(self, ref: ImageRef, tail: str, *, what: str, headers: dict[str, str], method: str = "GET") -> Any:
         base, repo = self.endpoint(ref)
         url = f"{base}/v2/{repo}/{tail}"
         host = base.split("://", 1)[1]
         scope = f"repository:{repo}:pull"
         auth = self._tokens.get((host, scope))
-        resp = self.net.request("GET", url, what=what, headers={**headers, **({"Authorization": auth} if auth else {})})
+        resp = self.net.request(method, url, what=what, headers={**headers, **({"Authorization": auth} if auth else {})})
         if resp.status_code == 401:
             auth = self._authorize(resp, host, scope, what)
-            resp = self.net.request("GET", url, what=what, headers={**headers, "Authorization": auth})
+            resp = self.net.request(method, url, what=what, headers={**headers, "Authorization": auth})
             if resp.status_code == 401:
                 raise RegistryError(f"{what}: {host} refused the credentials (401)",
                                     hint=f"check the credentials for {host}")
@@ -152,3 +170,5 @@ class Registry:
         with self._lock:
             self._tokens[(host, scope)] = value
         return value
+
+

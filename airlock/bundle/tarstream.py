@@ -1,0 +1,215 @@
+"""Deterministic tar writing, safe streaming tar reading, and split bundles.
+
+Written entries are USTAR (no pax headers, so no timestamps), mtime 0, uid/gid 0, empty
+uname/gname, mode 0644 for files and 0755 for directories. Parts of a split bundle are
+``NAME.000``, ``NAME.001``... plus ``NAME.sha256sums`` listing every part and the whole.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import tarfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from airlock.errors import AirlockError
+
+BLOCK = 512
+RECORD = 20 * BLOCK
+CHUNK = 1 << 20
+
+
+class BundleError(AirlockError):
+    """A bundle is unreadable, incomplete, tampered with or unsafe."""
+
+
+def _header(name: str, size: int, directory: bool = False) -> bytes:
+    info = tarfile.TarInfo(name)
+    info.size = 0 if directory else size
+    info.mtime = 0
+    info.mode = 0o755 if directory else 0o644
+    info.uid = info.gid = 0
+    info.uname = info.gname = ""
+    info.type = tarfile.DIRTYPE if directory else tarfile.REGTYPE
+    return info.tobuf(tarfile.USTAR_FORMAT, "utf-8", "strict")
+
+
+class TarWriter:
+    """Writes a deterministic tar to ``out`` and hashes every byte it writes."""
+
+    def __init__(self, out: IO[bytes]):
+        self.out = out
+        self.sha256 = hashlib.sha256()
+        self.size = 0
+
+    def _write(self, data: bytes) -> None:
+        self.out.write(data)
+        self.sha256.update(data)
+        self.size += len(data)
+
+    def _pad(self, n: int) -> None:
+        if n % BLOCK:
+            self._write(b"\0" * (BLOCK - n % BLOCK))
+
+    def add_dir(self, name: str) -> None:
+        self._write(_header(name.rstrip("/") + "/", 0, directory=True))
+
+    def add_bytes(self, name: str, data: bytes) -> None:
+        self._write(_header(name, len(data)))
+        self._write(data)
+        self._pad(len(data))
+
+    def add_file(self, name: str, path: Path, size: int) -> None:
+        self._write(_header(name, size))
+        written = 0
+        with path.open("rb") as f:
+            while written < size:
+                chunk = f.read(min(CHUNK, size - written))
+                if not chunk:
+                    raise BundleError(f"{path} shrank while it was being written into the bundle")
+                self._write(chunk)
+                written += len(chunk)
+        self._pad(size)
+
+    def close(self) -> None:
+        self._write(b"\0" * (2 * BLOCK))
+        if self.size % RECORD:
+            self._write(b"\0" * (RECORD - self.size % RECORD))
+
+
+class SplitWriter(io.RawIOBase):
+    """A write-only file that rolls over to ``NAME.NNN`` every ``part_size`` bytes."""
+
+    def __init__(self, base: Path, part_size: int):
+        self.base, self.part_size = base, part_size
+        self.parts: list[tuple[str, str]] = []  # (file name, sha256)
+        self._f: IO[bytes] | None = None
+        self._h: Any = None
+        self._left = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def _roll(self) -> None:
+        self._finish()
+        name = f"{self.base.name}.{len(self.parts):03d}"
+        self._f = (self.base.parent / (name + ".tmp")).open("wb")
+        self._h, self._left = hashlib.sha256(), self.part_size
+        self.parts.append((name, ""))
+
+    def _finish(self) -> None:
+        if self._f is not None:
+            self._f.close()
+            name = self.parts[-1][0]
+            self.parts[-1] = (name, self._h.hexdigest())
+            self._f = None
+
+    def write(self, data: Any) -> int:
+        view = memoryview(data)
+        while view:
+            if self._f is None or self._left == 0:
+                self._roll()
+            n = min(self._left, len(view))
+            assert self._f is not None
+            self._f.write(view[:n])
+            self._h.update(view[:n])
+            self._left -= n
+            view = view[n:]
+        return len(data)
+
+    def commit(self, whole_sha256: str) -> list[Path]:
+        """Rename the parts into place and write the checksum list; returns every file written."""
+        self._finish()
+        out = []
+        for name, _ in self.parts:
+            os.replace(self.base.parent / (name + ".tmp"), self.base.parent / name)
+            out.append(self.base.parent / name)
+        sums = "".join(f"{h}  {n}\n" for n, h in self.parts) + f"{whole_sha256}  {self.base.name}\n"
+        sums_path = self.base.parent / (self.base.name + ".sha256sums")
+        tmp = sums_path.with_name(sums_path.name + ".tmp")
+        tmp.write_text(sums)
+        os.replace(tmp, sums_path)
+        return [*out, sums_path]
+
+    def abort(self) -> None:
+        if self._f is not None:
+            self._f.close()
+        for name, _ in self.parts:
+            (self.base.parent / (name + ".tmp")).unlink(missing_ok=True)
+
+
+class _JoinedParts(io.RawIOBase):
+    """Reads the parts of a split bundle as one stream, checking each part's sha256 at its end."""
+
+    def __init__(self, parts: list[tuple[Path, str]]):
+        self._parts = parts
+        self._i = -1
+        self._f: IO[bytes] | None = None
+        self._h: Any = None
+        self._next()
+
+    def readable(self) -> bool:
+        return True
+
+    def _next(self) -> None:
+        if self._f is not None:
+            self._f.close()
+            path, want = self._parts[self._i]
+            if self._h.hexdigest() != want:
+                raise BundleError(f"part {path.name} does not match its sha256 in the checksum list",
+                                  hint="copy that part again")
+        self._i += 1
+        if self._i < len(self._parts):
+            self._f, self._h = self._parts[self._i][0].open("rb"), hashlib.sha256()
+        else:
+            self._f = None
+
+    def readinto(self, buf: Any) -> int:
+        while self._f is not None:
+            n = self._f.readinto(buf)
+            if n:
+                self._h.update(memoryview(buf)[:n])
+                return n
+            self._next()
+        return 0
+
+
+def open_bundle(path: Path) -> IO[bytes]:
+    """Open a bundle, or transparently the parts of a split one (``path`` names the whole)."""
+    if path.is_file():
+        return path.open("rb")
+    sums = path.with_name(path.name + ".sha256sums")
+    if not sums.is_file():
+        raise BundleError(f"{path} does not exist (nor {sums.name} of a split bundle)",
+                          hint="pass the path of bundle.tar, or of the whole for a split bundle")
+    parts = []
+    for line in sums.read_text().splitlines():
+        digest, _, name = line.partition("  ")
+        if name != path.name:
+            if not (path.parent / name).is_file():
+                raise BundleError(f"part {name} of the split bundle is missing", hint="copy every part")
+            parts.append((path.parent / name, digest))
+    return io.BufferedReader(_JoinedParts(parts), CHUNK)
+
+
+def iter_members(stream: IO[bytes], where: str) -> Iterator[tuple[tarfile.TarInfo, IO[bytes] | None]]:
+    """Regular files and directories only, with safe relative names; anything else is an error."""
+    try:
+        with tarfile.open(fileobj=stream, mode="r|") as tar:
+            for member in tar:
+                name = member.name
+                parts = name.rstrip("/").split("/")
+                if name.startswith("/") or ".." in parts or "" in parts[:-1] or "\\" in name:
+                    raise BundleError(f"{where}: unsafe path {name!r} in the bundle", hint="do not use this bundle")
+                if member.isdir():
+                    yield member, None
+                elif member.isreg():
+                    yield member, tar.extractfile(member)
+                else:
+                    raise BundleError(f"{where}: {name!r} is a link or device, which bundles never contain",
+                                      hint="do not use this bundle")
+    except tarfile.TarError as exc:
+        raise BundleError(f"{where}: not a readable tar ({exc})", hint="the bundle is truncated or corrupt") from None

@@ -1,0 +1,118 @@
+"""``airlock fetch``, ``airlock verify``, ``airlock inspect``."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import click
+
+from airlock.cli.main import cli
+
+
+def _size(text: str) -> int:
+    m = re.fullmatch(r"(\d+)\s*([KMGT]i?B?|B)?", text.strip(), re.I)
+    if not m:
+        raise click.BadParameter(f"{text!r} is not a size like 4GiB, 700M or 1048576")
+    unit = (m.group(2) or "B").upper().rstrip("B").rstrip("I")
+    return int(m.group(1)) * {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}[unit]
+
+
+def human(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if n < 1024 or unit == "TiB":
+            return f"{n:.1f} {unit}" if unit != "B" else f"{int(n)} B"
+        n /= 1024
+    return f"{n} B"
+
+
+@cli.command()
+@click.option("--lock", "lock_path", default="airlock.lock", show_default=True, type=click.Path(dir_okay=False),
+              help="The lock to follow.")
+@click.option("-o", "--output", default="bundle.tar", show_default=True, type=click.Path(dir_okay=False))
+@click.option("--cache", type=click.Path(file_okay=False), help="Blob cache [default: $XDG_CACHE_HOME/airlock].")
+@click.option("--base", "base_lock", type=click.Path(exists=True, dir_okay=False),
+              help="Old lock: write a delta bundle without the blobs it already had.")
+@click.option("--split", "split", metavar="SIZE", help="Write parts of at most SIZE (e.g. 4GiB) plus a checksum list.")
+@click.option("--concurrency", default=8, show_default=True, type=click.IntRange(1, 64))
+@click.option("-f", "--manifest", type=click.Path(dir_okay=False),
+              help="Take mirrors from this airlock.yaml [default: the one beside the lock, if any].")
+@click.option("--mirror", "mirrors", multiple=True, metavar="KEY=URL", help="Extra mirror (repeatable).")
+@click.option("--ca-file", type=click.Path(exists=True, dir_okay=False), help="Extra CA certificates (PEM).")
+@click.option("--insecure-registry", "insecure", multiple=True, metavar="HOST[:PORT]")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON summary.")
+def fetch(lock_path: str, output: str, cache: str | None, base_lock: str | None, split: str | None,
+          concurrency: int, manifest: str | None, mirrors: tuple[str, ...], ca_file: str | None,
+          insecure: tuple[str, ...], as_json: bool) -> None:
+    """Download everything the lock pins (verified) and write one deterministic bundle."""
+    from airlock.cli.progress import ByteProgress
+    from airlock.errors import UsageError
+    from airlock.fetch import FetchOptions
+    from airlock.fetch import fetch as do_fetch
+
+    lock = Path(lock_path)
+    if not lock.is_file():
+        raise UsageError(f"{lock} does not exist", hint="run `airlock resolve` first, or pass --lock")
+    mirror_map: dict[str, str] = {}
+    source = Path(manifest) if manifest else lock.with_name("airlock.yaml")
+    if manifest or source.is_file():
+        from airlock.manifest import load_manifest
+
+        mirror_map.update(load_manifest(source).manifest.mirrors)
+    for m in mirrors:
+        key, sep, value = m.partition("=")
+        if not sep:
+            raise UsageError(f"--mirror {m!r} is not KEY=URL")
+        mirror_map[key] = value
+    opts = FetchOptions(cache=Path(cache) if cache else None, base_lock=Path(base_lock) if base_lock else None,
+                        split=_size(split) if split else None, concurrency=concurrency, mirrors=mirror_map,
+                        ca_file=ca_file, insecure_registries=frozenset(insecure))
+    with ByteProgress(enabled=not as_json) as progress:
+        result = do_fetch(lock, Path(output), opts, progress)
+    summary = {"bundle": str(result.bundle), "files": [str(p) for p in result.files], "sha256": result.sha256,
+               "size": result.size, "artifacts": result.artifacts, "blobs": result.blobs,
+               "downloaded_bytes": result.downloaded, "cached_bytes": result.from_cache}
+    if as_json:
+        click.echo(json.dumps(summary, indent=2))
+        return
+    click.echo(f"{result.bundle}: {result.artifacts} artifacts, {result.blobs} blobs, {human(result.size)}; "
+               f"downloaded {human(result.downloaded)}, from cache {human(result.from_cache)}")
+    if len(result.files) > 1:
+        click.echo(f"parts: {', '.join(p.name for p in result.files)}")
+    click.echo(f"sha256 {result.sha256}")
+
+
+@cli.command()
+@click.argument("bundle", type=click.Path(dir_okay=False))
+def verify(bundle: str) -> None:
+    """Re-hash every entry of BUNDLE against bundle.json and the lock (split bundles too)."""
+    from airlock.bundle.verify import verify_bundle
+
+    v = verify_bundle(Path(bundle))
+    kind = f"delta of lock {v.index.base_lock_sha256[:12]}" if v.index.base_lock_sha256 else "complete"
+    click.echo(f"{bundle}: OK — {len(v.index.entries)} entries verified ({kind}), "
+               f"Kubespray {v.lock.kubespray.version}, {len(v.lock.file)} files, {len(v.lock.image)} images")
+
+
+@cli.command()
+@click.argument("bundle", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True)
+def inspect(bundle: str, as_json: bool) -> None:
+    """Show what BUNDLE holds: per kind, per image, sizes (after verifying it)."""
+    from airlock.bundle.verify import inspect_bundle
+    from airlock.cli.render import table
+
+    info = inspect_bundle(Path(bundle))
+    if as_json:
+        click.echo(json.dumps(info, indent=2))
+        return
+    click.echo(f"{bundle}: Kubespray {info['kubespray']}, {human(info['total_bytes'])}"
+               + (f", delta of lock {info['delta_of'][:12]}" if info["delta_of"] else ""))
+    click.echo("\n" + table(["KIND", "COUNT", "SIZE"], [(k, str(v["count"]), human(v["bytes"]))
+                                                      for k, v in info["by_kind"].items()]), nl=False)
+    click.echo("\n" + table(["IMAGE", "ARCH", "TARGET", "SIZE"],
+                            [(i["ref"], ",".join(i["arch"]), i["target"], human(i["bytes"])) for i in info["images"]]),
+               nl=False)
+    click.echo("\n" + table(["FILE", "ARCH", "SIZE"], [(f["name"], f["arch"], human(f["size"])) for f in info["files"]]),
+               nl=False)

@@ -1,0 +1,348 @@
+"""``airlock fetch``: follow the lock (never resolve), fill the cache, write one deterministic bundle.
+
+Blobs come from the shared content-addressed cache; only missing ones are downloaded, in parallel,
+verified before they enter the cache. The bundle is an OCI image layout whose ``blobs/sha256`` also
+holds files and the Kubespray source, plus ``airlock.lock`` and ``bundle.json``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import threading
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from airlock.bundle.model import BundleIndex, Entry
+from airlock.bundle.tarstream import SplitWriter, TarWriter
+from airlock.errors import AirlockError
+from airlock.kubespray.source import tree_digest
+from airlock.lockfile import Lock, parse_lock
+from airlock.net.http import Net
+from airlock.net.mirrors import rewrite_url
+from airlock.net.reference import parse_ref
+from airlock.net.registry import Registry
+from airlock.resolvers.images import filtered_index
+from airlock.store import Store
+
+OCI_LAYOUT = b'{"imageLayoutVersion":"1.0.0"}'
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+
+
+@dataclass
+class Blob:
+    digest: str
+    size: int | None
+    kind: str
+    what: str
+    serves: set[str] = field(default_factory=set)
+    opener: Callable[[int], Any] | None = None  # None: already in the store
+    sha512: str | None = None
+
+
+@dataclass
+class FetchOptions:
+    cache: Path | None = None
+    base_lock: Path | None = None
+    split: int | None = None
+    concurrency: int = 8
+    mirrors: Mapping[str, str] = field(default_factory=dict)
+    ca_file: str | None = None
+    insecure_registries: frozenset[str] = frozenset()
+    transport: Any = None
+
+
+@dataclass
+class FetchResult:
+    bundle: Path
+    files: list[Path]
+    sha256: str
+    size: int
+    artifacts: int
+    blobs: int
+    downloaded: int
+    from_cache: int
+
+
+class _Fetcher:
+    def __init__(self, lock: Lock, lock_dir: Path, opts: FetchOptions, progress: Any):
+        self.lock, self.lock_dir, self.opts, self.progress = lock, lock_dir, opts, progress
+        self.store = Store(opts.cache)
+        self.net = Net(ca_file=opts.ca_file, insecure_hosts=opts.insecure_registries, transport=opts.transport)
+        self.registry = Registry(self.net, opts.mirrors)
+        self.blobs: dict[str, Blob] = {}
+        self.downloaded = 0
+        self.from_cache = 0
+        self._count_lock = threading.Lock()
+
+    def add(self, blob: Blob) -> None:
+        have = self.blobs.get(blob.digest)
+        if have:
+            have.serves |= blob.serves
+        else:
+            self.blobs[blob.digest] = blob
+
+    # -- collecting -----------------------------------------------------------------------
+
+    def kubespray(self) -> None:
+        pin = self.lock.kubespray
+        what = f"Kubespray {pin.version} source"
+        if pin.kind == "url":
+            url = rewrite_url(pin.url, self.opts.mirrors)
+            self.add(Blob("sha256:" + pin.sha256, None, "kubespray", what, {"kubespray"},
+                          self._http_opener(url, what)))
+            return
+        path = Path(pin.url) if Path(pin.url).is_absolute() else self.lock_dir / pin.url
+        if pin.kind == "tarball":
+            if not self.store.has("sha256:" + pin.sha256):
+                self.store.download("sha256:" + pin.sha256, None, lambda off: _LocalFile(path, off), what=what)
+            self.add(Blob("sha256:" + pin.sha256, path.stat().st_size, "kubespray", what, {"kubespray"}))
+            return
+        if not path.is_dir() or tree_digest(path) != pin.sha256:
+            raise AirlockError(f"{what}: the directory {path} no longer matches the lock",
+                               hint="re-run `airlock resolve`, or restore the Kubespray tree it was resolved from")
+        data = _tar_directory(path)
+        digest = "sha256:" + hashlib.sha256(data).hexdigest()
+        self.store.put_bytes(digest, data, what=what)
+        self.add(Blob(digest, len(data), "kubespray", what, {"kubespray"}))
+
+    def files(self) -> None:
+        for f in self.lock.file:
+            what = f"file {f.name} ({f.arch})"
+            url = rewrite_url(f.url, self.opts.mirrors)
+            self.add(Blob("sha256:" + f.sha256, f.size, "file", what, {f"file:{f.name}:{f.arch}"},
+                          self._http_opener(url, what), sha512=f.sha512))
+
+    def manifests(self) -> dict[str, Any]:
+        """Fetch every pinned manifest (byte-exact, by digest); add configs and layers as blobs."""
+        jobs = []
+        for img in self.lock.image:
+            ref = parse_ref(img.ref)
+            serves = {f"image:{img.ref}"}
+            for p in img.platforms:
+                jobs.append((ref, p.digest, "image-manifest", f"image {img.ref} ({p.arch})", serves))
+            if img.target != "platform":
+                jobs.append((ref, img.digest, "image-index", f"image {img.ref}", serves))
+        self._parallel([lambda j=j: self._manifest(*j[:4]) for j in jobs])
+        for ref, digest, kind, what, serves in jobs:
+            body = self.store.read(digest)
+            if kind == "image-manifest":
+                self.add(Blob(digest, len(body), kind, what, set(serves)))
+                doc = json.loads(body)
+                for desc, k in [(doc["config"], "image-config")] + [(d, "image-layer") for d in doc.get("layers", [])]:
+                    self.add(Blob(desc["digest"], int(desc["size"]), k, what, set(serves),
+                                  self._blob_opener(ref, desc["digest"], what)))
+        targets = {}
+        for img in self.lock.image:
+            serves = {f"image:{img.ref}"}
+            if img.target == "upstream-index":
+                body = self.store.read(img.digest)
+                self.add(Blob(img.digest, len(body), "image-index", f"image {img.ref}", serves))
+            elif img.target == "filtered-index":
+                upstream = json.loads(self.store.read(img.digest))
+                wanted = {p.digest for p in img.platforms}
+                descs = [d for d in upstream["manifests"] if d["digest"] in wanted]
+                descs.sort(key=lambda d: next(p.arch for p in img.platforms if p.digest == d["digest"]))
+                body = filtered_index(img.media_type, descs)
+                self.store.put_bytes(img.target_digest, body, what=f"image {img.ref} (filtered index)")
+                self.add(Blob(img.target_digest, len(body), "image-index", f"image {img.ref}", serves))
+            targets[img.ref] = len(self.store.read(img.target_digest))
+        return targets
+
+    def _manifest(self, ref: Any, digest: str, kind: str, what: str) -> None:
+        if self.store.has(digest):
+            return
+        fetched = self.registry.manifest(ref, digest, what=what)
+        self.store.put_bytes(digest, fetched.body, what=what)
+        with self._count_lock:
+            self.downloaded += len(fetched.body)
+
+    # -- downloading ----------------------------------------------------------------------
+
+    def _http_opener(self, url: str, what: str) -> Callable[[int], Any]:
+        def opener(offset: int) -> Any:
+            headers = {"Accept-Encoding": "identity", **({"Range": f"bytes={offset}-"} if offset else {})}
+            return self.net.stream(url, what=what, headers=headers)
+        return opener
+
+    def _blob_opener(self, ref: Any, digest: str, what: str) -> Callable[[int], Any]:
+        return lambda offset: self.registry.open_blob(ref, digest, offset, what=what)
+
+    def download_all(self) -> None:
+        todo = []
+        for blob in sorted(self.blobs.values(), key=lambda b: b.digest):
+            if blob.kind in ("image-manifest", "image-index") or blob.opener is None and blob.kind == "kubespray":
+                continue  # fetched (and counted) while collecting, or made locally
+            if self.store.has(blob.digest, blob.size):
+                self.from_cache += blob.size or self.store.path(blob.digest).stat().st_size
+            elif blob.opener is None:
+                raise AirlockError(f"{blob.what}: blob {blob.digest} is missing from the cache")
+            else:
+                todo.append(blob)
+        if self.progress:
+            self.progress.start(sum(b.size or 0 for b in todo), len(todo))
+
+        def one(b: Blob) -> None:
+            n = self.store.download(b.digest, b.size, b.opener, what=b.what, sha512=b.sha512,  # type: ignore[arg-type]
+                                    retries=self.net.retries,
+                                    on_bytes=self.progress.advance if self.progress else None)
+            with self._count_lock:
+                self.downloaded += n
+            if self.progress:
+                self.progress.done(b.kind, b.what, b.size or n)
+
+        self._parallel([lambda b=b: one(b) for b in todo])
+
+    def _parallel(self, calls: list[Callable[[], None]]) -> None:
+        if not calls:
+            return
+        with ThreadPoolExecutor(max_workers=max(1, self.opts.concurrency)) as pool:
+            futures = [pool.submit(c) for c in calls]
+            try:
+                for f in futures:
+                    f.result()
+            except BaseException:
+                for f in futures:
+                    f.cancel()
+                raise
+
+
+class _LocalFile:
+    """An opener result for a local file, shaped like a streamed HTTP response."""
+
+    def __init__(self, path: Path, offset: int):
+        self.path, self.offset, self.status_code = path, offset, 206 if offset else 200
+
+    def __enter__(self) -> "_LocalFile":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+    def iter_raw(self, chunk: int) -> Any:
+        with self.path.open("rb") as f:
+            f.seek(self.offset)
+            yield from iter(lambda: f.read(chunk), b"")
+
+
+def _tar_directory(root: Path) -> bytes:
+    """A deterministic, uncompressed tar of a Kubespray directory (same tree, same bytes)."""
+    import io
+
+    buf = io.BytesIO()
+    w = TarWriter(buf)
+    prefix = f"{root.name}/"
+    for path in sorted(p for p in root.rglob("*") if not p.is_symlink() and (p.is_file() or p.is_dir())):
+        rel = prefix + path.relative_to(root).as_posix()
+        if "/.git/" in rel or rel.endswith("/.git"):
+            continue
+        if path.is_dir():
+            w.add_dir(rel)
+        else:
+            w.add_bytes(rel, path.read_bytes())
+    w.close()
+    return buf.getvalue()
+
+
+def base_digests(base: Lock, store: Store, registry: Registry) -> set[str]:
+    """Every blob digest a base lock's bundle holds (its manifests are read from cache or registry)."""
+    out = {"sha256:" + base.kubespray.sha256} | {"sha256:" + f.sha256 for f in base.file}
+    for img in base.image:
+        ref = parse_ref(img.ref)
+        out |= {img.digest, img.target_digest}
+        for p in img.platforms:
+            if not store.has(p.digest):
+                store.put_bytes(p.digest, registry.manifest(ref, p.digest, what=f"base image {img.ref}").body,
+                                what=f"base image {img.ref}")
+            doc = json.loads(store.read(p.digest))
+            out |= {p.digest, doc["config"]["digest"], *(layer["digest"] for layer in doc.get("layers", []))}
+    return out
+
+
+def layout_index(lock: Lock, target_sizes: dict[str, int]) -> bytes:
+    manifests = []
+    for img in sorted(lock.image, key=lambda i: i.ref):
+        desc: dict[str, Any] = {"mediaType": img.target_media_type, "digest": img.target_digest,
+                                "size": target_sizes[img.ref],
+                                "annotations": {"org.opencontainers.image.ref.name": img.ref}}
+        if img.target == "platform":
+            p = img.platforms[0]
+            desc["platform"] = {"architecture": p.arch, "os": p.os, **({"variant": p.variant} if p.variant else {})}
+        manifests.append(desc)
+    doc = {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": manifests}
+    return json.dumps(doc, indent=1, sort_keys=True).encode() + b"\n"
+
+
+def fetch(lock_path: Path, out: Path, opts: FetchOptions, progress: Any = None) -> FetchResult:
+    lock_bytes = lock_path.read_bytes()
+    lock = parse_lock(lock_bytes.decode("utf-8"), str(lock_path))
+    f = _Fetcher(lock, lock_path.parent, opts, progress)
+    try:
+        f.kubespray()
+        f.files()
+        target_sizes = f.manifests()
+        f.download_all()
+        skip: set[str] = set()
+        base_sha = None
+        if opts.base_lock:
+            base_bytes = opts.base_lock.read_bytes()
+            base_sha = hashlib.sha256(base_bytes).hexdigest()
+            skip = base_digests(parse_lock(base_bytes.decode(), str(opts.base_lock)), f.store, f.registry)
+    finally:
+        f.net.close()
+    index_json = layout_index(lock, target_sizes)
+    meta = {"airlock.lock": (lock_bytes, "lock", []), "oci-layout": (OCI_LAYOUT, "layout", []),
+            "index.json": (index_json, "layout", [])}
+    entries = [Entry(path=p, digest="sha256:" + hashlib.sha256(d).hexdigest(), size=len(d), kind=k, serves=s)
+               for p, (d, k, s) in meta.items()]
+    blobs = [b for b in sorted(f.blobs.values(), key=lambda b: b.digest) if b.digest not in skip]
+    for b in blobs:
+        entries.append(Entry(path=f"blobs/sha256/{b.digest.split(':', 1)[1]}", digest=b.digest,
+                             size=f.store.path(b.digest).stat().st_size, kind=b.kind, serves=sorted(b.serves)))
+    index = BundleIndex(lock_sha256=hashlib.sha256(lock_bytes).hexdigest(), base_lock_sha256=base_sha,
+                        entries=sorted(entries, key=lambda e: e.path))
+    sha, size, files = _write_bundle(out, index, meta, blobs, f.store, opts.split)
+    return FetchResult(bundle=out, files=files, sha256=sha, size=size,
+                       artifacts=1 + len(lock.file) + len(lock.image), blobs=len(blobs),
+                       downloaded=f.downloaded, from_cache=f.from_cache)
+
+
+def _write_bundle(out: Path, index: BundleIndex, meta: dict[str, tuple[bytes, str, list[str]]],
+                  blobs: list[Blob], store: Store, split: int | None) -> tuple[str, int, list[Path]]:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    splitter = SplitWriter(out, split) if split else None
+    fd, tmp = (None, None) if splitter else tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
+    sink = splitter if splitter else os.fdopen(fd, "wb", buffering=1 << 20)  # type: ignore[arg-type]
+    try:
+        w = TarWriter(sink)  # type: ignore[arg-type]
+        # Metadata first so verify/apply read the index before any blob; then blobs by digest.
+        w.add_bytes("bundle.json", index.dumps())
+        for name in ("airlock.lock", "oci-layout", "index.json"):
+            w.add_bytes(name, meta[name][0])
+        w.add_dir("blobs")
+        w.add_dir("blobs/sha256")
+        for b in blobs:
+            path = store.path(b.digest)
+            w.add_file(f"blobs/sha256/{b.digest.split(':', 1)[1]}", path, path.stat().st_size)
+        w.close()
+        digest = w.sha256.hexdigest()
+        if splitter:
+            return digest, w.size, splitter.commit(digest)
+        sink.flush()
+        os.fsync(sink.fileno())  # type: ignore[union-attr]
+        sink.close()
+        os.replace(tmp, out)  # type: ignore[arg-type]
+        return digest, w.size, [out]
+    except BaseException:
+        if splitter:
+            splitter.abort()
+        else:
+            sink.close()
+            if tmp and os.path.exists(tmp):
+                os.unlink(tmp)
+        raise

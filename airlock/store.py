@@ -1,0 +1,141 @@
+"""The shared content-addressed cache: ``blobs/sha256/<hex>``, verified before it is ever visible.
+
+A download streams into ``partial/<hex>`` while hashing; it is renamed into ``blobs/`` only when size
+and digest match. A partial survives a crash or a dropped connection and is resumed with HTTP
+Range; a blob whose bytes are wrong is deleted and reported with both digests.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Any
+
+from airlock.cache import cache_root
+from airlock.errors import NetworkError
+
+CHUNK = 1 << 20
+
+
+class DigestMismatch(NetworkError):
+    """Downloaded bytes do not match the digest the lock pins."""
+
+
+def hex_of(digest: str) -> str:
+    algo, _, hexd = digest.partition(":")
+    if algo != "sha256" or len(hexd) != 64:
+        raise ValueError(f"not a sha256 digest: {digest}")
+    return hexd
+
+
+class Store:
+    def __init__(self, root: Path | None = None):
+        self.root = Path(root) if root else cache_root()
+        self.blobs = self.root / "blobs" / "sha256"
+        self.partial = self.root / "partial"
+
+    def path(self, digest: str) -> Path:
+        return self.blobs / hex_of(digest)
+
+    def has(self, digest: str, size: int | None = None) -> bool:
+        try:
+            st = self.path(digest).stat()
+        except FileNotFoundError:
+            return False
+        return size is None or st.st_size == size
+
+    def put_bytes(self, digest: str, data: bytes, *, what: str) -> None:
+        got = "sha256:" + hashlib.sha256(data).hexdigest()
+        if got != digest:
+            raise DigestMismatch(f"{what}: expected {digest}, got {got}")
+        if self.has(digest, len(data)):
+            return
+        self.blobs.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.blobs, prefix=".tmp-")
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, self.path(digest))
+
+    def read(self, digest: str) -> bytes:
+        return self.path(digest).read_bytes()
+
+    def download(self, digest: str, size: int | None, opener: Callable[[int], AbstractContextManager[Any]], *,
+                 what: str, sha512: str | None = None, retries: int = 4,
+                 on_bytes: Callable[[int], None] | None = None) -> int:
+        """Fetch ``digest`` via ``opener(offset)`` (a streamed response; offset > 0 asks for a Range).
+
+        Returns the number of bytes transferred. Resumes a partial left by an earlier run.
+        """
+        if self.has(digest, size):
+            return 0
+        self.partial.mkdir(parents=True, exist_ok=True)
+        part = self.partial / hex_of(digest)
+        transferred = 0
+        last_error: Exception | None = None
+        for _attempt in range(retries + 1):
+            h256, h512 = hashlib.sha256(), hashlib.sha512() if sha512 else None
+            offset = _rehash(part, h256, h512)
+            try:
+                with opener(offset) as resp:
+                    if resp.status_code == 200 and offset:
+                        offset = 0  # the server ignored Range: start over
+                        h256, h512 = hashlib.sha256(), hashlib.sha512() if sha512 else None
+                    elif resp.status_code == 416 and offset:
+                        part.unlink(missing_ok=True)
+                        continue
+                    elif resp.status_code not in (200, 206):
+                        raise NetworkError(f"{what}: HTTP {resp.status_code}")
+                    with part.open("r+b" if offset else "wb") as out:
+                        out.seek(offset)
+                        out.truncate()
+                        for chunk in resp.iter_raw(CHUNK):
+                            out.write(chunk)
+                            h256.update(chunk)
+                            if h512:
+                                h512.update(chunk)
+                            transferred += len(chunk)
+                            if on_bytes:
+                                on_bytes(len(chunk))
+                            if size is not None and out.tell() > size:
+                                break
+            except NetworkError:
+                raise
+            except Exception as exc:  # dropped connection, truncated body: resume from what we have
+                last_error = exc
+                continue
+            got = "sha256:" + h256.hexdigest()
+            length = part.stat().st_size
+            if got != digest or (size is not None and length != size) or (h512 and h512.hexdigest() != sha512):
+                part.unlink(missing_ok=True)
+                detail = f"sha256 {got}, size {length}" + (f", sha512 {h512.hexdigest()}" if h512 else "")
+                raise DigestMismatch(
+                    f"{what}: downloaded bytes do not match the lock: expected {digest}"
+                    f"{f' ({size} bytes)' if size is not None else ''}, got {detail}",
+                    hint="the upstream or a mirror serves other bytes than were pinned; nothing was cached")
+            self.blobs.mkdir(parents=True, exist_ok=True)
+            os.replace(part, self.path(digest))
+            return transferred
+        raise NetworkError(f"{what}: download kept failing after {retries + 1} attempts ({last_error})",
+                           hint="rerun `airlock fetch`: finished blobs and partial downloads are kept")
+
+
+def _rehash(part: Path, h256: Any, h512: Any) -> int:
+    """Feed an existing partial into the hashers; returns its length (0 when there is none)."""
+    try:
+        with part.open("rb") as f:
+            for chunk in iter(lambda: f.read(CHUNK), b""):
+                h256.update(chunk)
+                if h512:
+                    h512.update(chunk)
+            return f.tell()
+    except FileNotFoundError:
+        return 0
+
+
+def iter_file(path: Path, chunk: int = CHUNK) -> Iterator[bytes]:
+    with path.open("rb") as f:
+        yield from iter(lambda: f.read(chunk), b"")
