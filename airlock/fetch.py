@@ -224,7 +224,7 @@ class _LocalFile:
     def __exit__(self, *exc: object) -> None:
         pass
 
-    def iter_raw(self, chunk: int) -> Any:
+    def iter_raw(self, chunk: int = 1 << 20) -> Any:
         with self.path.open("rb") as f:
             f.seek(self.offset)
             yield from iter(lambda: f.read(chunk), b"")

@@ -92,7 +92,7 @@ class Store:
                     with part.open("r+b" if offset else "wb") as out:
                         out.seek(offset)
                         out.truncate()
-                        for chunk in resp.iter_raw(CHUNK):
+                        for chunk in resp.iter_raw():  # as it arrives: a dropped connection keeps it
                             out.write(chunk)
                             h256.update(chunk)
                             if h512:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import tarfile
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,55 +35,18 @@ class Verified:
 def verify_bundle(path: Path, *, keep: Any = None) -> Verified:
     """Verify ``path`` (or its split parts). ``keep(name, chunks)`` may consume each entry's bytes."""
     where = str(path)
-    index: BundleIndex | None = None
-    seen: set[str] = set()
-    lock_bytes = b""
-    small: dict[str, bytes] = {}
     with open_bundle(path) as stream:
-        for member, data in iter_members(stream, where):
-            name = member.name.rstrip("/")
-            if index is None:
-                if name != "bundle.json" or data is None:
-                    raise BundleError(f"{where}: the first entry is {name!r}, not bundle.json",
-                                      hint="this is not an airlock bundle, or it was repacked")
-                index = _parse_index(data.read(), where)
-                listed = {e.path: e for e in index.entries}
-                continue
-            if data is None:
-                if name not in ("blobs", "blobs/sha256"):
-                    raise BundleError(f"{where}: unexpected directory {name!r}")
-                continue
-            entry = listed.get(name)
-            if entry is None:
-                raise BundleError(f"{where}: {name!r} is not listed in bundle.json", hint="do not use this bundle")
-            if name in seen:
-                raise BundleError(f"{where}: {name!r} appears twice")
-            seen.add(name)
-            h = hashlib.sha256()
-            size = 0
-            keep_small = entry.size <= 4 << 20 and entry.kind in ("lock", "image-index", "image-manifest", "layout")
-            buf = bytearray() if keep_small else None
-            sink = keep(name, entry) if keep else None
-            for chunk in iter(lambda: data.read(CHUNK), b""):
-                h.update(chunk)
-                size += len(chunk)
-                if buf is not None:
-                    buf += chunk
-                if sink:
-                    sink.write(chunk)
-            if sink:
-                sink.close()
-            got = "sha256:" + h.hexdigest()
-            if got != entry.digest or size != entry.size:
-                raise BundleError(f"{where}: {name} ({', '.join(entry.serves) or entry.kind}) is damaged: "
-                                  f"expected {entry.digest} ({entry.size} bytes), got {got} ({size} bytes)",
-                                  hint="copy the bundle again; do not use this one")
-            if buf is not None:
-                small[entry.digest] = bytes(buf)
-                if name == "airlock.lock":
-                    lock_bytes = bytes(buf)
-    if index is None:
-        raise BundleError(f"{where}: empty bundle")
+        try:
+            try:
+                index, seen, lock_bytes, small = _scan(stream, where, keep)
+            except (tarfile.TarError, EOFError) as exc:
+                raise BundleError(f"{where}: the tar ends early ({exc})",
+                                  hint="the bundle is truncated; copy it again") from None
+        except BundleError:
+            _drain(stream)  # a damaged part of a split bundle is the better message
+            raise
+        _drain(stream)
+    listed = {e.path: e for e in index.entries}
     missing = sorted(set(listed) - seen)
     if missing:
         raise BundleError(f"{where}: {len(missing)} listed entries are missing, e.g. {missing[0]}",
@@ -94,6 +58,64 @@ def verify_bundle(path: Path, *, keep: Any = None) -> Verified:
     if index.base_lock_sha256 is None:
         _complete(result, where)
     return result
+
+
+def _drain(stream: Any) -> None:
+    while stream.read(CHUNK):
+        pass
+
+
+def _scan(stream: Any, where: str, keep: Any) -> tuple[BundleIndex, set[str], bytes, dict[str, bytes]]:
+    index: BundleIndex | None = None
+    listed: dict[str, Any] = {}
+    seen: set[str] = set()
+    lock_bytes = b""
+    small: dict[str, bytes] = {}
+    for member, data in iter_members(stream, where):
+        name = member.name.rstrip("/")
+        if index is None:
+            if name != "bundle.json" or data is None:
+                raise BundleError(f"{where}: the first entry is {name!r}, not bundle.json",
+                                  hint="this is not an airlock bundle, or it was repacked")
+            index = _parse_index(data.read(), where)
+            listed = {e.path: e for e in index.entries}
+            continue
+        if data is None:
+            if name not in ("blobs", "blobs/sha256"):
+                raise BundleError(f"{where}: unexpected directory {name!r}")
+            continue
+        entry = listed.get(name)
+        if entry is None:
+            raise BundleError(f"{where}: {name!r} is not listed in bundle.json", hint="do not use this bundle")
+        if name in seen:
+            raise BundleError(f"{where}: {name!r} appears twice")
+        seen.add(name)
+        h = hashlib.sha256()
+        size = 0
+        keep_small = entry.size <= 4 << 20 and entry.kind in ("lock", "image-index", "image-manifest", "layout")
+        buf = bytearray() if keep_small else None
+        sink = keep(name, entry) if keep else None
+        for chunk in iter(lambda: data.read(CHUNK), b""):
+            h.update(chunk)
+            size += len(chunk)
+            if buf is not None:
+                buf += chunk
+            if sink:
+                sink.write(chunk)
+        if sink:
+            sink.close()
+        got = "sha256:" + h.hexdigest()
+        if got != entry.digest or size != entry.size:
+            raise BundleError(f"{where}: {name} ({', '.join(entry.serves) or entry.kind}) is damaged: "
+                              f"expected {entry.digest} ({entry.size} bytes), got {got} ({size} bytes)",
+                              hint="copy the bundle again; do not use this one")
+        if buf is not None:
+            small[entry.digest] = bytes(buf)
+            if name == "airlock.lock":
+                lock_bytes = bytes(buf)
+    if index is None:
+        raise BundleError(f"{where}: empty bundle")
+    return index, seen, lock_bytes, small
 
 
 def _parse_index(raw: bytes, where: str) -> BundleIndex:

@@ -109,6 +109,14 @@ class World:
         for p in dest.rglob("*"):
             p.chmod(0o755 if p.is_dir() else 0o644)
 
+    def extra_file(self, name: str, size: int) -> tuple[str, str]:
+        """Serve a generated file at https://example.org/<name>; returns (url, sha256)."""
+        data = random.Random(name).randbytes(size)
+        dest = self.files_root / "example.org" / name
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_bytes(data)
+        return f"https://example.org/{name}", hashlib.sha256(data).hexdigest()
+
     def push_images(self, registry: DockerRegistry) -> None:
         skopeo = need("skopeo")
         for ref, (kind, arches) in sorted(self.images.items()):
@@ -120,16 +128,17 @@ class World:
 
     # -- use ------------------------------------------------------------------------------
 
-    def mirrors(self, registry_url: str | None = None) -> dict[str, str]:
+    def mirrors(self, registry_url: str | None = None, files_url: str | None = None) -> dict[str, str]:
         assert self.registry and self.nginx, "start() the world first"
         reg = registry_url or self.registry.url
+        files = files_url or self.nginx.url
         out = {host: f"{reg}/{host}" for host in sorted({r.split('/', 1)[0] for r in self.images})}
-        out.update({f"https://{h}": f"{self.nginx.url}/{h}" for h in sorted(self.file_hosts)})
+        out.update({f"https://{h}": f"{files}/{h}" for h in sorted(self.file_hosts | {"example.org"})})
         return out
 
     def manifest(self, path: Path, version: str, body: str = "", *, registry_url: str | None = None,
-                 extra_mirrors: Iterable[tuple[str, str]] = ()) -> Path:
-        mirrors = {**self.mirrors(registry_url), **dict(extra_mirrors)}
+                 files_url: str | None = None, extra_mirrors: Iterable[tuple[str, str]] = ()) -> Path:
+        mirrors = {**self.mirrors(registry_url, files_url), **dict(extra_mirrors)}
         lines = [f'kubespray: {{version: "{version}", source: "{self.kubespray(version)}"}}', body.rstrip(), "mirrors:"]
         lines += [f'  "{k}": "{v}"' for k, v in mirrors.items()]
         path.parent.mkdir(parents=True, exist_ok=True)
