@@ -173,9 +173,10 @@ class _Fetcher:
     def _blob_opener(self, ref: Any, digest: str, what: str) -> Callable[[int], Any]:
         return lambda offset: self.registry.open_blob(ref, digest, offset, what=what)
 
-    def download_all(self) -> None:
+    def pending(self, blobs: list[Blob]) -> list[Blob]:
+        """The blobs still to download (in digest order); counts the rest as served from cache."""
         todo = []
-        for blob in sorted(self.blobs.values(), key=lambda b: b.digest):
+        for blob in blobs:
             if blob.kind in ("image-manifest", "image-index") or blob.opener is None and blob.kind == "kubespray":
                 continue  # fetched (and counted) while collecting, or made locally
             if self.store.has(blob.digest, blob.size):
@@ -184,19 +185,16 @@ class _Fetcher:
                 raise AirlockError(f"{blob.what}: blob {blob.digest} is missing from the cache")
             else:
                 todo.append(blob)
+        return todo
+
+    def download(self, b: Blob) -> None:
+        n = self.store.download(b.digest, b.size, b.opener, what=b.what, sha512=b.sha512,  # type: ignore[arg-type]
+                                retries=self.net.retries,
+                                on_bytes=self.progress.advance if self.progress else None)
+        with self._count_lock:
+            self.downloaded += n
         if self.progress:
-            self.progress.start(sum(b.size or 0 for b in todo), len(todo))
-
-        def one(b: Blob) -> None:
-            n = self.store.download(b.digest, b.size, b.opener, what=b.what, sha512=b.sha512,  # type: ignore[arg-type]
-                                    retries=self.net.retries,
-                                    on_bytes=self.progress.advance if self.progress else None)
-            with self._count_lock:
-                self.downloaded += n
-            if self.progress:
-                self.progress.done(b.kind, b.what, b.size or n)
-
-        self._parallel([lambda b=b: one(b) for b in todo])
+            self.progress.done(b.kind, b.what, b.size or n)
 
     def _parallel(self, calls: list[Callable[[], None]]) -> None:
         if not calls:
@@ -284,40 +282,58 @@ def fetch(lock_path: Path, out: Path, opts: FetchOptions, progress: Any = None) 
     f = _Fetcher(lock, lock_path.parent, opts, progress)
     try:
         f.kubespray()
+        kube = next(b for b in f.blobs.values() if b.kind == "kubespray")
+        if kube.opener is not None:  # a URL: fetch it now, its size is needed for the index
+            f.download(kube)
+            kube.size = f.store.path(kube.digest).stat().st_size
         f.files()
         target_sizes = f.manifests()
-        f.download_all()
         skip: set[str] = set()
         base_sha = None
         if opts.base_lock:
             base_bytes = opts.base_lock.read_bytes()
             base_sha = hashlib.sha256(base_bytes).hexdigest()
             skip = base_digests(parse_lock(base_bytes.decode(), str(opts.base_lock)), f.store, f.registry)
+        index_json = layout_index(lock, target_sizes)
+        meta = {"airlock.lock": (lock_bytes, "lock", []), "oci-layout": (OCI_LAYOUT, "layout", []),
+                "index.json": (index_json, "layout", [])}
+        entries = [Entry(path=p, digest="sha256:" + hashlib.sha256(d).hexdigest(), size=len(d), kind=k, serves=s)
+                   for p, (d, k, s) in meta.items()]
+        blobs = [b for b in sorted(f.blobs.values(), key=lambda b: b.digest) if b.digest not in skip]
+        for b in blobs:
+            size = b.size if b.size is not None else f.store.path(b.digest).stat().st_size
+            entries.append(Entry(path=f"blobs/sha256/{b.digest.split(':', 1)[1]}", digest=b.digest, size=size,
+                                 kind=b.kind, serves=sorted(b.serves)))  # type: ignore[arg-type]
+        index = BundleIndex(lock_sha256=hashlib.sha256(lock_bytes).hexdigest(), base_lock_sha256=base_sha,
+                            entries=sorted(entries, key=lambda e: e.path))
+        todo = f.pending(blobs)
+        if progress:
+            progress.start(sum(b.size or 0 for b in todo), len(todo))
+        # Downloads run ahead in digest order while the bundle is written in the same order, so
+        # writing overlaps downloading instead of following it.
+        with ThreadPoolExecutor(max_workers=max(1, opts.concurrency)) as pool:
+            futures = {b.digest: pool.submit(f.download, b) for b in todo}
+            try:
+                sha, size, files = _write_bundle(out, index, meta, blobs, f.store, opts.split,
+                                                 wait=lambda d: futures[d].result() if d in futures else None)
+            except BaseException:
+                for fut in futures.values():
+                    fut.cancel()
+                raise
     finally:
         f.net.close()
-    index_json = layout_index(lock, target_sizes)
-    meta = {"airlock.lock": (lock_bytes, "lock", []), "oci-layout": (OCI_LAYOUT, "layout", []),
-            "index.json": (index_json, "layout", [])}
-    entries = [Entry(path=p, digest="sha256:" + hashlib.sha256(d).hexdigest(), size=len(d), kind=k, serves=s)
-               for p, (d, k, s) in meta.items()]
-    blobs = [b for b in sorted(f.blobs.values(), key=lambda b: b.digest) if b.digest not in skip]
-    for b in blobs:
-        entries.append(Entry(path=f"blobs/sha256/{b.digest.split(':', 1)[1]}", digest=b.digest,
-                             size=f.store.path(b.digest).stat().st_size, kind=b.kind, serves=sorted(b.serves)))
-    index = BundleIndex(lock_sha256=hashlib.sha256(lock_bytes).hexdigest(), base_lock_sha256=base_sha,
-                        entries=sorted(entries, key=lambda e: e.path))
-    sha, size, files = _write_bundle(out, index, meta, blobs, f.store, opts.split)
     return FetchResult(bundle=out, files=files, sha256=sha, size=size,
                        artifacts=1 + len(lock.file) + len(lock.image), blobs=len(blobs),
                        downloaded=f.downloaded, from_cache=f.from_cache)
 
 
 def _write_bundle(out: Path, index: BundleIndex, meta: dict[str, tuple[bytes, str, list[str]]],
-                  blobs: list[Blob], store: Store, split: int | None) -> tuple[str, int, list[Path]]:
+                  blobs: list[Blob], store: Store, split: int | None,
+                  wait: Callable[[str], None]) -> tuple[str, int, list[Path]]:
     out.parent.mkdir(parents=True, exist_ok=True)
     splitter = SplitWriter(out, split) if split else None
     fd, tmp = (None, None) if splitter else tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    sink = splitter if splitter else os.fdopen(fd, "wb", buffering=1 << 20)  # type: ignore[arg-type]
+    sink = splitter if splitter else os.fdopen(fd, "wb", buffering=0)  # type: ignore[arg-type]
     try:
         w = TarWriter(sink)  # type: ignore[arg-type]
         # Metadata first so verify/apply read the index before any blob; then blobs by digest.
@@ -327,14 +343,13 @@ def _write_bundle(out: Path, index: BundleIndex, meta: dict[str, tuple[bytes, st
         w.add_dir("blobs")
         w.add_dir("blobs/sha256")
         for b in blobs:
+            wait(b.digest)
             path = store.path(b.digest)
             w.add_file(f"blobs/sha256/{b.digest.split(':', 1)[1]}", path, path.stat().st_size)
         w.close()
         digest = w.sha256.hexdigest()
         if splitter:
             return digest, w.size, splitter.commit(digest)
-        sink.flush()
-        os.fsync(sink.fileno())  # type: ignore[union-attr]
         sink.close()
         os.replace(tmp, out)  # type: ignore[arg-type]
         return digest, w.size, [out]

@@ -29,6 +29,11 @@ DOCKER_CONFIG = "application/vnd.docker.container.image.v1+json"
 DOCKER_LAYER = "application/vnd.docker.image.rootfs.diff.tar.gzip"
 
 
+def shared_layer(seed: str, size: int, level: int = 6) -> tuple[bytes, str]:
+    """A layer to pass to several images (``shared_layers``), like a common base image."""
+    return _layer(random.Random(seed), size, level)
+
+
 def _digest(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
@@ -59,7 +64,7 @@ class Layout:
         return f"dir:{self.root}" if self.dir_format else f"oci:{self.root}:{tag}"
 
 
-def _layer(rng: random.Random, size: int) -> tuple[bytes, str]:
+def _layer(rng: random.Random, size: int, level: int = 6) -> tuple[bytes, str]:
     payload = rng.randbytes(size)
     raw = io.BytesIO()
     with tarfile.open(fileobj=raw, mode="w", format=tarfile.USTAR_FORMAT) as tar:
@@ -67,12 +72,12 @@ def _layer(rng: random.Random, size: int) -> tuple[bytes, str]:
         info.size, info.mtime = len(payload), 0
         tar.addfile(info, io.BytesIO(payload))
     tar_bytes = raw.getvalue()
-    return gzip.compress(tar_bytes, mtime=0), _digest(tar_bytes)
+    return gzip.compress(tar_bytes, compresslevel=level, mtime=0), _digest(tar_bytes)
 
 
 def _manifest(layout: Layout, rng: random.Random, arch: str, docker: bool, layers: int, layer_size: int,
-              shared: list[tuple[bytes, str]]) -> tuple[bytes, dict]:
-    blobs = list(shared) + [_layer(rng, layer_size) for _ in range(layers)]
+              shared: list[tuple[bytes, str]], level: int = 6) -> tuple[bytes, dict]:
+    blobs = list(shared) + [_layer(rng, layer_size, level) for _ in range(layers)]
     config = json.dumps({"architecture": arch, "os": "linux", **({"variant": "v8"} if arch == "arm64" else {}),
                          "rootfs": {"type": "layers", "diff_ids": [d for _, d in blobs]},
                          "config": {"Env": ["PATH=/usr/bin"]}}, sort_keys=True).encode()
@@ -88,18 +93,20 @@ def _manifest(layout: Layout, rng: random.Random, arch: str, docker: bool, layer
 
 
 def build_image(root: Path, kind: str, *, seed: str, tag: str, arches: tuple[str, ...] = ("amd64", "arm64"),
-                layers: int = 2, layer_size: int = 4096) -> str:
+                layers: int = 2, layer_size: int = 4096, shared_layers: tuple[tuple[bytes, str], ...] = (),
+                level: int = 6) -> str:
     """Write the image at ``root``; returns the skopeo source (``oci:DIR:TAG`` or ``dir:DIR``)."""
     rng = random.Random(seed)
     docker = kind.startswith("docker")
     layout = Layout(root, dir_format=docker)
     root.mkdir(parents=True, exist_ok=True)
-    shared = [_layer(rng, layer_size)]  # a base layer shared by every arch
+    # A base layer shared by every arch, plus any layers shared with other images.
+    shared = [*shared_layers, _layer(rng, layer_size, level)]
     if kind.endswith("single"):
-        body, top = _manifest(layout, rng, arches[0], docker, layers, layer_size, shared)
+        body, top = _manifest(layout, rng, arches[0], docker, layers, layer_size, shared, level)
         top.pop("platform")
     else:
-        descs = [_manifest(layout, rng, a, docker, layers, layer_size, shared)[1] for a in arches]
+        descs = [_manifest(layout, rng, a, docker, layers, layer_size, shared, level)[1] for a in arches]
         if kind == "oci-index-attest":
             statement = json.dumps({"_type": "https://in-toto.io/Statement/v0.1", "seed": seed}).encode()
             att = {"schemaVersion": 2, "mediaType": OCI_MANIFEST,
