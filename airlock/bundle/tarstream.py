@@ -65,9 +65,9 @@ class TarWriter:
 
     def add_file(self, name: str, path: Path, size: int) -> None:
         self._write(_header(name, size))
-        fileno = getattr(self.out, "fileno", None)
-        if size and fileno is not None and not isinstance(self.out, SplitWriter):
-            self._copy_range(path, size, fileno())
+        out_fd = self._out_fd()
+        if size and out_fd is not None:
+            self._copy_range(path, size, out_fd)
             self._pad(size)
             return
         written = 0
@@ -80,6 +80,12 @@ class TarWriter:
                 self._write(view[:n])
                 written += n
         self._pad(size)
+
+    def _out_fd(self) -> int | None:
+        """The output's descriptor when it is a plain unbuffered file (kernel copies possible)."""
+        if isinstance(self.out, SplitWriter) or not isinstance(self.out, io.FileIO):
+            return None
+        return self.out.fileno()
 
     def _copy_range(self, path: Path, size: int, out_fd: int) -> None:
         """Copy in the kernel (copy_file_range) and hash from a mapping: no user-space copy of the data."""

@@ -3,11 +3,12 @@
     python3 -m tests.world.demo [--keep]
 
 Starts a real docker-registry and nginx on 127.0.0.1 holding generated images and files for a
-Kubespray 2.30.0 fixture, then runs `airlock plan`, `airlock resolve`, `airlock resolve --check`.
+Kubespray 2.30.0 fixture, then runs plan, resolve, resolve --check, fetch, verify and inspect.
 """
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import tempfile
@@ -27,14 +28,21 @@ def main() -> int:
     try:
         manifest = world.manifest(root / "demo" / "airlock.yaml", "2.30.0", BODY)
         print(f"\n$ cat {manifest}\n{manifest.read_text()}", flush=True)
-        for args in (["plan"], ["resolve"], ["resolve", "--check"]):
-            print(f"$ airlock {' '.join(args)} -f {manifest}", flush=True)
-            res = subprocess.run([sys.executable, "-m", "airlock", *args, "-f", str(manifest)])
+        lock = manifest.parent / "airlock.lock"
+        bundle = root / "bundle.tar"
+        steps = [["plan", "-f", str(manifest)], ["resolve", "-f", str(manifest)],
+                 ["resolve", "--check", "-f", str(manifest)],
+                 ["fetch", "--lock", str(lock), "-o", str(bundle)], ["verify", str(bundle)],
+                 ["inspect", str(bundle)]]
+        for args in steps:
+            print(f"\n$ airlock {' '.join(args)}", flush=True)
+            res = subprocess.run([sys.executable, "-m", "airlock", *args],
+                                 env={**os.environ, "AIRLOCK_CACHE": str(root / "cache")},
+                                 stderr=subprocess.DEVNULL if args[0] == "fetch" else None)
             if res.returncode != 0:
                 return res.returncode
-        lock = manifest.parent / "airlock.lock"
-        print(f"\n$ head -40 {lock}")
-        print("".join(lock.read_text().splitlines(keepends=True)[:40]))
+        print(f"\n$ head -30 {lock}")
+        print("".join(lock.read_text().splitlines(keepends=True)[:30]))
         return 0
     finally:
         world.stop()

@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+import io
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from airlock.bundle.tarstream import BundleError, SplitWriter, TarWriter, iter_members, open_bundle
+
+
+def write(out: io.BufferedIOBase | SplitWriter, src: Path) -> TarWriter:
+    w = TarWriter(out)  # type: ignore[arg-type]
+    w.add_bytes("a.json", b"{}\n")
+    w.add_dir("blobs")
+    w.add_file("blobs/x", src, src.stat().st_size)
+    w.close()
+    return w
+
+
+def test_deterministic_ustar_entries(tmp_path: Path) -> None:
+    src = tmp_path / "x"
+    src.write_bytes(b"x" * 1000)
+    a, b = io.BytesIO(), io.BytesIO()
+    write(a, src)
+    write(b, src)
+    assert a.getvalue() == b.getvalue() and len(a.getvalue()) % 10240 == 0
+    with tarfile.open(fileobj=io.BytesIO(a.getvalue())) as tar:
+        ms = tar.getmembers()
+    assert [m.name for m in ms] == ["a.json", "blobs", "blobs/x"]
+    assert all(m.mtime == 0 and m.uid == 0 and m.uname == "" and not m.pax_headers for m in ms)
+    assert [m.mode for m in ms] == [0o644, 0o755, 0o644]
+
+
+def test_kernel_copy_path_equals_buffered_path(tmp_path: Path) -> None:
+    src = tmp_path / "x"
+    src.write_bytes(bytes(range(256)) * 5000)
+    buf = io.BytesIO()
+    w1 = write(buf, src)
+    with (tmp_path / "out.tar").open("wb", buffering=0) as f:
+        w2 = write(f, src)  # type: ignore[arg-type]
+    assert (tmp_path / "out.tar").read_bytes() == buf.getvalue()
+    assert w1.sha256.hexdigest() == w2.sha256.hexdigest()
+
+
+def test_split_and_join(tmp_path: Path) -> None:
+    src = tmp_path / "x"
+    src.write_bytes(b"y" * 50_000)
+    whole = io.BytesIO()
+    ref = write(whole, src)
+    sw = SplitWriter(tmp_path / "b.tar", 7000)
+    w = write(sw, src)
+    files = sw.commit(w.sha256.hexdigest())
+    assert w.sha256.hexdigest() == ref.sha256.hexdigest()
+    assert files[-1].name == "b.tar.sha256sums" and len(files) > 3
+    with open_bundle(tmp_path / "b.tar") as stream:
+        assert stream.read() == whole.getvalue()
+    (tmp_path / "b.tar.001").unlink()
+    with pytest.raises(BundleError, match="b.tar.001 of the split bundle is missing"):
+        open_bundle(tmp_path / "b.tar")
+
+
+@pytest.mark.parametrize(("name", "kind"), [("../x", "file"), ("/abs", "file"), ("a/../../b", "file"),
+                                            ("link", "symlink"), ("dev", "chr")])
+def test_unsafe_members_are_refused(name: str, kind: str) -> None:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.USTAR_FORMAT) as tar:
+        info = tarfile.TarInfo(name)
+        if kind == "symlink":
+            info.type, info.linkname = tarfile.SYMTYPE, "/etc/passwd"
+        elif kind == "chr":
+            info.type = tarfile.CHRTYPE
+        tar.addfile(info, io.BytesIO(b"") if kind == "file" else None)
+    buf.seek(0)
+    with pytest.raises(BundleError, match="unsafe path|link or device"):
+        list(iter_members(buf, "t.tar"))

@@ -1,0 +1,64 @@
+"""The cache: verify before visible, resume with Range, never keep wrong bytes."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import httpx
+import pytest
+
+from airlock.net.http import Net
+from airlock.store import DigestMismatch, Store
+
+DATA = bytes(range(256)) * 4000
+DIGEST = "sha256:" + hashlib.sha256(DATA).hexdigest()
+
+
+def opener_for(handler):  # type: ignore[no-untyped-def]
+    net = Net(transport=httpx.MockTransport(handler), retries=0, backoff=0)
+
+    def opener(offset: int):  # type: ignore[no-untyped-def]
+        return net.stream("https://h/blob", what="t", headers={"Range": f"bytes={offset}-"} if offset else {})
+    return opener
+
+
+def test_resume_from_partial_with_range(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    (tmp_path / "partial").mkdir()
+    (tmp_path / "partial" / DIGEST.split(":")[1]).write_bytes(DATA[:1000])
+    seen = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers.get("Range"))
+        return httpx.Response(206, stream=httpx.ByteStream(DATA[1000:]))
+
+    n = store.download(DIGEST, len(DATA), opener_for(handler), what="blob")
+    assert seen == ["bytes=1000-"] and n == len(DATA) - 1000
+    assert store.read(DIGEST) == DATA and not list((tmp_path / "partial").iterdir())
+
+
+def test_server_ignoring_range_restarts(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    (tmp_path / "partial").mkdir()
+    (tmp_path / "partial" / DIGEST.split(":")[1]).write_bytes(b"garbage")
+    store.download(DIGEST, len(DATA), opener_for(lambda r: httpx.Response(200, stream=httpx.ByteStream(DATA))), what="blob")
+    assert store.read(DIGEST) == DATA
+
+
+def test_wrong_bytes_are_never_cached(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    bad = DATA[:-1] + b"!"
+    with pytest.raises(DigestMismatch, match=f"expected {DIGEST}"):
+        store.download(DIGEST, len(DATA), opener_for(lambda r: httpx.Response(200, stream=httpx.ByteStream(bad))), what="file x")
+    assert not store.has(DIGEST) and not list((tmp_path / "partial").iterdir())
+
+
+def test_sha512_is_checked_too(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    with pytest.raises(DigestMismatch, match="sha512"):
+        store.download(DIGEST, len(DATA), opener_for(lambda r: httpx.Response(200, stream=httpx.ByteStream(DATA))), what="file x",
+                       sha512="0" * 128)
+    store.download(DIGEST, len(DATA), opener_for(lambda r: httpx.Response(200, stream=httpx.ByteStream(DATA))), what="file x",
+                   sha512=hashlib.sha512(DATA).hexdigest())
+    assert store.has(DIGEST, len(DATA))
