@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from airlock.errors import AirlockError, ManifestError
+from airlock.errors import AirlockError
 from airlock.kubespray.context import Target, make_evaluator
 from airlock.kubespray.downloads import select_downloads
 from airlock.kubespray.packages import select_packages
@@ -226,5 +226,3 @@ def _dedupe(items: list[str]) -> list[str]:
 def _version_key(v: str) -> tuple[int, ...]:
     return tuple(int(x) for x in re.findall(r"\d+", v))
 
-
-__all__ = ["Plan", "PlanFile", "PlanImage", "build_plan", "serve_path", "ManifestError"]

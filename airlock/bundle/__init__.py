@@ -1,1 +1,1 @@
-"""Reserved for a later issue (see docs/roadmap.md)."""
+"""The bundle: bundle.json model, deterministic tar writing/reading, verification and inspection."""

@@ -20,7 +20,8 @@ class Entry(_Strict):
     digest: str = Field(pattern=r"^sha256:[0-9a-f]{64}$")
     size: int = Field(ge=0)
     kind: Kind
-    serves: list[str] = Field(default_factory=list, description="lock entries: kubespray, file:<name>:<arch>, image:<ref>")
+    serves: list[str] = Field(default_factory=list,
+                              description="lock entries: kubespray, file:<name>:<arch>, image:<ref>")
 
 
 class BundleIndex(_Strict):

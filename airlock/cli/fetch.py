@@ -114,5 +114,5 @@ def inspect(bundle: str, as_json: bool) -> None:
     click.echo("\n" + table(["IMAGE", "ARCH", "TARGET", "SIZE"],
                             [(i["ref"], ",".join(i["arch"]), i["target"], human(i["bytes"])) for i in info["images"]]),
                nl=False)
-    click.echo("\n" + table(["FILE", "ARCH", "SIZE"], [(f["name"], f["arch"], human(f["size"])) for f in info["files"]]),
-               nl=False)
+    files = [(f["name"], f["arch"], human(f["size"])) for f in info["files"]]
+    click.echo("\n" + table(["FILE", "ARCH", "SIZE"], files), nl=False)

@@ -241,6 +241,10 @@ def _to_json(env: Any, value: Any, **kw: Any) -> str:
     return json.dumps(value, **kw)
 
 
+def _regex_test(value: Any, pattern: str, ignorecase: bool, multiline: bool, how: str) -> bool:
+    return getattr(re, how)(pattern, str(value), _flags(ignorecase, multiline)) is not None
+
+
 FILTERS: dict[str, Callable[..., Any]] = {
     "bool": to_bool, "dict2items": dict2items, "items2dict": items2dict, "combine": combine,
     "split": split, "regex_replace": regex_replace, "regex_search": regex_search,
@@ -254,9 +258,10 @@ FILTERS: dict[str, Callable[..., Any]] = {
 TESTS: dict[str, Callable[..., Any]] = {
     "version": version_test, "version_compare": version_test,
     "all": lambda v: all(v), "any": lambda v: any(v),
-    "match": lambda v, p, ignorecase=False, multiline=False: re.match(p, str(v), _flags(ignorecase, multiline)) is not None,
-    "search": lambda v, p, ignorecase=False, multiline=False: re.search(p, str(v), _flags(ignorecase, multiline)) is not None,
-    "regex": lambda v, p, ignorecase=False, multiline=False, match_type="search": getattr(re, match_type)(p, str(v), _flags(ignorecase, multiline)) is not None,
+    "match": lambda v, p, ignorecase=False, multiline=False: _regex_test(v, p, ignorecase, multiline, "match"),
+    "search": lambda v, p, ignorecase=False, multiline=False: _regex_test(v, p, ignorecase, multiline, "search"),
+    "regex": lambda v, p, ignorecase=False, multiline=False, match_type="search": _regex_test(
+        v, p, ignorecase, multiline, match_type),
     "subset": lambda a, b: set(a) <= set(b), "superset": lambda a, b: set(a) >= set(b),
     "contains": lambda seq, v: v in seq,
 }

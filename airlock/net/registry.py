@@ -115,7 +115,8 @@ class Registry:
         host = base.split("://", 1)[1]
         scope = f"repository:{repo}:pull"
         auth = self._tokens.get((host, scope))
-        resp = self.net.request(method, url, what=what, headers={**headers, **({"Authorization": auth} if auth else {})})
+        sent = {**headers, **({"Authorization": auth} if auth else {})}
+        resp = self.net.request(method, url, what=what, headers=sent)
         if resp.status_code == 401:
             auth = self._authorize(resp, host, scope, what)
             resp = self.net.request(method, url, what=what, headers={**headers, "Authorization": auth})

@@ -1,1 +1,1 @@
-"""Reserved for a later issue (see docs/roadmap.md)."""
+"""One resolver per artifact kind (files, images), behind the Resolver protocol in base.py."""

@@ -35,8 +35,10 @@ def filtered_index(media_type: str, descriptors: list[dict[str, Any]]) -> bytes:
 
 def pick_platform(entries: list[dict[str, Any]], arch: str) -> dict[str, Any] | None:
     """The index entry for linux/<arch>; with several variants: none, then v8, then by name."""
-    found = [e for e in entries
-             if (e.get("platform") or {}).get("os") == "linux" and (e.get("platform") or {}).get("architecture") == arch]
+    def platform(e: dict[str, Any]) -> dict[str, Any]:
+        return e.get("platform") or {}
+
+    found = [e for e in entries if platform(e).get("os") == "linux" and platform(e).get("architecture") == arch]
     if not found:
         return None
     rank = {None: 0, "v8": 1}

@@ -181,7 +181,6 @@ def test_transient_faults_are_survived(world: World, tmp_path: Path, faults: tup
     with FaultProxy(world.nginx.url) as files, FaultProxy(world.registry.url) as reg:
         lock = resolved(world, tmp_path, f"files: [{{url: \"{url}\", sha256: \"{sha}\"}}]\n",
                         registry_url=reg.url, files_url=files.url)
-        layer = json.loads((world.storage / "x").read_text()) if False else None  # noqa: F841
         files.script("fault.bin", *faults)
         reg.script("/blobs/sha256:", *faults)
         cache = tmp_path / "c"
