@@ -47,6 +47,7 @@ class Blob:
 
 @dataclass
 class FetchOptions:
+    manifest: Path | None = None  # airlock.yaml, carried in the bundle so apply can check offline.yml
     cache: Path | None = None
     base_lock: Path | None = None
     split: int | None = None
@@ -297,6 +298,8 @@ def fetch(lock_path: Path, out: Path, opts: FetchOptions, progress: Any = None) 
         index_json = layout_index(lock, target_sizes)
         meta = {"airlock.lock": (lock_bytes, "lock", []), "oci-layout": (OCI_LAYOUT, "layout", []),
                 "index.json": (index_json, "layout", [])}
+        if opts.manifest is not None:
+            meta["airlock.yaml"] = (_checked_manifest(opts.manifest, lock), "manifest", [])
         entries = [Entry(path=p, digest="sha256:" + hashlib.sha256(d).hexdigest(), size=len(d), kind=k, serves=s)
                    for p, (d, k, s) in meta.items()]
         blobs = [b for b in sorted(f.blobs.values(), key=lambda b: b.digest) if b.digest not in skip]
@@ -327,6 +330,17 @@ def fetch(lock_path: Path, out: Path, opts: FetchOptions, progress: Any = None) 
                        downloaded=f.downloaded, from_cache=f.from_cache)
 
 
+def _checked_manifest(path: Path, lock: Lock) -> bytes:
+    """The manifest's bytes, refused unless it is the one the lock was resolved from."""
+    from airlock.manifest import load_manifest
+    from airlock.resolve import manifest_digest
+
+    if manifest_digest(load_manifest(path)) != lock.inputs.manifest_sha256:
+        raise AirlockError(f"{path} is not the manifest the lock was resolved from",
+                           hint="run `airlock resolve` again, or pass the right manifest with -f")
+    return path.read_bytes()
+
+
 def _write_bundle(out: Path, index: BundleIndex, meta: dict[str, tuple[bytes, str, list[str]]],
                   blobs: list[Blob], store: Store, split: int | None,
                   wait: Callable[[str], None]) -> tuple[str, int, list[Path]]:
@@ -338,8 +352,9 @@ def _write_bundle(out: Path, index: BundleIndex, meta: dict[str, tuple[bytes, st
         w = TarWriter(sink)  # type: ignore[arg-type]
         # Metadata first so verify/apply read the index before any blob; then blobs by digest.
         w.add_bytes("bundle.json", index.dumps())
-        for name in ("airlock.lock", "oci-layout", "index.json"):
-            w.add_bytes(name, meta[name][0])
+        for name in ("airlock.lock", "airlock.yaml", "oci-layout", "index.json"):
+            if name in meta:
+                w.add_bytes(name, meta[name][0])
         w.add_dir("blobs")
         w.add_dir("blobs/sha256")
         for b in blobs:

@@ -92,7 +92,8 @@ def _scan(stream: Any, where: str, keep: Any) -> tuple[BundleIndex, set[str], by
         seen.add(name)
         h = hashlib.sha256()
         size = 0
-        keep_small = entry.size <= 4 << 20 and entry.kind in ("lock", "image-index", "image-manifest", "layout")
+        keep_small = entry.size <= 4 << 20 and entry.kind in ("lock", "manifest", "image-index", "image-manifest",
+                                                               "layout")
         buf = bytearray() if keep_small else None
         sink = keep(name, entry) if keep else None
         for chunk in iter(lambda: data.read(CHUNK), b""):

@@ -56,7 +56,8 @@ def fetch(lock_path: str, output: str, cache: str | None, base_lock: str | None,
         raise UsageError(f"{lock} does not exist", hint="run `airlock resolve` first, or pass --lock")
     mirror_map: dict[str, str] = {}
     source = Path(manifest) if manifest else lock.with_name("airlock.yaml")
-    if manifest or source.is_file():
+    has_manifest = bool(manifest) or source.is_file()
+    if has_manifest:
         from airlock.manifest import load_manifest
 
         mirror_map.update(load_manifest(source).manifest.mirrors)
@@ -65,7 +66,7 @@ def fetch(lock_path: str, output: str, cache: str | None, base_lock: str | None,
         if not sep:
             raise UsageError(f"--mirror {m!r} is not KEY=URL")
         mirror_map[key] = value
-    opts = FetchOptions(cache=Path(cache) if cache else None, base_lock=Path(base_lock) if base_lock else None,
+    opts = FetchOptions(manifest=source if has_manifest else None, cache=Path(cache) if cache else None, base_lock=Path(base_lock) if base_lock else None,
                         split=_size(split) if split else None, concurrency=concurrency, mirrors=mirror_map,
                         ca_file=ca_file, insecure_registries=frozenset(insecure))
     with ByteProgress(enabled=not as_json) as progress:

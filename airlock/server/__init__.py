@@ -1,1 +1,1 @@
-"""Reserved for a later issue (see docs/roadmap.md)."""
+"""The embedded site server (static files and a read-only OCI registry)."""

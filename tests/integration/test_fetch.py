@@ -53,7 +53,8 @@ def test_same_lock_same_bytes_and_a_usable_layout(world: World, tmp_path: Path) 
     assert f"sha256 {hashlib.sha256(data).hexdigest()}" in a.stdout
     with tarfile.open(tmp_path / "a.tar") as tar:
         members = tar.getmembers()
-        assert [m.name for m in members[:4]] == ["bundle.json", "airlock.lock", "oci-layout", "index.json"]
+        assert [m.name for m in members[:5]] == ["bundle.json", "airlock.lock", "airlock.yaml", "oci-layout",
+                                                 "index.json"]
         assert all(m.mtime == 0 and m.uid == 0 and m.gid == 0 and m.uname == "" and m.gname == "" for m in members)
         assert not any(m.pax_headers for m in members)
         tar.extractall(tmp_path / "x", filter="data")
