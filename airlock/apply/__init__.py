@@ -1,1 +1,1 @@
-"""Reserved for a later issue (see docs/roadmap.md)."""
+"""airlock apply: verify a bundle, lay out the site, write offline.yml, optionally push images."""

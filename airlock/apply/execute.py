@@ -1,0 +1,276 @@
+"""``airlock apply``: verify the whole bundle, then lay the site out in DIR (idempotent, resumable).
+
+Nothing in DIR changes until the bundle has been verified completely and the offline.yml it implies
+has been proven complete: blobs are staged beside DIR during verification and only then moved into
+the site's one blob store; files are hardlinks into that store, other files are written to a
+temporary name and renamed, and only when their bytes change.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tarfile
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from airlock.apply.offline import Site, offline_variables, render
+from airlock.apply.site import file_links, node_files
+from airlock.bundle.tarstream import BundleError
+from airlock.bundle.verify import Verified, verify_bundle
+from airlock.errors import AirlockError, UsageError
+from airlock.kubespray.tree import KubesprayTree
+
+
+@dataclass
+class ApplyOptions:
+    dest: Path
+    url: str
+    push: str | None = None
+    insecure_registry: bool = False
+    dry_run: bool = False
+
+
+@dataclass
+class ApplyReport:
+    dest: Path
+    changed: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    blobs_added: int = 0
+    lock_sha256: str = ""
+    site: Site | None = None
+
+
+def site_for(opts: ApplyOptions) -> Site:
+    parts = urlsplit(opts.url)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.path not in ("", "/"):
+        raise UsageError(f"--url {opts.url!r} must be http(s)://HOST:PORT", hint="e.g. --url http://10.0.0.5:8080")
+    base = f"{parts.scheme}://{parts.netloc}"
+    if opts.push:
+        if "://" in opts.push:
+            raise UsageError("--push takes REGISTRY[/PREFIX] without a scheme",
+                             hint="use --insecure-registry for plain HTTP")
+        return Site(f"{base}/files", opts.push.rstrip("/"), opts.insecure_registry)
+    return Site(f"{base}/files", parts.netloc, parts.scheme == "http")
+
+
+def apply(bundle: Path, opts: ApplyOptions) -> ApplyReport:
+    dest = opts.dest.resolve()
+    site = site_for(opts)
+    store = dest / "oci" / "blobs" / "sha256"
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}.airlock-"))
+    try:
+        (staging / "blobs").mkdir()
+
+        def keep(name: str, entry: Any) -> Any:
+            if name.startswith("blobs/sha256/") and not (store / name.rsplit("/", 1)[1]).is_file():
+                return (staging / "blobs" / name.rsplit("/", 1)[1]).open("wb")
+            return None
+
+        v = verify_bundle(bundle, keep=keep)
+        loaded = _bundled_manifest(v, staging, bundle)
+        _check_base(v, dest)
+        tree_dir = _kubespray(v, dest, staging, store)
+        tree = KubesprayTree(tree_dir, v.lock.kubespray.version)
+        tree.check()
+        m = loaded.manifest
+        from airlock.plan import inventory_vars
+
+        offline = offline_variables(tree, v.lock, inventory_vars(loaded, tree), list(m.arch),
+                                    list(m.os) or [None], site)
+        outputs = _outputs(v, loaded.path.read_bytes(), offline, site, dest)
+        report = ApplyReport(dest=dest, lock_sha256=v.index.lock_sha256, site=site)
+        _commit(v, outputs, staging, store, dest, tree_dir, report, dry_run=opts.dry_run)
+        return report
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _bundled_manifest(v: Verified, staging: Path, bundle: Path) -> Any:
+    from airlock.manifest import load_manifest
+    from airlock.resolve import manifest_digest
+
+    entry = next((e for e in v.index.entries if e.path == "airlock.yaml"), None)
+    if entry is None:
+        raise BundleError(f"{bundle}: the bundle carries no airlock.yaml",
+                          hint="fetch it again with the manifest beside the lock (or fetch -f airlock.yaml)")
+    path = staging / "airlock.yaml"
+    path.write_bytes(v.manifests[entry.digest])
+    loaded = load_manifest(path)
+    if manifest_digest(loaded) != v.lock.inputs.manifest_sha256:
+        raise BundleError(f"{bundle}: airlock.yaml does not match the lock's manifest_sha256",
+                          hint="do not use this bundle")
+    return loaded
+
+
+def _state(dest: Path) -> dict[str, Any]:
+    try:
+        return json.loads((dest / ".airlock" / "state.json").read_text())
+    except (OSError, ValueError):
+        return {"applied": []}
+
+
+def _check_base(v: Verified, dest: Path) -> None:
+    base = v.index.base_lock_sha256
+    if base and base not in _state(dest)["applied"]:
+        raise AirlockError(f"this is a delta bundle for lock sha256:{base}, which is not applied in {dest}",
+                           hint="apply the full bundle of that lock to this DIR first")
+
+
+def _kubespray(v: Verified, dest: Path, staging: Path, store: Path) -> Path:
+    """The Kubespray tree: already in DIR when unchanged, else unpacked safely into staging."""
+    entry = next(e for e in v.index.entries if e.kind == "kubespray") if any(
+        e.kind == "kubespray" for e in v.index.entries) else None
+    name = f"kubespray-{v.lock.kubespray.version}"
+    if entry is None:  # a delta bundle whose Kubespray did not change
+        if not (dest / name).is_dir():
+            raise AirlockError(f"{name} is neither in the bundle nor in {dest}")
+        return dest / name
+    marker = dest / name / ".airlock-source"
+    if marker.is_file() and marker.read_text().strip() == entry.digest:
+        return dest / name
+    hexd = entry.digest.split(":", 1)[1]
+    blob = staging / "blobs" / hexd if (staging / "blobs" / hexd).is_file() else store / hexd
+    out = staging / name
+    _safe_unpack(blob, out)
+    (out / ".airlock-source").write_text(entry.digest + "\n")
+    return out
+
+
+def _safe_unpack(tarball: Path, out: Path) -> None:
+    out.mkdir()
+    try:
+        with tarfile.open(tarball, "r:*") as tar:
+            for member in tar:
+                rel = member.name.split("/", 1)[1] if "/" in member.name else ""
+                parts = rel.split("/")
+                if not rel or member.name.startswith("/") or ".." in parts:
+                    if rel or member.name.startswith("/"):
+                        raise BundleError(f"Kubespray source: unsafe path {member.name!r}")
+                    continue
+                target = out / rel
+                if member.isdir():
+                    target.mkdir(parents=True, exist_ok=True)
+                    os.chmod(target, 0o755)
+                elif member.isfile():
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    src = tar.extractfile(member)
+                    assert src is not None
+                    with src, target.open("wb") as f:
+                        shutil.copyfileobj(src, f, 1 << 20)
+                    os.chmod(target, 0o755 if member.mode & 0o111 else 0o644)
+                elif member.issym():
+                    link = (target.parent / member.linkname).resolve()
+                    if member.linkname.startswith("/") or not str(link).startswith(str(out.resolve()) + os.sep):
+                        raise BundleError(f"Kubespray source: link {member.name!r} points out of the tree")
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    os.symlink(member.linkname, target)
+                else:
+                    raise BundleError(f"Kubespray source: {member.name!r} is a device or hard link")
+    except tarfile.TarError as exc:
+        raise BundleError(f"Kubespray source: cannot unpack ({exc})") from None
+
+
+def _outputs(v: Verified, manifest: bytes, offline: dict[str, Any], site: Site, dest: Path) -> dict[str, bytes]:
+    index_entry = next(e for e in v.index.entries if e.path == "index.json")
+    out = {
+        "oci/oci-layout": b'{"imageLayoutVersion":"1.0.0"}',
+        "oci/index.json": v.manifests[index_entry.digest],
+        "inventory/group_vars/all/offline.yml": render(offline, v.index.lock_sha256),
+        "airlock.lock": v.lock_bytes,
+        "airlock.yaml": manifest,
+    }
+    out.update(node_files(v.lock, site))
+    applied = sorted(set(_state(dest)["applied"]) | {v.index.lock_sha256})
+    out[".airlock/state.json"] = (json.dumps({"applied": applied, "current": v.index.lock_sha256},
+                                             indent=1, sort_keys=True) + "\n").encode()
+    return out
+
+
+def _commit(v: Verified, outputs: dict[str, bytes], staging: Path, store: Path, dest: Path, tree_dir: Path,
+            report: ApplyReport, *, dry_run: bool) -> None:
+    staged = sorted((staging / "blobs").iterdir())
+    report.blobs_added = len(staged)
+    if staged:
+        report.changed.append(f"oci/blobs/sha256 (+{len(staged)} blobs)")
+    links = file_links(v.lock)
+    for rel, digest in links.items():
+        target = dest / rel
+        if not (target.is_file() and _same_file(target, store / digest.split(":", 1)[1])):
+            report.changed.append(rel)
+        else:
+            report.unchanged += 1
+    for rel, data in sorted(outputs.items()):
+        target = dest / rel
+        if target.is_file() and target.read_bytes() == data:
+            report.unchanged += 1
+        else:
+            report.changed.append(rel)
+    if tree_dir.parent == staging:
+        report.changed.append(tree_dir.name + "/")
+    if dry_run:
+        return
+    store.mkdir(parents=True, exist_ok=True)
+    for blob in staged:
+        os.chmod(blob, 0o644)
+        os.replace(blob, store / blob.name)
+    for rel, digest in links.items():
+        _link(store / digest.split(":", 1)[1], dest / rel)
+    if tree_dir.parent == staging:
+        final = dest / tree_dir.name
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(tree_dir, final)
+    for rel, data in sorted(outputs.items(), key=lambda kv: kv[0] == ".airlock/state.json"):
+        _write(dest / rel, data)  # state.json last: it records a finished apply
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def _link(src: Path, target: Path) -> None:
+    if target.is_file() and _same_file(src, target):
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.airlock-tmp")
+    tmp.unlink(missing_ok=True)
+    try:
+        os.link(src, tmp)
+    except OSError:  # another filesystem: a copy is the only way
+        shutil.copyfile(src, tmp)
+    os.replace(tmp, target)
+
+
+def _write(path: Path, data: bytes) -> None:
+    if path.is_file() and path.read_bytes() == data:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path)
+
+
+def tree_fingerprint(dest: Path) -> str:
+    """sha256 over every path, mode and content under DIR (for tests and reports)."""
+    h = hashlib.sha256()
+    for p in sorted(dest.rglob("*")):
+        rel = p.relative_to(dest).as_posix()
+        st = p.lstat()
+        h.update(f"{rel}\0{oct(st.st_mode)}\0".encode())
+        if p.is_file() and not p.is_symlink():
+            h.update(hashlib.sha256(p.read_bytes()).digest())
+    return h.hexdigest()
+
+

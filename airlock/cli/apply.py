@@ -1,0 +1,92 @@
+"""``airlock apply`` and ``airlock serve``."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from airlock.cli.main import cli
+
+
+@cli.command()
+@click.argument("bundle", type=click.Path(dir_okay=False))
+@click.option("--dest", required=True, type=click.Path(file_okay=False), help="The site directory.")
+@click.option("--url", required=True, help="How nodes reach this host's `airlock serve`: http://ADMIN:PORT.")
+@click.option("--push", metavar="REGISTRY[/PREFIX]", help="Also copy every image to this registry.")
+@click.option("--registry-user", help="User for --push (else the credentials airlock finds, as for resolve).")
+@click.option("--registry-password-stdin", is_flag=True, help="Read the --push password from standard input.")
+@click.option("--ca-file", type=click.Path(exists=True, dir_okay=False), help="CA certificates of the --push registry.")
+@click.option("--insecure-registry", is_flag=True, help="Plain HTTP to the --push registry.")
+@click.option("--concurrency", default=8, show_default=True, type=click.IntRange(1, 64))
+@click.option("--dry-run", is_flag=True, help="Verify and report what would change; change nothing.")
+@click.option("--json", "as_json", is_flag=True)
+def apply(bundle: str, dest: str, url: str, push: str | None, registry_user: str | None,
+          registry_password_stdin: bool, ca_file: str | None, insecure_registry: bool, concurrency: int,
+          dry_run: bool, as_json: bool) -> None:
+    """Verify BUNDLE, then lay out the site in DIR: files, images, Kubespray, offline.yml, node/."""
+    from airlock.apply.execute import ApplyOptions
+    from airlock.apply.execute import apply as do_apply
+    from airlock.errors import UsageError
+
+    password = None
+    if registry_password_stdin:
+        if not registry_user:
+            raise UsageError("--registry-password-stdin needs --registry-user")
+        password = sys.stdin.readline().rstrip("\n")
+    elif registry_user:
+        raise UsageError("--registry-user needs --registry-password-stdin (passwords are never taken as flags)")
+    if (registry_user or ca_file or insecure_registry) and not push:
+        raise UsageError("--registry-user, --ca-file and --insecure-registry only apply with --push")
+    t0 = time.perf_counter()
+    report = do_apply(Path(bundle), ApplyOptions(dest=Path(dest), url=url, push=push,
+                                                 insecure_registry=insecure_registry, dry_run=dry_run))
+    pushed = None
+    if push and not dry_run:
+        from airlock.apply.push import PushOptions, push_site
+
+        pushed = push_site(report.dest, PushOptions(target=push, user=registry_user, password=password,
+                                                    ca_file=ca_file, insecure=insecure_registry,
+                                                    concurrency=concurrency))
+    seconds = time.perf_counter() - t0
+    if as_json:
+        click.echo(json.dumps({"dest": str(report.dest), "dry_run": dry_run, "changed": report.changed,
+                               "unchanged": report.unchanged, "blobs_added": report.blobs_added,
+                               "lock_sha256": report.lock_sha256, "pushed": pushed,
+                               "seconds": round(seconds, 3)}, indent=2))
+        return
+    verb = "would change" if dry_run else "changed"
+    if not report.changed:
+        click.echo(f"{report.dest}: up to date, nothing changed ({report.unchanged} items checked, {seconds:.2f} s)")
+    else:
+        click.echo(f"{report.dest}: {verb} {len(report.changed)} items, {report.unchanged} unchanged "
+                   f"({seconds:.2f} s)")
+        for item in report.changed[:20]:
+            click.echo(f"  {item}")
+        if len(report.changed) > 20:
+            click.echo(f"  ... and {len(report.changed) - 20} more")
+    if pushed:
+        click.echo(f"pushed {pushed['images']} images to {push}: {pushed['blobs_uploaded']} blobs uploaded, "
+                   f"{pushed['blobs_mounted']} mounted, {pushed['blobs_present']} already there")
+    if report.site and not dry_run:
+        click.echo(f"offline.yml: {report.dest / 'inventory/group_vars/all/offline.yml'}")
+
+
+@cli.command()
+@click.argument("site", type=click.Path(exists=True, file_okay=False))
+@click.option("--listen", default="127.0.0.1:8080", show_default=True, metavar="HOST:PORT")
+def serve(site: str, listen: str) -> None:
+    """Serve SITE: /files/... and a read-only OCI registry at /v2/ (Ctrl-C or SIGTERM stops it)."""
+    from airlock.errors import UsageError
+    from airlock.server.http import serve as run
+
+    host, _, port = listen.rpartition(":")
+    if not host or not port.isdigit():
+        raise UsageError(f"--listen {listen!r} must be HOST:PORT")
+    try:
+        run(Path(site), host.strip("[]"), int(port))
+    except OSError as exc:
+        raise UsageError(f"cannot listen on {listen}: {exc.strerror or exc}") from None
