@@ -49,9 +49,11 @@ _CHALLENGE = re.compile(r'(\w+)="([^"]*)"')
 
 
 class Registry:
-    def __init__(self, net: Net, mirrors: Mapping[str, str] | None = None):
+    def __init__(self, net: Net, mirrors: Mapping[str, str] | None = None,
+                 credentials: tuple[str, str | None] | None = None):
         self.net = net
         self.mirrors = dict(mirrors or {})
+        self.explicit_credentials = credentials
         self._tokens: dict[tuple[str, str], str] = {}
         self._lock = threading.Lock()
 
@@ -133,9 +135,39 @@ class Registry:
             raise RegistryError(f"{what}: {host} answered HTTP {resp.status_code} for {repo}/{tail}")
         return resp
 
+    def call(self, base: str, repo: str, method: str, tail: str, *, what: str, push: bool = False,
+             ok: tuple[int, ...] = (200,), **kwargs: Any) -> Any:
+        """Any request to ``<base>/v2/<repo>/<tail>``, authorized for pull (or push) on ``repo``."""
+        return self._call(f"{base}/v2/{repo}/{tail}", base.split("://", 1)[1],
+                          f"repository:{repo}:{'pull,push' if push else 'pull'}", method, what, ok, kwargs)
+
+    def call_url(self, url: str, repo: str, method: str, *, what: str, ok: tuple[int, ...], **kwargs: Any) -> Any:
+        """A request to an upload URL the registry handed out for ``repo`` (same host, same token)."""
+        import httpx
+
+        host = httpx.URL(url).netloc.decode()
+        return self._call(url, host, f"repository:{repo}:pull,push", method, what, ok, kwargs)
+
+    def _call(self, url: str, host: str, scope: str, method: str, what: str, ok: tuple[int, ...],
+              kwargs: dict[str, Any]) -> Any:
+        headers = dict(kwargs.pop("headers", None) or {})
+        auth = self._tokens.get((host, scope))
+        if auth:
+            headers["Authorization"] = auth
+        resp = self.net.request(method, url, what=what, headers=headers, **kwargs)
+        if resp.status_code == 401:
+            headers["Authorization"] = self._authorize(resp, host, scope, what)
+            resp = self.net.request(method, url, what=what, headers=headers, **kwargs)
+        if resp.status_code not in ok:
+            detail = resp.text[:300].strip() if method != "HEAD" else ""
+            raise RegistryError(f"{what}: {method} {url.split('?')[0]} answered HTTP {resp.status_code}"
+                                + (f": {detail}" if detail else ""),
+                                hint="check the registry address, credentials and rights")
+        return resp
+
     def _authorize(self, resp: Any, host: str, scope: str, what: str) -> str:
         challenge = resp.headers.get("WWW-Authenticate", "")
-        creds = credentials(host)
+        creds = self.explicit_credentials or credentials(host)
         scheme = challenge.split(" ", 1)[0].lower()
         if scheme == "basic":
             if not creds:
