@@ -252,3 +252,34 @@ class TokenService:
         if self._server:
             self._server.shutdown()
             self._server.server_close()
+
+
+class Containerd:
+    """A private containerd (its own socket, root and state under ``workdir``) for `ctr` pulls."""
+
+    def __init__(self, workdir: Path):
+        self.workdir = workdir
+        self.socket = workdir / "containerd.sock"
+        self.process: Process | None = None
+
+    def __enter__(self) -> "Containerd":
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        cfg = self.workdir / "config.toml"
+        cfg.write_text(f'version = 2\nroot = "{self.workdir}/root"\nstate = "{self.workdir}/state"\n'
+                       f'disabled_plugins = ["io.containerd.grpc.v1.cri"]\n'
+                       f'[grpc]\n  address = "{self.socket}"\n')
+        self.process = Process([need("containerd"), "--config", str(cfg)], self.workdir / "containerd.log")
+        self.process.start()
+        deadline = time.monotonic() + 20
+        while not self.socket.exists():
+            if time.monotonic() > deadline:
+                raise RuntimeError("containerd did not start: " + (self.workdir / "containerd.log").read_text()[-2000:])
+            time.sleep(0.05)
+        return self
+
+    def ctr(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([need("ctr"), "--address", str(self.socket), *args], capture_output=True, text=True)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.process:
+            self.process.stop()
