@@ -2,7 +2,7 @@
 
 Per image, into ``PREFIX/<upstream host>/<repo>``: each config and layer is skipped when the
 registry has it (HEAD), mounted from a repository it was already pushed to (cross-repository
-mount), or uploaded (monolithic up to 16 MiB, chunked above); then every manifest is PUT by digest
+mount), or uploaded (one streamed PUT up to 256 MiB, 64 MiB chunks above); then every manifest is PUT by digest
 with its exact bytes, the index last, and finally the tag. Images go in parallel with a bound;
 requests are retried like every other airlock request.
 """
@@ -23,7 +23,26 @@ from airlock.net.http import Net
 from airlock.net.reference import parse_ref
 from airlock.net.registry import Registry, RegistryError
 
-CHUNK = 16 << 20  # per request: bounds memory at concurrency x CHUNK
+MONOLITHIC = 256 << 20  # blobs up to this go in one streamed PUT; larger ones in chunks
+CHUNK = 64 << 20
+
+
+class _FileRange:
+    """A re-iterable body (a retry reads it again) streamed from part of a file."""
+
+    def __init__(self, path: Path, offset: int, length: int):
+        self.path, self.offset, self.length = path, offset, length
+
+    def __iter__(self) -> Any:
+        with self.path.open("rb") as f:
+            f.seek(self.offset)
+            left = self.length
+            while left > 0:
+                chunk = f.read(min(1 << 20, left))
+                if not chunk:
+                    raise OSError(f"{self.path} shrank while being pushed")
+                left -= len(chunk)
+                yield chunk
 
 
 @dataclass
@@ -48,6 +67,7 @@ class Pusher:
         self.base = f"{net.scheme(host)}://{host}"
         self.net = net
         self.where: dict[str, str] = {}  # blob digest -> a repository that has it
+        self.inflight: dict[str, threading.Event] = {}  # blobs being uploaded by another thread
         self.lock = threading.Lock()
         self.stats = {"images": 0, "blobs_uploaded": 0, "blobs_mounted": 0, "blobs_present": 0}
 
@@ -61,9 +81,27 @@ class Pusher:
             self.stats[key] += 1
 
     def _blob(self, repo: str, digest: str, what: str) -> None:
+        with self.lock:
+            busy = self.inflight.get(digest)
+            if busy is None and digest not in self.where:
+                self.inflight[digest] = threading.Event()
+        if busy is not None:  # another image is uploading this shared layer: wait, then mount it
+            busy.wait()
+        try:
+            self._blob_once(repo, digest, what)
+        finally:
+            if busy is None:
+                with self.lock:
+                    event = self.inflight.pop(digest, None)
+                if event:
+                    event.set()
+
+    def _blob_once(self, repo: str, digest: str, what: str) -> None:
         if self.registry.call(self.base, repo, "HEAD", f"blobs/{digest}", what=what, push=True,
                               ok=(200, 404)).status_code == 200:
             self._count("blobs_present")
+            with self.lock:
+                self.where.setdefault(digest, repo)
             return
         with self.lock:
             source = self.where.get(digest)
@@ -82,23 +120,22 @@ class Pusher:
         path = self.store / digest.split(":", 1)[1]
         size = path.stat().st_size
         location = urljoin(self.base + "/", resp.headers["Location"])
-        with path.open("rb") as f:
-            if size <= CHUNK:
-                final = self.registry.call_url(_with_digest(location, digest), repo, "PUT", what=what,
-                                               content=f.read(), ok=(201,),
-                                               headers={"Content-Type": "application/octet-stream"})
-            else:
-                offset = 0
-                while offset < size:
-                    chunk = f.read(CHUNK)
-                    r = self.registry.call_url(location, repo, "PATCH", what=what, content=chunk, ok=(202,), headers={
-                        "Content-Type": "application/octet-stream",
-                        "Content-Range": f"{offset}-{offset + len(chunk) - 1}",
-                        "Content-Length": str(len(chunk))})
-                    location = urljoin(self.base + "/", r.headers["Location"])
-                    offset += len(chunk)
-                final = self.registry.call_url(_with_digest(location, digest), repo, "PUT", what=what,
-                                               ok=(201,))
+        octet = {"Content-Type": "application/octet-stream"}
+        if size <= MONOLITHIC:
+            final = self.registry.call_url(_with_digest(location, digest), repo, "PUT", what=what,
+                                           content=_FileRange(path, 0, size), ok=(201,),
+                                           headers={**octet, "Content-Length": str(size)})
+        else:
+            offset = 0
+            while offset < size:
+                n = min(CHUNK, size - offset)
+                r = self.registry.call_url(location, repo, "PATCH", what=what, content=_FileRange(path, offset, n),
+                                           ok=(202,), headers={**octet, "Content-Length": str(n),
+                                                               "Content-Range": f"{offset}-{offset + n - 1}"})
+                location = urljoin(self.base + "/", r.headers["Location"])
+                offset += n
+            final = self.registry.call_url(_with_digest(location, digest), repo, "PUT", what=what, ok=(201,),
+                                           headers={"Content-Length": "0"})
         got = final.headers.get("Docker-Content-Digest")
         if got and got != digest:
             raise RegistryError(f"{what}: the registry stored {digest} as {got}")

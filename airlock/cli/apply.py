@@ -45,6 +45,7 @@ def apply(bundle: str, dest: str, url: str, push: str | None, registry_user: str
     report = do_apply(Path(bundle), ApplyOptions(dest=Path(dest), url=url, push=push,
                                                  insecure_registry=insecure_registry, dry_run=dry_run))
     pushed = None
+    t_push = time.perf_counter()
     if push and not dry_run:
         from airlock.apply.push import PushOptions, push_site
 
@@ -56,7 +57,8 @@ def apply(bundle: str, dest: str, url: str, push: str | None, registry_user: str
         click.echo(json.dumps({"dest": str(report.dest), "dry_run": dry_run, "changed": report.changed,
                                "unchanged": report.unchanged, "blobs_added": report.blobs_added,
                                "lock_sha256": report.lock_sha256, "pushed": pushed,
-                               "seconds": round(seconds, 3)}, indent=2))
+                               "seconds": round(seconds, 3),
+                               "push_seconds": round(time.perf_counter() - t_push, 3) if pushed else None}, indent=2))
         return
     verb = "would change" if dry_run else "changed"
     if not report.changed:
