@@ -245,3 +245,25 @@ def test_delta_bundle_needs_its_base(world: World, bundle: Path, tmp_path: Path)
     ok = airlock("apply", str(delta), "--dest", str(tmp_path / "s"), "--url", url, cache=tmp_path / "c")
     assert ok.returncode == 0, ok.stderr
     assert any((tmp_path / "s/files/raw.githubusercontent.com").rglob("install.yaml"))
+
+
+@pytest.mark.network
+def test_kubesprays_own_ansible_agrees_offline_yml_is_complete(bundle: Path, tmp_path: Path) -> None:
+    """Kubespray evaluated by real ansible-core, with offline.yml applied, downloads only from the site."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "oracle"))
+    from oracle import run  # type: ignore[import-not-found]
+
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "ansible-core==2.17.*"], check=True)
+    url = "http://10.11.12.13:8080"
+    assert airlock("apply", str(bundle), "--dest", str(tmp_path / "s"), "--url", url, cache=tmp_path / "c").returncode == 0
+    site = tmp_path / "s"
+    offline = yaml.safe_load((site / "inventory/group_vars/all/offline.yml").read_text())
+    manifest = yaml.safe_load((site / "airlock.yaml").read_text())
+    for arch in manifest["arch"]:
+        got = run(site / "kubespray-2.30.0", arch, "rocky-10", offline, str(venv / "bin" / "ansible-playbook"))
+        for _name, file_url, _sum in got["files"]:
+            assert file_url.startswith(url + "/files/") and (site / "files" / file_url[len(url) + 7:]).is_file()
+        for _name, ref in got["images"]:
+            assert ref.startswith("10.11.12.13:8080/")
