@@ -1,10 +1,11 @@
 """``airlock apply --push``: copy every image of a site to an external registry, byte-exact.
 
-Per image, into ``PREFIX/<upstream host>/<repo>``: each config and layer is skipped when the
-registry has it (HEAD), mounted from a repository it was already pushed to (cross-repository
-mount), or uploaded (one streamed PUT up to 256 MiB, 64 MiB chunks above); then every manifest is PUT by digest
-with its exact bytes, the index last, and finally the tag. Images go in parallel with a bound;
-requests are retried like every other airlock request.
+Into ``PREFIX/<upstream host>/<repo>``: first every config and layer of every image, in parallel
+with a bound: skipped when the registry has it (HEAD), cross-repository mounted when another image
+already pushed it (a shared layer is uploaded once; other images wait for it, then mount), else
+uploaded (one streamed PUT up to 256 MiB, 64 MiB chunks above). Then, per image, every manifest is
+PUT by digest with its exact bytes, the index last, and finally the tag. Requests are retried like
+every other airlock request.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin
 
-from airlock.errors import NetworkError
 from airlock.lockfile import read_lock
 from airlock.net.http import Net
 from airlock.net.reference import parse_ref
@@ -150,13 +150,18 @@ class Pusher:
             raise RegistryError(f"{what}: the registry stored manifest {digest} as {got}",
                                 hint="the registry re-serialized the manifest; airlock only pushes byte-exact")
 
-    def push_image(self, img: Any) -> None:
+    def blobs_of(self, img: Any) -> list[tuple[str, str, str]]:
+        """(repo, digest, what) for every config and layer of an image."""
+        repo, what, out = self.repo_for(img.ref), f"push {img.ref}", []
+        for p in img.platforms:
+            doc = json.loads((self.store / p.digest.split(":", 1)[1]).read_bytes())
+            out += [(repo, d["digest"], what) for d in [doc["config"], *doc.get("layers", [])]]
+        return list(dict.fromkeys(out))
+
+    def push_manifests(self, img: Any) -> None:
         repo = self.repo_for(img.ref)
         what = f"push {img.ref}"
         for p in img.platforms:
-            doc = json.loads((self.store / p.digest.split(":", 1)[1]).read_bytes())
-            for d in [doc["config"], *doc.get("layers", [])]:
-                self._blob(repo, d["digest"], what)
             self._manifest(repo, p.digest, p.digest, what)
         if img.target != "platform":
             self._manifest(repo, img.target_digest, img.target_digest, what)
@@ -172,22 +177,26 @@ def _with_digest(location: str, digest: str) -> str:
 
 
 def push_site(site: Path, opts: PushOptions) -> dict[str, int]:
+    """Blobs of every image first (all in parallel, each shared blob uploaded once), then manifests."""
     lock = read_lock(site / "airlock.lock")
     pusher = Pusher(site, opts)
+    images = sorted(lock.image, key=lambda i: i.ref)
     try:
-        # Shared layers: push one image first per first layer so the others can mount it.
-        images = sorted(lock.image, key=lambda i: i.ref)
-        with ThreadPoolExecutor(max_workers=max(1, opts.concurrency)) as pool:
-            futures = [pool.submit(pusher.push_image, img) for img in images]
-            try:
-                for f in futures:
-                    f.result()
-            except BaseException:
-                for f in futures:
-                    f.cancel()
-                raise
-    except NetworkError:
-        raise
+        blob_jobs = [job for img in images for job in pusher.blobs_of(img)]
+        _run(opts.concurrency, [lambda j=j: pusher._blob(*j) for j in blob_jobs])
+        _run(opts.concurrency, [lambda i=i: pusher.push_manifests(i) for i in images])
     finally:
         pusher.net.close()
     return dict(pusher.stats)
+
+
+def _run(concurrency: int, calls: list[Any]) -> None:
+    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+        futures = [pool.submit(c) for c in calls]
+        try:
+            for f in futures:
+                f.result()
+        except BaseException:
+            for f in futures:
+                f.cancel()
+            raise
