@@ -196,11 +196,14 @@ def _probe_url(probe: Any, name: str) -> str | None:
 
 
 def _packages(loaded: LoadedManifest, tree: KubesprayTree, inventory: dict[str, Any]) -> dict[str, list[str]]:
+    """Per OS: Kubespray's system_packages for it, what a node needs to use the site, and `packages`."""
+    from airlock.packages import site_packages
+
     m = loaded.manifest
     out: dict[str, list[str]] = {}
     for os_name in m.os:
         ev = make_evaluator(tree, PACKAGE_ROLES, inventory, Target(m.arch[0], os_name))
-        out[os_name] = sorted(set(select_packages(ev)) | set(m.packages))
+        out[os_name] = sorted(set(select_packages(ev)) | set(site_packages(os_name)) | set(m.packages))
     return out
 
 

@@ -63,9 +63,50 @@ class ImagePin(_Strict):
     platforms: list[PlatformPin]
 
 
+class RpmPin(_Strict):
+    os: str
+    name: str
+    epoch: int = 0
+    version: str
+    release: str
+    arch: str
+    repo: str
+    url: str
+    sha256: str = Field(pattern=r"^([0-9a-f]{64})?$", description="empty only while being resolved")
+    size: int = Field(ge=0)
+
+
+class DebPin(_Strict):
+    os: str
+    name: str
+    version: str
+    arch: str
+    repo: str
+    url: str
+    sha256: str = Field(pattern=_HEX64)
+    size: int = Field(ge=0)
+
+
+class DebIndexPin(_Strict):
+    """A Packages index a deb repo was resolved from (verified against its Release file); apply
+    builds the site's Packages from the stanzas of the locked packages in it."""
+
+    os: str
+    arch: str
+    repo: str
+    url: str
+    sha256: str = Field(pattern=_HEX64)
+    size: int = Field(ge=0)
+
+
 class Lock(_Strict):
     version: Literal[1] = LOCK_VERSION
     inputs: Inputs
     kubespray: KubesprayPin
     file: list[FilePin] = Field(default_factory=list)
     image: list[ImagePin] = Field(default_factory=list)
+    rpm: list[RpmPin] = Field(default_factory=list)
+    deb: list[DebPin] = Field(default_factory=list)
+    deb_index: list[DebIndexPin] = Field(default_factory=list)
+    packages_inputs: dict[str, str] = Field(default_factory=dict,
+                                            description="per os: sha256 of its package set, repos and switches")

@@ -60,7 +60,11 @@ def canonical(lock: Lock) -> Lock:
          for i in lock.image),
         key=lambda i: (i.name, i.ref),
     )
-    return lock.model_copy(update={"file": files, "image": images})
+    rpms = sorted(lock.rpm, key=lambda r: (r.os, r.name, r.arch, r.epoch, r.version, r.release))
+    debs = sorted(lock.deb, key=lambda d: (d.os, d.name, d.arch, d.version))
+    indexes = sorted(lock.deb_index, key=lambda d: (d.os, d.arch, d.repo, d.url))
+    return lock.model_copy(update={"file": files, "image": images, "rpm": rpms, "deb": debs,
+                                   "deb_index": indexes})
 
 
 def dumps(lock: Lock, *, manifest: str = "airlock.yaml") -> str:
@@ -69,10 +73,15 @@ def dumps(lock: Lock, *, manifest: str = "airlock.yaml") -> str:
     out = [HEADER.format(manifest=manifest), f"version = {lock.version}\n"]
     out.append("\n" + _table("inputs", data["inputs"]))
     out.append("\n" + _table("kubespray", data["kubespray"]))
+    if data["packages_inputs"]:
+        out.append("\n" + _table("packages_inputs", dict(sorted(data["packages_inputs"].items()))))
     for f in data["file"]:
         out.append("\n" + _table("file", f, array=True))
     for i in data["image"]:
         out.append("\n" + _table("image", i, array=True))
+    for kind in ("rpm", "deb", "deb_index"):
+        for entry in data[kind]:
+            out.append("\n" + _table(kind, entry, array=True))
     text = "".join(out)
     tomllib.loads(text)  # the writer must never produce a lock the reader cannot read
     return text

@@ -66,6 +66,23 @@ class ExtraFile(_Strict):
         return v
 
 
+class RepoSpec(_Strict):
+    """An OS package repository: rpm-md (``url`` is the directory holding repodata/) or Debian
+    (``url`` is the archive root, with ``suite`` and ``components``). ``{arch}`` is expanded."""
+
+    name: str
+    url: str
+    suite: str | None = None
+    components: list[str] = Field(default_factory=list)
+
+    @field_validator("url")
+    @classmethod
+    def _http(cls, v: str) -> str:
+        if not re.match(r"^https?://\S+$", v):
+            raise ValueError(f"{v!r} is not an http(s) URL")
+        return v
+
+
 class PythonSpec(_Strict):
     version: str | None = None
     requirements: list[str] = Field(default_factory=list)
@@ -92,6 +109,8 @@ class Manifest(_Strict):
     images: list[str] = Field(default_factory=list)
     files: list[ExtraFile] = Field(default_factory=list)
     packages: list[str] = Field(default_factory=list)
+    repos: dict[str, list[RepoSpec]] = Field(default_factory=dict)
+    weak_deps: bool = False
     python: PythonSpec = Field(default_factory=PythonSpec)
     mirrors: dict[str, str] = Field(default_factory=dict)
 
@@ -127,6 +146,13 @@ class Manifest(_Strict):
         for o in v:
             _one_of(o, list(targets().os), "os")
         return list(dict.fromkeys(v))
+
+    @field_validator("repos")
+    @classmethod
+    def _repo_oses(cls, v: dict[str, list[RepoSpec]]) -> dict[str, list[RepoSpec]]:
+        for o in v:
+            _one_of(o, list(targets().os), "os in repos")
+        return v
 
     @field_validator("container_manager")
     @classmethod

@@ -1,0 +1,37 @@
+"""OS package defaults (``manifests/packages.yaml``): site packages and repositories per OS."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import yaml
+
+from airlock.manifest.model import Manifest, RepoSpec
+from airlock.targets import data_dir, targets
+
+
+@functools.cache
+def package_data() -> dict[str, Any]:
+    return yaml.safe_load((data_dir() / "packages.yaml").read_text())
+
+
+def family(os_name: str) -> str:
+    return str(targets().os[os_name]["family"])
+
+
+def site_packages(os_name: str) -> list[str]:
+    return list(package_data()["os"][os_name]["site"])
+
+
+def rpm_arch(arch: str) -> str:
+    return str(package_data()["rpm_arch"][arch])
+
+
+def repos_for(manifest: Manifest, os_name: str, arch: str) -> list[RepoSpec]:
+    """The repositories of ``os_name`` for ``arch``, ``{arch}`` expanded (rpm or deb naming)."""
+    specs = manifest.repos.get(os_name)
+    if specs is None:
+        specs = [RepoSpec(**r) for r in package_data()["os"][os_name]["repos"]]
+    name = rpm_arch(arch) if family(os_name) == "rpm" else arch
+    return [s.model_copy(update={"url": s.url.replace("{arch}", name)}) for s in specs]

@@ -1,0 +1,198 @@
+"""Resolve an RPM package set to its full closure with libsolv, from repository metadata alone.
+
+For one OS and arch: read each repository's ``repodata/repomd.xml``, fetch primary and filelists
+(checksums verified), load them into libsolv, and solve "install the package set" on an empty
+system: Requires (also on files), Provides, rich/boolean deps, Obsoletes, newest versions; weak
+deps (Recommends) only when asked. Modular repositories (EL8/EL9 AppStream): packages of module
+streams that are not a default stream are hidden, as dnf hides them; asking for one is an error.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import lzma
+import xml.etree.ElementTree as ET
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from airlock.errors import AirlockError
+from airlock.lockfile.model import RpmPin
+from airlock.manifest.model import RepoSpec
+from airlock.net.http import Net
+from airlock.resolvers.repometa import MetadataError, get_index, get_verified
+
+NS = {"r": "http://linux.duke.edu/metadata/repo"}
+
+
+class UnsatisfiableError(AirlockError):
+    """The package set cannot be installed from the repositories (names package, arch, capability)."""
+
+
+@dataclass(frozen=True)
+class RpmRequest:
+    os: str
+    arch: str          # rpm arch: x86_64, aarch64
+    packages: tuple[str, ...]
+    repos: tuple[RepoSpec, ...]
+    weak_deps: bool = False
+
+
+def _repomd(net: Net, mirrors: Mapping[str, str], spec: RepoSpec, what: str) -> dict[str, tuple[str, str, str]]:
+    """type -> (href, checksum type, checksum) from repomd.xml."""
+    base = spec.url.rstrip("/") + "/"
+    raw = get_index(net, mirrors, base + "repodata/repomd.xml", what)
+    try:
+        root = ET.fromstring(raw)
+    except ET.ParseError as exc:
+        raise MetadataError(f"{what}: repomd.xml of {base} is not XML ({exc})") from None
+    out = {}
+    for data in root.findall("r:data", NS):
+        loc = data.find("r:location", NS)
+        ck = data.find("r:checksum", NS)
+        if loc is not None and ck is not None:
+            out[data.get("type", "")] = (loc.get("href", ""), ck.get("type", ""), (ck.text or "").strip())
+    if "primary" not in out:
+        raise MetadataError(f"{what}: {base}repodata/repomd.xml lists no primary metadata")
+    return out
+
+
+def _open(path: Path) -> bytes:
+    raw = path.read_bytes()
+    if raw[:2] == b"\x1f\x8b":
+        return gzip.decompress(raw)
+    if raw[:6] == b"\xfd7zXZ\x00":
+        return lzma.decompress(raw)
+    if raw[:4] == b"\x28\xb5\x2f\xfd":
+        import zstandard  # type: ignore[import-not-found]  # only for zstd metadata (EL10)
+
+        return zstandard.ZstdDecompressor().decompress(raw, max_output_size=1 << 31)
+    return raw
+
+
+def _hidden_modular(modules_yaml: bytes) -> set[str]:
+    """NEVRAs of packages in module streams that are not default streams."""
+    import yaml
+
+    defaults: dict[str, str] = {}
+    streams: list[tuple[str, str, list[str]]] = []
+    for doc in yaml.safe_load_all(modules_yaml):
+        if not isinstance(doc, dict):
+            continue
+        data = doc.get("data") or {}
+        if doc.get("document") == "modulemd-defaults":
+            defaults[str(data.get("module"))] = str(data.get("stream"))
+        elif doc.get("document") == "modulemd":
+            rpms = ((data.get("artifacts") or {}).get("rpms")) or []
+            streams.append((str(data.get("name")), str(data.get("stream")), [str(r) for r in rpms]))
+    hidden: set[str] = set()
+    for name, stream, rpms in streams:
+        if defaults.get(name) != stream:
+            hidden.update(rpms)
+    return hidden
+
+
+def resolve_rpms(net: Net, mirrors: Mapping[str, str], req: RpmRequest) -> list[RpmPin]:
+    import solv
+
+    what = f"rpm packages for {req.os} ({req.arch})"
+    pool = solv.Pool()
+    pool.setarch(req.arch)
+    bases: dict[str, str] = {}
+    hidden: set[str] = set()
+    tmp_files: list[Path] = []
+    for spec in req.repos:
+        md = _repomd(net, mirrors, spec, f"{what}, repo {spec.name}")
+        base = spec.url.rstrip("/") + "/"
+        repo = pool.add_repo(spec.name)
+        bases[spec.name] = base
+        for kind in ("primary", "filelists"):
+            if kind not in md:
+                continue
+            href, algo, digest = md[kind]
+            path = get_verified(net, mirrors, base + href, algo, digest, f"{what}, repo {spec.name} {kind}")
+            plain = path.with_name(path.name + ".xml")
+            if not plain.exists():
+                plain.write_bytes(_open(path))
+            tmp_files.append(plain)
+            f = solv.xfopen(str(plain))
+            if kind == "primary":
+                repo.add_rpmmd(f, None, 0)
+            else:
+                repo.add_rpmmd(f, "FL", solv.Repo.REPO_EXTEND_SOLVABLES)
+            f.close()
+        if "modules" in md:
+            href, algo, digest = md["modules"]
+            path = get_verified(net, mirrors, base + href, algo, digest, f"{what}, repo {spec.name} modules")
+            hidden |= _hidden_modular(_open(path))
+    pool.addfileprovides()
+    pool.createwhatprovides()
+
+    jobs = []
+    for s in pool.solvables_iter():
+        if _nevra(s) in hidden:
+            jobs.append(pool.Job(solv.Job.SOLVER_SOLVABLE | solv.Job.SOLVER_LOCK, s.id))
+    for name in req.packages:
+        sel = pool.select(name, solv.Selection.SELECTION_NAME | solv.Selection.SELECTION_PROVIDES)
+        if sel.isempty():
+            raise UnsatisfiableError(f"{what}: no repository provides {name!r}",
+                                     hint="check the package name, or add a repository with repos: in airlock.yaml")
+        jobs += sel.jobs(solv.Job.SOLVER_INSTALL)
+    solver = pool.Solver()
+    solver.set_flag(solv.Solver.SOLVER_FLAG_IGNORE_RECOMMENDED, 0 if req.weak_deps else 1)
+    problems = solver.solve(jobs)
+    if problems:
+        text = "; ".join(str(p) for p in problems)
+        modular = sorted(n for n in hidden if n.split("-")[0] in req.packages)
+        raise UnsatisfiableError(f"{what}: {text}",
+                                 hint=("these packages are only in non-default module streams: "
+                                       + ", ".join(modular[:5])) if modular else
+                                 "add the repository that provides it (repos:), or drop the package")
+    pins = []
+    for s in solver.transaction().newsolvables():
+        pins.append(_pin(s, req, bases))
+    return sorted(pins, key=lambda p: (p.name, p.arch, p.version, p.release))
+
+
+def _nevra(s: Any) -> str:
+    evr = s.evr
+    if ":" not in evr:
+        evr = "0:" + evr
+    return f"{s.name}-{evr}.{s.arch}"
+
+
+def _pin(s: Any, req: RpmRequest, bases: dict[str, str]) -> RpmPin:
+    import solv
+
+    evr = s.evr
+    epoch, _, rest = evr.rpartition(":") if ":" in evr else ("0", "", evr)
+    version, _, release = rest.rpartition("-")
+    location = s.lookup_location()[0]
+    chk = s.lookup_checksum(solv.SOLVABLE_CHECKSUM)
+    size = s.lookup_num(solv.SOLVABLE_DOWNLOADSIZE)
+    repo = s.repo.name
+    sha256 = chk.hex() if chk is not None and chk.typestr() == "sha256" else None
+    return RpmPin(os=req.os, name=s.name, epoch=int(epoch or 0), version=version, release=release, arch=s.arch,
+                  repo=repo, url=bases[repo] + location, sha256=sha256 or "", size=size)
+
+
+def compute_missing_sha256(net: Net, mirrors: Mapping[str, str], pins: list[RpmPin]) -> list[RpmPin]:
+    """Repos that only list sha1/md5: download those packages once and hash them."""
+    from airlock.net.mirrors import rewrite_url
+
+    out = []
+    for p in pins:
+        if p.sha256:
+            out.append(p)
+            continue
+        h, size = hashlib.sha256(), 0
+        with net.stream(rewrite_url(p.url, mirrors), what=f"rpm {p.name}") as resp:
+            if resp.status_code != 200:
+                raise MetadataError(f"rpm {p.name}: {p.url} answered HTTP {resp.status_code}")
+            for chunk in resp.iter_bytes(1 << 20):
+                h.update(chunk)
+                size += len(chunk)
+        out.append(p.model_copy(update={"sha256": h.hexdigest(), "size": size}))
+    return out
