@@ -120,6 +120,11 @@ def resolve(loaded: LoadedManifest, old: Lock | None, opts: ResolveOptions,
                 if prev_img is not None and prev_img.digest != pin.digest:
                     result.moved.append(f"{pin.ref}: tag moved upstream from {prev_img.digest} to {pin.digest}")
                 pinned_images.append(pin)
+        from airlock.resolvers.ospackages import resolve_packages
+
+        rpms, debs, indexes, pkg_inputs = resolve_packages(loaded.manifest, plan.packages, old, net,
+                                                           upgrade=opts.upgrade and not opts.upgrade_names,
+                                                           progress=progress)
     finally:
         net.close()
     result.resolved = len(todo_files) + len(todo_images)
@@ -128,6 +133,10 @@ def resolve(loaded: LoadedManifest, old: Lock | None, opts: ResolveOptions,
         kubespray=kubespray_pin(loaded, source),
         file=pinned_files,
         image=pinned_images,
+        rpm=rpms,
+        deb=debs,
+        deb_index=indexes,
+        packages_inputs=pkg_inputs,
     )
     return result
 
@@ -168,6 +177,11 @@ def check(loaded: LoadedManifest, lock: Lock) -> str | None:
     if missing:
         return f"the lock lacks {len(missing)} entr{'y' if len(missing) == 1 else 'ies'}: {', '.join(missing[:5])}" \
                + (" ..." if len(missing) > 5 else "")
+    from airlock.resolvers.ospackages import input_hash
+
+    for os_name, packages in sorted(plan.packages.items()):
+        if lock.packages_inputs.get(os_name) != input_hash(loaded.manifest, os_name, packages):
+            return f"the OS packages for {os_name} are not resolved for this manifest (run `airlock resolve`)"
     extra = len(lock.file) - len(files) + len(lock.image) - len(images)
     if extra > 0:
         return f"the lock has {extra} entries the manifest no longer needs (run `airlock resolve`)"

@@ -66,6 +66,7 @@ def _spec(version: str, pkgs: list[Pkg]) -> str:
 def build_repo(root: Path, pkgs: tuple[Pkg, ...] | list[Pkg]) -> Path:
     """Build every package for both arches (noarch once) and return the repo dir (with repodata)."""
     top, repo = root / "rpmbuild", root / "repo"
+    root.mkdir(parents=True, exist_ok=True)
     by_version: dict[str, list[Pkg]] = defaultdict(list)
     for p in pkgs:
         by_version[p.version].append(p)

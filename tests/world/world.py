@@ -81,7 +81,42 @@ class World:
             self.images[ref] = (kind, arches)
         for version in sorted({c.version for c in self.cases}):
             self._fixture(version)
+        self._package_repos()
         return self
+
+    # OS package repositories: one rpm (rocky-10) and one deb (debian-12) fixture, holding every
+    # package Kubespray's system_packages can ask for plus the structure packages of the fixtures.
+    PACKAGE_OSES = {"rocky-10": "rpm", "debian-12": "deb"}
+
+    def _package_repos(self) -> None:
+        import yaml
+
+        from airlock.packages import site_packages
+        from tests.world import debrepo, rpmrepo
+
+        pkgs = yaml.safe_load((SHARED / "2.30.0/roles/system_packages/vars/main.yml").read_text())["pkgs"]
+        for os_name, fam in self.PACKAGE_OSES.items():
+            names = sorted(set(pkgs) | set(site_packages(os_name)) | {"nfs-utils", "nfs-common"})
+            root = self.files_root / f"{fam}.fixture.example" / os_name
+            if fam == "rpm":
+                repo = rpmrepo.build_repo(self.root / "pkgbuild" / os_name,
+                                          list(rpmrepo.STRUCTURE) + rpmrepo.dummies(names))
+            else:
+                repo = debrepo.build_repo(self.root / "pkgbuild" / os_name,
+                                          list(debrepo.STRUCTURE) + debrepo.dummies(names))
+            root.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copytree(repo, root)
+        self.file_hosts |= {"rpm.fixture.example", "deb.fixture.example"}
+
+    def repos_yaml(self) -> str:
+        lines = ["repos:"]
+        for os_name, fam in self.PACKAGE_OSES.items():
+            if fam == "rpm":
+                lines.append(f'  {os_name}: [{{name: fixture, url: "https://rpm.fixture.example/{os_name}/"}}]')
+            else:
+                lines.append(f'  {os_name}: [{{name: fixture, url: "https://deb.fixture.example/{os_name}", '
+                             f'suite: stable, components: [main]}}]')
+        return "\n".join(lines)
 
     def _add_file(self, url: str, checksum: str | None) -> None:
         parts = urlsplit(url)
@@ -139,7 +174,10 @@ class World:
     def manifest(self, path: Path, version: str, body: str = "", *, registry_url: str | None = None,
                  files_url: str | None = None, extra_mirrors: Iterable[tuple[str, str]] = ()) -> Path:
         mirrors = {**self.mirrors(registry_url, files_url), **dict(extra_mirrors)}
-        lines = [f'kubespray: {{version: "{version}", source: "{self.kubespray(version)}"}}', body.rstrip(), "mirrors:"]
+        lines = [f'kubespray: {{version: "{version}", source: "{self.kubespray(version)}"}}', body.rstrip()]
+        if "repos:" not in body:
+            lines.append(self.repos_yaml())
+        lines.append("mirrors:")
         lines += [f'  "{k}": "{v}"' for k, v in mirrors.items()]
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("\n".join(line for line in lines if line) + "\n")
