@@ -119,6 +119,24 @@ class _Fetcher:
             self.add(Blob("sha256:" + f.sha256, f.size, "file", what, {f"file:{f.name}:{f.arch}"},
                           self._http_opener(url, what), sha512=f.sha512))
 
+    def packages(self) -> None:
+        """RPMs, DEBs and the Packages indexes apply rebuilds the deb repos from."""
+        for r in self.lock.rpm:
+            what = f"rpm {r.name}-{r.version}-{r.release}.{r.arch} ({r.os})"
+            url = rewrite_url(r.url, self.opts.mirrors)
+            self.add(Blob("sha256:" + r.sha256, r.size, "rpm", what, {f"rpm:{r.os}:{r.url.rsplit('/', 1)[-1]}"},
+                          self._http_opener(url, what)))
+        for d in self.lock.deb:
+            what = f"deb {d.name}_{d.version}_{d.arch} ({d.os})"
+            url = rewrite_url(d.url, self.opts.mirrors)
+            self.add(Blob("sha256:" + d.sha256, d.size, "deb", what, {f"deb:{d.os}:{d.url.rsplit('/', 1)[-1]}"},
+                          self._http_opener(url, what)))
+        for i in self.lock.deb_index:
+            what = f"deb index {i.repo} ({i.os}, {i.arch})"
+            url = rewrite_url(i.url, self.opts.mirrors)
+            self.add(Blob("sha256:" + i.sha256, i.size, "deb-index", what, {f"deb-index:{i.os}:{i.arch}:{i.repo}"},
+                          self._http_opener(url, what)))
+
     def manifests(self) -> dict[str, Any]:
         """Fetch every pinned manifest (byte-exact, by digest); add configs and layers as blobs."""
         jobs = []
@@ -251,6 +269,7 @@ def _tar_directory(root: Path) -> bytes:
 def base_digests(base: Lock, store: Store, registry: Registry) -> set[str]:
     """Every blob digest a base lock's bundle holds (its manifests are read from cache or registry)."""
     out = {"sha256:" + base.kubespray.sha256} | {"sha256:" + f.sha256 for f in base.file}
+    out |= {"sha256:" + p.sha256 for p in [*base.rpm, *base.deb, *base.deb_index]}
     for img in base.image:
         ref = parse_ref(img.ref)
         out |= {img.digest, img.target_digest}
@@ -288,6 +307,7 @@ def fetch(lock_path: Path, out: Path, opts: FetchOptions, progress: Any = None) 
             f.download(kube)
             kube.size = f.store.path(kube.digest).stat().st_size
         f.files()
+        f.packages()
         target_sizes = f.manifests()
         skip: set[str] = set()
         base_sha = None
@@ -326,7 +346,8 @@ def fetch(lock_path: Path, out: Path, opts: FetchOptions, progress: Any = None) 
     finally:
         f.net.close()
     return FetchResult(bundle=out, files=files, sha256=sha, size=size,
-                       artifacts=1 + len(lock.file) + len(lock.image), blobs=len(blobs),
+                       artifacts=1 + len(lock.file) + len(lock.image) + len(lock.rpm) + len(lock.deb),
+                       blobs=len(blobs),
                        downloaded=f.downloaded, from_cache=f.from_cache)
 
 

@@ -20,6 +20,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from airlock.apply.offline import Site, offline_variables, render
+from airlock.apply.repos import (build_rpm_repodata, deb_indexes, node_repo_files, offline_repo_vars, package_links,
+                                 rpm_repo_dirs)
 from airlock.apply.site import file_links, node_files
 from airlock.bundle.tarstream import BundleError
 from airlock.bundle.verify import Verified, verify_bundle
@@ -84,9 +86,19 @@ def apply(bundle: Path, opts: ApplyOptions) -> ApplyReport:
 
         offline = offline_variables(tree, v.lock, inventory_vars(loaded, tree), list(m.arch),
                                     list(m.os) or [None], site)
+        offline = dict(sorted({**offline, **offline_repo_vars(v.lock, site)}.items()))
         outputs = _outputs(v, loaded.path.read_bytes(), offline, site, dest)
+        outputs.update(node_repo_files(v.lock, site))
+        blobs_at = {**{p.name: p for p in (store.iterdir() if store.is_dir() else [])},
+                    **{p.name: p for p in (staging / "blobs").iterdir()}}
+        outputs.update(deb_indexes(v.lock, list(m.arch), _BlobView(blobs_at)))
+        links = {**file_links(v.lock), **package_links(v.lock, list(m.arch))}
         report = ApplyReport(dest=dest, lock_sha256=v.index.lock_sha256, site=site)
-        _commit(v, outputs, staging, store, dest, tree_dir, report, dry_run=opts.dry_run)
+        _commit(v, outputs, links, staging, store, dest, tree_dir, report, dry_run=opts.dry_run)
+        if not opts.dry_run:
+            for repo_dir in rpm_repo_dirs(v.lock, list(m.arch)):
+                if build_rpm_repodata(dest / repo_dir, staging):
+                    report.changed.append(f"{repo_dir}/repodata")
         return report
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -193,13 +205,22 @@ def _outputs(v: Verified, manifest: bytes, offline: dict[str, Any], site: Site, 
     return out
 
 
-def _commit(v: Verified, outputs: dict[str, bytes], staging: Path, store: Path, dest: Path, tree_dir: Path,
-            report: ApplyReport, *, dry_run: bool) -> None:
+class _BlobView:
+    """``store / hex`` for blobs that are either staged or already in the site's store."""
+
+    def __init__(self, paths: dict[str, Path]):
+        self.paths = paths
+
+    def __truediv__(self, hexd: str) -> Path:
+        return self.paths[hexd]
+
+
+def _commit(v: Verified, outputs: dict[str, bytes], links: dict[str, str], staging: Path, store: Path, dest: Path,
+            tree_dir: Path, report: ApplyReport, *, dry_run: bool) -> None:
     staged = sorted((staging / "blobs").iterdir())
     report.blobs_added = len(staged)
     if staged:
         report.changed.append(f"oci/blobs/sha256 (+{len(staged)} blobs)")
-    links = file_links(v.lock)
     for rel, digest in links.items():
         target = dest / rel
         if not (target.is_file() and _same_file(target, store / digest.split(":", 1)[1])):

@@ -8,7 +8,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 BUNDLE_FORMAT = 1
-Kind = Literal["lock", "manifest", "layout", "kubespray", "file", "image-index", "image-manifest", "image-config", "image-layer"]
+Kind = Literal["lock", "manifest", "layout", "kubespray", "file", "image-index", "image-manifest", "image-config",
+               "image-layer", "rpm", "deb", "deb-index"]
 
 
 class _Strict(BaseModel):

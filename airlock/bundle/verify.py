@@ -146,6 +146,12 @@ def _complete(v: Verified, where: str) -> None:
         need("sha256:" + v.lock.kubespray.sha256, "the Kubespray source")
     for f in v.lock.file:
         need("sha256:" + f.sha256, f"file {f.name} ({f.arch})")
+    for r in v.lock.rpm:
+        need("sha256:" + r.sha256, f"rpm {r.name} ({r.os})")
+    for d in v.lock.deb:
+        need("sha256:" + d.sha256, f"deb {d.name} ({d.os})")
+    for i in v.lock.deb_index:
+        need("sha256:" + i.sha256, f"deb index {i.repo} ({i.os}, {i.arch})")
     for img in v.lock.image:
         need(img.target_digest, f"image {img.ref}")
         for p in img.platforms:

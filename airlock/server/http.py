@@ -1,7 +1,8 @@
-"""``airlock serve``: one threaded HTTP server for a site: ``/files/...`` and a read-only ``/v2/`` registry.
+"""``airlock serve``: one threaded HTTP server for a site: ``/files/``, ``/rpms/``, ``/debs/``, ``/pypi/``
+as static files and a read-only ``/v2/`` registry.
 
 Static files and blobs support HEAD and single Range requests and are sent with sendfile(2).
-Nothing outside DIR is ever served: paths are resolved and must stay under ``DIR/files``; links
+Nothing outside DIR is ever served: paths are resolved and must stay under those directories; links
 are refused. One access-log line per request on stderr; SIGTERM/SIGINT shut down cleanly.
 """
 
@@ -24,6 +25,7 @@ _MANIFEST = re.compile(r"^/v2/(?P<name>.+)/manifests/(?P<ref>[^/]+)$")
 _BLOB = re.compile(r"^/v2/(?P<name>.+)/blobs/(?P<digest>[^/]+)$")
 _TAGS = re.compile(r"^/v2/(?P<name>.+)/tags/list$")
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+STATIC_ROOTS = ("files", "rpms", "debs", "pypi")  # site directories served as plain files
 
 
 class SiteServer(ThreadingHTTPServer):
@@ -32,7 +34,6 @@ class SiteServer(ThreadingHTTPServer):
 
     def __init__(self, address: tuple[str, int], site: Path, log: Any = sys.stderr):
         self.site = site.resolve()
-        self.files_root = self.site / "files"
         self.catalog = Catalog(self.site / "oci")
         self.log = log
         self.log_lock = threading.Lock()
@@ -68,8 +69,9 @@ class Handler(BaseHTTPRequestHandler):
 
     def _route(self, head: bool) -> None:
         path = unquote(urlsplit(self.path).path)
-        if path.startswith("/files/"):
-            return self._file(path[len("/files/"):], head)
+        top, _, rest = path.lstrip("/").partition("/")
+        if top in STATIC_ROOTS and rest:
+            return self._file(top, rest, head)
         if path in ("/v2", "/v2/"):
             return self._json({}, head)
         if path == "/v2/_catalog":
@@ -82,8 +84,8 @@ class Handler(BaseHTTPRequestHandler):
 
     # -- files ----------------------------------------------------------------------------
 
-    def _file(self, rel: str, head: bool) -> None:
-        root = self.server.files_root
+    def _file(self, top: str, rel: str, head: bool) -> None:
+        root = self.server.site / top
         target = (root / rel)
         try:
             resolved = target.resolve(strict=True)

@@ -33,6 +33,8 @@ STRUCTURE = (
     Deb("epsilon", arch_all=True, depends="virtual-thing"),
     Deb("zeta", pre_depends="libdelta1 (>= 1.0)"),
     Deb("eta", arch_all=True),
+    Deb("theta", depends="nothing-provides-this | gamma (>= 1.0)"),
+    Deb("broken", arch_all=True, depends="libmissing1"),
 )
 
 

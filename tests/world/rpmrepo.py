@@ -42,6 +42,7 @@ STRUCTURE = (
     Pkg("zeta", noarch=True, requires=("oldpkg",)),
     Pkg("theta", requires=("(gamma or nothing-provides-this)",)),
     Pkg("eta", noarch=True),
+    Pkg("broken", noarch=True, requires=("libmissing.so.1",)),
 )
 
 
