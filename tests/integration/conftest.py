@@ -12,7 +12,8 @@ from tests.world.world import DEFAULT_CASES, World
 
 
 def _missing_tools() -> list[str]:
-    return [b for b in ("docker-registry", "skopeo", "nginx", "htpasswd", "openssl", "containerd", "ctr")
+    return [b for b in ("docker-registry", "skopeo", "nginx", "htpasswd", "openssl", "containerd", "ctr", "rpmbuild",
+                        "dnf", "dpkg-scanpackages", "apt-get")
             if not (shutil.which(b) or shutil.which(b, path="/usr/sbin"))]
 
 
