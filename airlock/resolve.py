@@ -125,6 +125,11 @@ def resolve(loaded: LoadedManifest, old: Lock | None, opts: ResolveOptions,
         rpms, debs, indexes, pkg_inputs = resolve_packages(loaded.manifest, plan.packages, old, net,
                                                            upgrade=opts.upgrade and not opts.upgrade_names,
                                                            progress=progress)
+        from airlock.resolvers.python import resolve_python
+
+        wheels, py_input = resolve_python(loaded.manifest, plan.python_version, plan.python_requirements, old, net,
+                                          upgrade=opts.upgrade and not opts.upgrade_names)
+        pkg_inputs["python"] = py_input
     finally:
         net.close()
     result.resolved = len(todo_files) + len(todo_images)
@@ -136,6 +141,7 @@ def resolve(loaded: LoadedManifest, old: Lock | None, opts: ResolveOptions,
         rpm=rpms,
         deb=debs,
         deb_index=indexes,
+        wheel=wheels,
         packages_inputs=pkg_inputs,
     )
     return result
@@ -182,6 +188,11 @@ def check(loaded: LoadedManifest, lock: Lock) -> str | None:
     for os_name, packages in sorted(plan.packages.items()):
         if lock.packages_inputs.get(os_name) != input_hash(loaded.manifest, os_name, packages):
             return f"the OS packages for {os_name} are not resolved for this manifest (run `airlock resolve`)"
+    from airlock.resolvers import python as py
+
+    if lock.packages_inputs.get("python") != py.input_hash(loaded.manifest, plan.python_version,
+                                                           plan.python_requirements):
+        return "the Python requirements are not resolved for this manifest (run `airlock resolve`)"
     extra = len(lock.file) - len(files) + len(lock.image) - len(images)
     if extra > 0:
         return f"the lock has {extra} entries the manifest no longer needs (run `airlock resolve`)"

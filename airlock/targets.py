@@ -27,6 +27,7 @@ class Targets:
     arches: dict[str, dict[str, str]]
     os: dict[str, dict[str, Any]]
     default_python: str
+    default_glibc: str
     runtime_facts: dict[str, Any]
     cluster_groups: tuple[str, ...]
     container_managers: tuple[str, ...]
@@ -39,6 +40,7 @@ def targets() -> Targets:
         arches=raw["arches"],
         os=raw["os"],
         default_python=str(raw["default_python"]),
+        default_glibc=str(raw["default_glibc"]),
         runtime_facts=raw["runtime_facts"],
         cluster_groups=tuple(raw["cluster_groups"]),
         container_managers=tuple(raw["container_managers"]),

@@ -99,6 +99,21 @@ class DebIndexPin(_Strict):
     size: int = Field(ge=0)
 
 
+class WheelPin(_Strict):
+    """A Python distribution for the admin host's Kubespray venv (PEP 751-style fields)."""
+
+    name: str
+    version: str
+    filename: str
+    url: str
+    sha256: str = Field(pattern=_HEX64)
+    size: int = Field(ge=0)
+    requires_python: str | None = None
+    platforms: list[str] = Field(description="targets it serves: cp312-x86_64 ...")
+    via: list[str] = Field(default_factory=list, description="what required it (like pip-tools)")
+    sdist: bool = Field(default=False, description="no wheel exists for the target: built at install time")
+
+
 class Lock(_Strict):
     version: Literal[1] = LOCK_VERSION
     inputs: Inputs
@@ -108,5 +123,7 @@ class Lock(_Strict):
     rpm: list[RpmPin] = Field(default_factory=list)
     deb: list[DebPin] = Field(default_factory=list)
     deb_index: list[DebIndexPin] = Field(default_factory=list)
+    wheel: list[WheelPin] = Field(default_factory=list)
     packages_inputs: dict[str, str] = Field(default_factory=dict,
-                                            description="per os: sha256 of its package set, repos and switches")
+                                            description="per os (and 'python'): sha256 of what its closure "
+                                                        "was resolved from")

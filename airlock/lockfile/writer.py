@@ -63,8 +63,9 @@ def canonical(lock: Lock) -> Lock:
     rpms = sorted(lock.rpm, key=lambda r: (r.os, r.name, r.arch, r.epoch, r.version, r.release))
     debs = sorted(lock.deb, key=lambda d: (d.os, d.name, d.arch, d.version))
     indexes = sorted(lock.deb_index, key=lambda d: (d.os, d.arch, d.repo, d.url))
+    wheels = sorted(lock.wheel, key=lambda w: (w.name, w.version, w.filename))
     return lock.model_copy(update={"file": files, "image": images, "rpm": rpms, "deb": debs,
-                                   "deb_index": indexes})
+                                   "deb_index": indexes, "wheel": wheels})
 
 
 def dumps(lock: Lock, *, manifest: str = "airlock.yaml") -> str:
@@ -79,7 +80,7 @@ def dumps(lock: Lock, *, manifest: str = "airlock.yaml") -> str:
         out.append("\n" + _table("file", f, array=True))
     for i in data["image"]:
         out.append("\n" + _table("image", i, array=True))
-    for kind in ("rpm", "deb", "deb_index"):
+    for kind in ("rpm", "deb", "deb_index", "wheel"):
         for entry in data[kind]:
             out.append("\n" + _table(kind, entry, array=True))
     text = "".join(out)

@@ -82,7 +82,22 @@ class World:
         for version in sorted({c.version for c in self.cases}):
             self._fixture(version)
         self._package_repos()
+        self._python_index()
         return self
+
+    def _python_index(self) -> None:
+        """A PEP 503 index with the Kubespray requirements (as stand-in wheels) and the test structure."""
+        from tests.world import wheels
+
+        stand_ins = []
+        for version in sorted({c.version for c in self.cases}):
+            for line in (SHARED / version / "requirements.txt").read_text().splitlines():
+                line = line.split("#", 1)[0].strip()
+                if "==" in line:
+                    name, ver = line.split("==", 1)
+                    stand_ins.append(wheels.Wheel(name, ver))
+        wheels.build_index(self.files_root / "pypi.fixture.example", list(wheels.STRUCTURE) + stand_ins)
+        self.file_hosts.add("pypi.fixture.example")
 
     # OS package repositories: one rpm (rocky-10) and one deb (debian-12) fixture, holding every
     # package Kubespray's system_packages can ask for plus the structure packages of the fixtures.
@@ -177,6 +192,8 @@ class World:
         lines = [f'kubespray: {{version: "{version}", source: "{self.kubespray(version)}"}}', body.rstrip()]
         if "repos:" not in body:
             lines.append(self.repos_yaml())
+        if "python:" not in body:
+            lines.append('python: {index_url: "https://pypi.fixture.example/simple/"}')
         lines.append("mirrors:")
         lines += [f'  "{k}": "{v}"' for k, v in mirrors.items()]
         path.parent.mkdir(parents=True, exist_ok=True)
