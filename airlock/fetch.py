@@ -131,6 +131,11 @@ class _Fetcher:
             url = rewrite_url(d.url, self.opts.mirrors)
             self.add(Blob("sha256:" + d.sha256, d.size, "deb", what, {f"deb:{d.os}:{d.url.rsplit('/', 1)[-1]}"},
                           self._http_opener(url, what)))
+        for w in self.lock.wheel:
+            what = f"python package {w.filename}"
+            url = rewrite_url(w.url, self.opts.mirrors)
+            self.add(Blob("sha256:" + w.sha256, w.size or None, "wheel", what, {f"wheel:{w.filename}"},
+                          self._http_opener(url, what)))
         for i in self.lock.deb_index:
             what = f"deb index {i.repo} ({i.os}, {i.arch})"
             url = rewrite_url(i.url, self.opts.mirrors)
@@ -269,7 +274,7 @@ def _tar_directory(root: Path) -> bytes:
 def base_digests(base: Lock, store: Store, registry: Registry) -> set[str]:
     """Every blob digest a base lock's bundle holds (its manifests are read from cache or registry)."""
     out = {"sha256:" + base.kubespray.sha256} | {"sha256:" + f.sha256 for f in base.file}
-    out |= {"sha256:" + p.sha256 for p in [*base.rpm, *base.deb, *base.deb_index]}
+    out |= {"sha256:" + p.sha256 for p in [*base.rpm, *base.deb, *base.deb_index, *base.wheel]}
     for img in base.image:
         ref = parse_ref(img.ref)
         out |= {img.digest, img.target_digest}
@@ -346,7 +351,8 @@ def fetch(lock_path: Path, out: Path, opts: FetchOptions, progress: Any = None) 
     finally:
         f.net.close()
     return FetchResult(bundle=out, files=files, sha256=sha, size=size,
-                       artifacts=1 + len(lock.file) + len(lock.image) + len(lock.rpm) + len(lock.deb),
+                       artifacts=1 + len(lock.file) + len(lock.image) + len(lock.rpm) + len(lock.deb)
+                       + len(lock.wheel),
                        blobs=len(blobs),
                        downloaded=f.downloaded, from_cache=f.from_cache)
 

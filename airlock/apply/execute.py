@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 from airlock.apply.offline import Site, offline_variables, render
 from airlock.apply.repos import (build_rpm_repodata, deb_indexes, node_repo_files, offline_repo_vars, package_links,
                                  rpm_repo_dirs)
+from airlock.apply.pypi import index_files, pip_conf, wheel_links
 from airlock.apply.site import file_links, node_files
 from airlock.bundle.tarstream import BundleError
 from airlock.bundle.verify import Verified, verify_bundle
@@ -87,12 +88,17 @@ def apply(bundle: Path, opts: ApplyOptions) -> ApplyReport:
         offline = offline_variables(tree, v.lock, inventory_vars(loaded, tree), list(m.arch),
                                     list(m.os) or [None], site)
         offline = dict(sorted({**offline, **offline_repo_vars(v.lock, site)}.items()))
+        if v.lock.wheel:  # for tools that pip-install on nodes; Kubespray's own venv uses node/pip.conf
+            offline["pyrepo_index"] = site.files_repo.rsplit("/files", 1)[0] + "/pypi/simple/"
         outputs = _outputs(v, loaded.path.read_bytes(), offline, site, dest)
         outputs.update(node_repo_files(v.lock, site))
+        if v.lock.wheel:
+            outputs.update(index_files(v.lock))
+            outputs.update(pip_conf(site))
         blobs_at = {**{p.name: p for p in (store.iterdir() if store.is_dir() else [])},
                     **{p.name: p for p in (staging / "blobs").iterdir()}}
         outputs.update(deb_indexes(v.lock, list(m.arch), _BlobView(blobs_at)))
-        links = {**file_links(v.lock), **package_links(v.lock, list(m.arch))}
+        links = {**file_links(v.lock), **package_links(v.lock, list(m.arch)), **wheel_links(v.lock)}
         report = ApplyReport(dest=dest, lock_sha256=v.index.lock_sha256, site=site)
         _commit(v, outputs, links, staging, store, dest, tree_dir, report, dry_run=opts.dry_run)
         if not opts.dry_run:

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 BUNDLE_FORMAT = 1
 Kind = Literal["lock", "manifest", "layout", "kubespray", "file", "image-index", "image-manifest", "image-config",
-               "image-layer", "rpm", "deb", "deb-index"]
+               "image-layer", "rpm", "deb", "deb-index", "wheel"]
 
 
 class _Strict(BaseModel):

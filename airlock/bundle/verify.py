@@ -150,6 +150,8 @@ def _complete(v: Verified, where: str) -> None:
         need("sha256:" + r.sha256, f"rpm {r.name} ({r.os})")
     for d in v.lock.deb:
         need("sha256:" + d.sha256, f"deb {d.name} ({d.os})")
+    for w in v.lock.wheel:
+        need("sha256:" + w.sha256, f"python package {w.filename}")
     for i in v.lock.deb_index:
         need("sha256:" + i.sha256, f"deb index {i.repo} ({i.os}, {i.arch})")
     for img in v.lock.image:

@@ -26,6 +26,7 @@ _BLOB = re.compile(r"^/v2/(?P<name>.+)/blobs/(?P<digest>[^/]+)$")
 _TAGS = re.compile(r"^/v2/(?P<name>.+)/tags/list$")
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 STATIC_ROOTS = ("files", "rpms", "debs", "pypi")  # site directories served as plain files
+PYPI_JSON = "application/vnd.pypi.simple.v1+json"
 
 
 class SiteServer(ThreadingHTTPServer):
@@ -91,7 +92,16 @@ class Handler(BaseHTTPRequestHandler):
             resolved = target.resolve(strict=True)
         except (FileNotFoundError, RuntimeError, OSError):
             return self._error(404, "NOT_FOUND", "no such file", plain=True)
-        if root not in resolved.parents or not resolved.is_file() or target.is_symlink():
+        if root not in resolved.parents and resolved != root or target.is_symlink():
+            return self._error(404, "NOT_FOUND", "no such file", plain=True)
+        if resolved.is_dir():  # a simple index page: PEP 691 JSON when asked for, else PEP 503 HTML
+            wants_json = PYPI_JSON in self.headers.get("Accept", "")
+            page = resolved / ("index.json" if wants_json else "index.html")
+            if not page.is_file():
+                return self._error(404, "NOT_FOUND", "no such file", plain=True)
+            ctype = PYPI_JSON if wants_json else "text/html; charset=utf-8"
+            return self._send_file(page, ctype, head, {"Vary": "Accept"}, ranges=False)
+        if not resolved.is_file():
             return self._error(404, "NOT_FOUND", "no such file", plain=True)
         self._send_file(resolved, "application/octet-stream", head, {})
 

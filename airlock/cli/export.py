@@ -1,0 +1,25 @@
+"""``airlock requirements``: the locked Python packages as a hash-pinned requirements file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from airlock.cli.main import cli
+
+
+@cli.command()
+@click.option("--lock", "lock_path", default="airlock.lock", show_default=True, type=click.Path(dir_okay=False))
+@click.option("--platform", metavar="cpXY-ARCH", help="Only the wheels for one target, e.g. cp312-x86_64.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write here instead of standard output.")
+def requirements(lock_path: str, platform: str | None, output: str | None) -> None:
+    """Print the lock's Python packages for `pip install --require-hashes -r FILE`."""
+    from airlock.apply.pypi import requirements_txt
+    from airlock.lockfile import read_lock
+
+    text = requirements_txt(read_lock(Path(lock_path)), platform)
+    if output:
+        Path(output).write_text(text)
+    else:
+        click.echo(text, nl=False)
