@@ -56,6 +56,7 @@ class FetchOptions:
     ca_file: str | None = None
     insecure_registries: frozenset[str] = frozenset()
     transport: Any = None
+    sbom: bool = False
 
 
 @dataclass
@@ -325,6 +326,10 @@ def fetch(lock_path: Path, out: Path, opts: FetchOptions, progress: Any = None) 
                 "index.json": (index_json, "layout", [])}
         if opts.manifest is not None:
             meta["airlock.yaml"] = (_checked_manifest(opts.manifest, lock), "manifest", [])
+        if opts.sbom:
+            from airlock.review.sbom import build_sbom
+
+            meta["sbom.cdx.json"] = (build_sbom(lock).encode(), "sbom", [])
         entries = [Entry(path=p, digest="sha256:" + hashlib.sha256(d).hexdigest(), size=len(d), kind=k, serves=s)
                    for p, (d, k, s) in meta.items()]
         blobs = [b for b in sorted(f.blobs.values(), key=lambda b: b.digest) if b.digest not in skip]
@@ -379,7 +384,7 @@ def _write_bundle(out: Path, index: BundleIndex, meta: dict[str, tuple[bytes, st
         w = TarWriter(sink)  # type: ignore[arg-type]
         # Metadata first so verify/apply read the index before any blob; then blobs by digest.
         w.add_bytes("bundle.json", index.dumps())
-        for name in ("airlock.lock", "airlock.yaml", "oci-layout", "index.json"):
+        for name in ("airlock.lock", "airlock.yaml", "sbom.cdx.json", "oci-layout", "index.json"):
             if name in meta:
                 w.add_bytes(name, meta[name][0])
         w.add_dir("blobs")

@@ -135,7 +135,7 @@ def resolve(loaded: LoadedManifest, old: Lock | None, opts: ResolveOptions,
     result.resolved = len(todo_files) + len(todo_images)
     result.lock = Lock(
         inputs=Inputs(manifest_sha256=manifest_digest(loaded), kubespray_sha256=source.sha256()),
-        kubespray=kubespray_pin(loaded, source),
+        kubespray=kubespray_pin(loaded, source).model_copy(update={"kube_version": plan.kube_version}),
         file=pinned_files,
         image=pinned_images,
         rpm=rpms,

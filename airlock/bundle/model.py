@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 BUNDLE_FORMAT = 1
-Kind = Literal["lock", "manifest", "layout", "kubespray", "file", "image-index", "image-manifest", "image-config",
+Kind = Literal["lock", "manifest", "sbom", "layout", "kubespray", "file", "image-index", "image-manifest", "image-config",
                "image-layer", "rpm", "deb", "deb-index", "wheel"]
 
 

@@ -22,11 +22,13 @@ from airlock.cli.main import cli
 @click.option("--ca-file", type=click.Path(exists=True, dir_okay=False), help="CA certificates of the --push registry.")
 @click.option("--insecure-registry", is_flag=True, help="Plain HTTP to the --push registry.")
 @click.option("--concurrency", default=8, show_default=True, type=click.IntRange(1, 64))
+@click.option("--key", type=click.Path(exists=True, dir_okay=False),
+              help="Public ssh key: refuse the bundle unless BUNDLE.sig is a valid signature by it.")
 @click.option("--dry-run", is_flag=True, help="Verify and report what would change; change nothing.")
 @click.option("--json", "as_json", is_flag=True)
 def apply(bundle: str, dest: str, url: str, push: str | None, registry_user: str | None,
           registry_password_stdin: bool, ca_file: str | None, insecure_registry: bool, concurrency: int,
-          dry_run: bool, as_json: bool) -> None:
+          key: str | None, dry_run: bool, as_json: bool) -> None:
     """Verify BUNDLE, then lay out the site in DIR: files, images, Kubespray, offline.yml, node/."""
     from airlock.apply.execute import ApplyOptions
     from airlock.apply.execute import apply as do_apply
@@ -42,6 +44,10 @@ def apply(bundle: str, dest: str, url: str, push: str | None, registry_user: str
     if (registry_user or ca_file or insecure_registry) and not push:
         raise UsageError("--registry-user, --ca-file and --insecure-registry only apply with --push")
     t0 = time.perf_counter()
+    if key:
+        from airlock.review.signing import verify_signature
+
+        verify_signature(Path(bundle), Path(key))
     report = do_apply(Path(bundle), ApplyOptions(dest=Path(dest), url=url, push=push,
                                                  insecure_registry=insecure_registry, dry_run=dry_run))
     pushed = None

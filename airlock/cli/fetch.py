@@ -41,10 +41,11 @@ def human(n: float) -> str:
 @click.option("--mirror", "mirrors", multiple=True, metavar="KEY=URL", help="Extra mirror (repeatable).")
 @click.option("--ca-file", type=click.Path(exists=True, dir_okay=False), help="Extra CA certificates (PEM).")
 @click.option("--insecure-registry", "insecure", multiple=True, metavar="HOST[:PORT]")
+@click.option("--sbom", "with_sbom", is_flag=True, help="Also put a CycloneDX SBOM (sbom.cdx.json) in the bundle.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary.")
 def fetch(lock_path: str, output: str, cache: str | None, base_lock: str | None, split: str | None,
           concurrency: int, manifest: str | None, mirrors: tuple[str, ...], ca_file: str | None,
-          insecure: tuple[str, ...], as_json: bool) -> None:
+          insecure: tuple[str, ...], with_sbom: bool, as_json: bool) -> None:
     """Download everything the lock pins (verified) and write one deterministic bundle."""
     from airlock.cli.progress import ByteProgress
     from airlock.errors import UsageError
@@ -68,7 +69,7 @@ def fetch(lock_path: str, output: str, cache: str | None, base_lock: str | None,
         mirror_map[key] = value
     opts = FetchOptions(manifest=source if has_manifest else None, cache=Path(cache) if cache else None, base_lock=Path(base_lock) if base_lock else None,
                         split=_size(split) if split else None, concurrency=concurrency, mirrors=mirror_map,
-                        ca_file=ca_file, insecure_registries=frozenset(insecure))
+                        ca_file=ca_file, insecure_registries=frozenset(insecure), sbom=with_sbom)
     with ByteProgress(enabled=not as_json) as progress:
         result = do_fetch(lock, Path(output), opts, progress)
     summary = {"bundle": str(result.bundle), "files": [str(p) for p in result.files], "sha256": result.sha256,
@@ -86,13 +87,20 @@ def fetch(lock_path: str, output: str, cache: str | None, base_lock: str | None,
 
 @cli.command()
 @click.argument("bundle", type=click.Path(dir_okay=False))
-def verify(bundle: str) -> None:
+@click.option("--key", type=click.Path(exists=True, dir_okay=False),
+              help="Public ssh key: also require a valid signature (BUNDLE.sig) by it.")
+def verify(bundle: str, key: str | None) -> None:
     """Re-hash every entry of BUNDLE against bundle.json and the lock (split bundles too)."""
     from airlock.bundle.verify import verify_bundle
 
+    if key:
+        from airlock.review.signing import verify_signature
+
+        verify_signature(Path(bundle), Path(key))
     v = verify_bundle(Path(bundle))
     kind = f"delta of lock {v.index.base_lock_sha256[:12]}" if v.index.base_lock_sha256 else "complete"
-    click.echo(f"{bundle}: OK — {len(v.index.entries)} entries verified ({kind}), "
+    signed = ", signature OK" if key else ""
+    click.echo(f"{bundle}: OK — {len(v.index.entries)} entries verified ({kind}{signed}), "
                f"Kubespray {v.lock.kubespray.version}, {len(v.lock.file)} files, {len(v.lock.image)} images")
 
 

@@ -40,7 +40,7 @@ def cli() -> None:
 
 
 def main() -> None:
-    from airlock.cli import apply, export, fetch, plan, resolve  # noqa: F401  (registers the commands)
+    from airlock.cli import apply, export, fetch, plan, resolve, review  # noqa: F401  (registers the commands)
 
     try:
         cli.main(prog_name="airlock", standalone_mode=True)

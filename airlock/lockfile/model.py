@@ -27,6 +27,7 @@ class Inputs(_Strict):
 
 class KubesprayPin(_Strict):
     version: str
+    kube_version: str | None = Field(default=None, description="the Kubernetes version the plan evaluated to")
     kind: Literal["url", "tarball", "directory"]
     url: str = Field(description="upstream URL, or a path relative to airlock.yaml")
     sha256: str = Field(pattern=_HEX64, description="of the tarball; for a directory, of its file list")

@@ -10,6 +10,7 @@ manifest list and OCI index with an attestation entry.
 from __future__ import annotations
 
 import hashlib
+import os
 import random
 import shutil
 import subprocess
@@ -187,9 +188,13 @@ class World:
         return out
 
     def manifest(self, path: Path, version: str, body: str = "", *, registry_url: str | None = None,
-                 files_url: str | None = None, extra_mirrors: Iterable[tuple[str, str]] = ()) -> Path:
+                 files_url: str | None = None, extra_mirrors: Iterable[tuple[str, str]] = (),
+                 relative_source: bool = False) -> Path:
+        """Write a manifest resolving through the world. ``relative_source`` writes the Kubespray
+        source relative to the manifest, so locks made from it do not depend on temp paths."""
         mirrors = {**self.mirrors(registry_url, files_url), **dict(extra_mirrors)}
-        lines = [f'kubespray: {{version: "{version}", source: "{self.kubespray(version)}"}}', body.rstrip()]
+        source = os.path.relpath(self.kubespray(version), path.parent) if relative_source else self.kubespray(version)
+        lines = [f'kubespray: {{version: "{version}", source: "{source}"}}', body.rstrip()]
         if "repos:" not in body:
             lines.append(self.repos_yaml())
         if "python:" not in body:
@@ -213,6 +218,7 @@ class World:
 
 
 DEFAULT_CASES = (
+    Case("2.29.1", "os: [rocky-10]\n"),
     Case("2.30.0", "os: [rocky-10]\narch: [amd64, arm64]\n"),
     Case("2.30.0", "arch: [arm64]\nnetwork_plugin: flannel\naddons: [helm, metrics_server]\n"),
     Case("2.30.0", "arch: [amd64, arm64]\nnetwork_plugin: cilium\naddons: [argocd, gvisor]\n"),

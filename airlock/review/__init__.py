@@ -1,0 +1,1 @@
+"""Review and trust: lock diffs, SBOMs, bundle signatures."""
