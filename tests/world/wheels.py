@@ -49,7 +49,7 @@ def build_wheel(w: Wheel) -> tuple[str, bytes, str]:
     """(filename, wheel bytes, METADATA text)."""
     dist = w.name.replace("-", "_")
     filename = f"{dist}-{w.version}-{w.tag}.whl"
-    meta = [f"Metadata-Version: 2.1", f"Name: {w.name}", f"Version: {w.version}"]
+    meta = ["Metadata-Version: 2.1", f"Name: {w.name}", f"Version: {w.version}"]
     if w.requires_python:
         meta.append(f"Requires-Python: {w.requires_python}")
     meta += [f"Requires-Dist: {r}" for r in w.requires]
