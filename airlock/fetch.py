@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -19,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from airlock.bundle.model import BundleIndex, Entry
-from airlock.bundle.tarstream import SplitWriter, TarWriter
+from airlock.bundle.write import checked_manifest, layout_index, tar_directory, write_bundle
 from airlock.errors import AirlockError
 from airlock.kubespray.source import tree_digest
 from airlock.lockfile import Lock, parse_lock
@@ -31,7 +29,6 @@ from airlock.resolvers.images import filtered_index
 from airlock.store import Store
 
 OCI_LAYOUT = b'{"imageLayoutVersion":"1.0.0"}'
-OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 
 
 @dataclass
@@ -108,7 +105,7 @@ class _Fetcher:
         if not path.is_dir() or tree_digest(path) != pin.sha256:
             raise AirlockError(f"{what}: the directory {path} no longer matches the lock",
                                hint="re-run `airlock resolve`, or restore the Kubespray tree it was resolved from")
-        data = _tar_directory(path)
+        data = tar_directory(path)
         digest = "sha256:" + hashlib.sha256(data).hexdigest()
         self.store.put_bytes(digest, data, what=what)
         self.add(Blob(digest, len(data), "kubespray", what, {"kubespray"}))
@@ -253,25 +250,6 @@ class _LocalFile:
             yield from iter(lambda: f.read(chunk), b"")
 
 
-def _tar_directory(root: Path) -> bytes:
-    """A deterministic, uncompressed tar of a Kubespray directory (same tree, same bytes)."""
-    import io
-
-    buf = io.BytesIO()
-    w = TarWriter(buf)
-    prefix = f"{root.name}/"
-    for path in sorted(p for p in root.rglob("*") if not p.is_symlink() and (p.is_file() or p.is_dir())):
-        rel = prefix + path.relative_to(root).as_posix()
-        if "/.git/" in rel or rel.endswith("/.git"):
-            continue
-        if path.is_dir():
-            w.add_dir(rel)
-        else:
-            w.add_bytes(rel, path.read_bytes())
-    w.close()
-    return buf.getvalue()
-
-
 def base_digests(base: Lock, store: Store, registry: Registry) -> set[str]:
     """Every blob digest a base lock's bundle holds (its manifests are read from cache or registry)."""
     out = {"sha256:" + base.kubespray.sha256} | {"sha256:" + f.sha256 for f in base.file}
@@ -286,20 +264,6 @@ def base_digests(base: Lock, store: Store, registry: Registry) -> set[str]:
             doc = json.loads(store.read(p.digest))
             out |= {p.digest, doc["config"]["digest"], *(layer["digest"] for layer in doc.get("layers", []))}
     return out
-
-
-def layout_index(lock: Lock, target_sizes: dict[str, int]) -> bytes:
-    manifests = []
-    for img in sorted(lock.image, key=lambda i: i.ref):
-        desc: dict[str, Any] = {"mediaType": img.target_media_type, "digest": img.target_digest,
-                                "size": target_sizes[img.ref],
-                                "annotations": {"org.opencontainers.image.ref.name": img.ref}}
-        if img.target == "platform":
-            p = img.platforms[0]
-            desc["platform"] = {"architecture": p.arch, "os": p.os, **({"variant": p.variant} if p.variant else {})}
-        manifests.append(desc)
-    doc = {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": manifests}
-    return json.dumps(doc, indent=1, sort_keys=True).encode() + b"\n"
 
 
 def fetch(lock_path: Path, out: Path, opts: FetchOptions, progress: Any = None) -> FetchResult:
@@ -325,7 +289,7 @@ def fetch(lock_path: Path, out: Path, opts: FetchOptions, progress: Any = None) 
         meta = {"airlock.lock": (lock_bytes, "lock", []), "oci-layout": (OCI_LAYOUT, "layout", []),
                 "index.json": (index_json, "layout", [])}
         if opts.manifest is not None:
-            meta["airlock.yaml"] = (_checked_manifest(opts.manifest, lock), "manifest", [])
+            meta["airlock.yaml"] = (checked_manifest(opts.manifest, lock), "manifest", [])
         if opts.sbom:
             from airlock.review.sbom import build_sbom
 
@@ -347,7 +311,7 @@ def fetch(lock_path: Path, out: Path, opts: FetchOptions, progress: Any = None) 
         with ThreadPoolExecutor(max_workers=max(1, opts.concurrency)) as pool:
             futures = {b.digest: pool.submit(f.download, b) for b in todo}
             try:
-                sha, size, files = _write_bundle(out, index, meta, blobs, f.store, opts.split,
+                sha, size, files = write_bundle(out, index, meta, blobs, f.store, opts.split,
                                                  wait=lambda d: futures[d].result() if d in futures else None)
             except BaseException:
                 for fut in futures.values():
@@ -360,51 +324,3 @@ def fetch(lock_path: Path, out: Path, opts: FetchOptions, progress: Any = None) 
                        + len(lock.wheel),
                        blobs=len(blobs),
                        downloaded=f.downloaded, from_cache=f.from_cache)
-
-
-def _checked_manifest(path: Path, lock: Lock) -> bytes:
-    """The manifest's bytes, refused unless it is the one the lock was resolved from."""
-    from airlock.manifest import load_manifest
-    from airlock.resolve import manifest_digest
-
-    if manifest_digest(load_manifest(path)) != lock.inputs.manifest_sha256:
-        raise AirlockError(f"{path} is not the manifest the lock was resolved from",
-                           hint="run `airlock resolve` again, or pass the right manifest with -f")
-    return path.read_bytes()
-
-
-def _write_bundle(out: Path, index: BundleIndex, meta: dict[str, tuple[bytes, str, list[str]]],
-                  blobs: list[Blob], store: Store, split: int | None,
-                  wait: Callable[[str], None]) -> tuple[str, int, list[Path]]:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    splitter = SplitWriter(out, split) if split else None
-    fd, tmp = (None, None) if splitter else tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    sink = splitter if splitter else os.fdopen(fd, "wb", buffering=0)  # type: ignore[arg-type]
-    try:
-        w = TarWriter(sink)  # type: ignore[arg-type]
-        # Metadata first so verify/apply read the index before any blob; then blobs by digest.
-        w.add_bytes("bundle.json", index.dumps())
-        for name in ("airlock.lock", "airlock.yaml", "sbom.cdx.json", "oci-layout", "index.json"):
-            if name in meta:
-                w.add_bytes(name, meta[name][0])
-        w.add_dir("blobs")
-        w.add_dir("blobs/sha256")
-        for b in blobs:
-            wait(b.digest)
-            path = store.path(b.digest)
-            w.add_file(f"blobs/sha256/{b.digest.split(':', 1)[1]}", path, path.stat().st_size)
-        w.close()
-        digest = w.sha256.hexdigest()
-        if splitter:
-            return digest, w.size, splitter.commit(digest)
-        sink.close()
-        os.replace(tmp, out)  # type: ignore[arg-type]
-        return digest, w.size, [out]
-    except BaseException:
-        if splitter:
-            splitter.abort()
-        else:
-            sink.close()
-            if tmp and os.path.exists(tmp):
-                os.unlink(tmp)
-        raise
