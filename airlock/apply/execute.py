@@ -143,8 +143,7 @@ def _check_base(v: Verified, dest: Path) -> None:
 
 def _kubespray(v: Verified, dest: Path, staging: Path, store: Path) -> Path:
     """The Kubespray tree: already in DIR when unchanged, else unpacked safely into staging."""
-    entry = next(e for e in v.index.entries if e.kind == "kubespray") if any(
-        e.kind == "kubespray" for e in v.index.entries) else None
+    entry = next((e for e in v.index.entries if e.kind == "kubespray"), None)
     name = f"kubespray-{v.lock.kubespray.version}"
     if entry is None:  # a delta bundle whose Kubespray did not change
         if not (dest / name).is_dir():

@@ -101,7 +101,8 @@ def verify(bundle: str, key: str | None) -> None:
     kind = f"delta of lock {v.index.base_lock_sha256[:12]}" if v.index.base_lock_sha256 else "complete"
     signed = ", signature OK" if key else ""
     click.echo(f"{bundle}: OK — {len(v.index.entries)} entries verified ({kind}{signed}), "
-               f"Kubespray {v.lock.kubespray.version}, {len(v.lock.file)} files, {len(v.lock.image)} images")
+               f"Kubespray {v.lock.kubespray.version}, {len(v.lock.file)} files, {len(v.lock.image)} images, "
+               f"{len(v.lock.rpm) + len(v.lock.deb)} OS packages, {len(v.lock.wheel)} wheels")
 
 
 @cli.command()

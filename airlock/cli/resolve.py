@@ -62,7 +62,8 @@ def resolve(manifest: str, output: str | None, check: bool, upgrade: bool, names
     rel = os.path.relpath(loaded.path.resolve(), lock_path.resolve().parent)
     written = write_lock(result.lock, lock_path, manifest=rel)
     summary = {"lock": str(lock_path), "written": written, "files": len(result.lock.file),
-               "images": len(result.lock.image), "reused": result.reused, "resolved": result.resolved,
+               "images": len(result.lock.image), "rpms": len(result.lock.rpm), "debs": len(result.lock.deb),
+               "wheels": len(result.lock.wheel), "reused": result.reused, "resolved": result.resolved,
                "moved": result.moved}
     if as_json:
         click.echo(json.dumps(summary, indent=2))
@@ -70,5 +71,6 @@ def resolve(manifest: str, output: str | None, check: bool, upgrade: bool, names
     for line in result.moved:
         click.echo(f"warning: {line}", err=True)
     state = "written" if written else "unchanged"
-    click.echo(f"{lock_path}: {state} — {summary['files']} files, {summary['images']} images "
-               f"({result.reused} kept, {result.resolved} resolved)")
+    packages = "".join(f", {summary[k]} {k}" for k in ("rpms", "debs", "wheels") if summary[k])
+    click.echo(f"{lock_path}: {state} — {summary['files']} files, {summary['images']} images{packages} "
+               f"({result.reused} files/images kept, {result.resolved} resolved)")
