@@ -1,0 +1,64 @@
+"""Seeded random configurations: airlock's evaluation against Kubespray's own in real ansible-core.
+
+Every configuration draws a release, arch, OS, network plugin, container manager, etcd deployment,
+proxy mode, a few addons and switches. Needs PyPI for ansible-core, hence the `network` marker.
+"""
+
+from __future__ import annotations
+
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO, kubespray_dir
+from tests.unit.kubespray.test_against_ansible_goldens import evaluate
+
+sys.path.insert(0, str(REPO / "tests" / "oracle"))
+from oracle import run  # noqa: E402
+
+pytestmark = pytest.mark.network
+OSES = ["rocky-9", "rocky-10", "rhel-9", "rhel-10", "alma-9", "ubuntu-22.04", "ubuntu-24.04", "debian-12"]
+SWITCHES = ("enable_nodelocaldns", "download_container", "skip_kubeadm_images", "kube_network_plugin_multus",
+            "cilium_enable_hubble", "loadbalancer_apiserver_localhost", "download_run_once", "ntp_enabled",
+            "enable_network_policy")
+
+
+def config(seed: int) -> tuple[str, str, str, dict]:
+    import yaml
+
+    rng = random.Random(seed)
+    version = rng.choice(["2.29.1", "2.30.0", "2.31.0"])
+    defaults: dict = {}
+    for f in sorted((kubespray_dir(version) / "roles/kubespray_defaults/defaults/main").iterdir()):
+        defaults.update(yaml.safe_load(f.read_text()))
+    addons = sorted(k for k, v in defaults.items() if k.endswith("_enabled") and isinstance(v, bool))
+    user = {a: rng.random() < 0.3 for a in rng.sample(addons, 8)}
+    user["kube_network_plugin"] = rng.choice(["calico", "flannel", "cilium", "kube-ovn", "kube-router", "macvlan",
+                                              "none", "custom_cni"])
+    user["container_manager"] = rng.choice(["containerd", "crio", "docker"])
+    user["etcd_deployment_type"] = rng.choice(["host", "kubeadm", "docker"])
+    user["kube_proxy_mode"] = rng.choice(["ipvs", "iptables", "nftables"])
+    for k in SWITCHES:
+        if rng.random() < 0.3:
+            user[k] = rng.random() < 0.5
+    if rng.random() < 0.3:
+        user["dns_mode"] = rng.choice(["coredns", "coredns_dual", "manual", "none"])
+    return version, rng.choice(["amd64", "arm64"]), rng.choice(OSES), user
+
+
+@pytest.fixture(scope="module")
+def ansible_playbook(tmp_path_factory: pytest.TempPathFactory) -> str:
+    venv = tmp_path_factory.mktemp("ansible-venv")
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "ansible-core==2.17.*"], check=True)
+    return str(venv / "bin" / "ansible-playbook")
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_random_configuration_agrees(ansible_playbook: str, seed: int) -> None:
+    version, arch, os_name, user = config(seed)
+    want = run(Path(kubespray_dir(version)), arch, os_name, user, ansible_playbook)
+    assert evaluate(version, arch, os_name, user) == want, (version, arch, os_name, user)
