@@ -45,7 +45,8 @@ class Plan:
     arch: list[str]
     files: list[PlanFile] = field(default_factory=list)
     images: list[PlanImage] = field(default_factory=list)
-    packages: dict[str, list[str]] = field(default_factory=dict)
+    packages: dict[str, list[str]] = field(default_factory=dict)        # Kubespray's + `packages`
+    site_packages: dict[str, list[str]] = field(default_factory=dict)   # what nodes need to use the site
     python_version: str = ""
     python_requirements: list[str] = field(default_factory=list)
 
@@ -57,6 +58,7 @@ class Plan:
             "files": [asdict(f) for f in self.files],
             "images": [asdict(i) for i in self.images],
             "packages": self.packages,
+            "site_packages": self.site_packages,
             "python": {"version": self.python_version, "requirements": self.python_requirements},
         }
 
@@ -117,6 +119,7 @@ def build_plan(loaded: LoadedManifest, *, source: Source | None = None, transpor
         files=sorted(files.values(), key=lambda f: (f.name, f.arch, f.url)),
         images=[PlanImage(name, ref, sorted(arches)) for ref, (name, arches) in sorted(images.items())],
         packages=_packages(loaded, tree, inventory),
+        site_packages={o: _site(o) for o in m.os},
         python_version=_python_version(loaded),
         python_requirements=_dedupe(tree.requirements() + list(m.python.requirements)),
     )
@@ -196,15 +199,24 @@ def _probe_url(probe: Any, name: str) -> str | None:
 
 
 def _packages(loaded: LoadedManifest, tree: KubesprayTree, inventory: dict[str, Any]) -> dict[str, list[str]]:
-    """Per OS: Kubespray's system_packages for it, what a node needs to use the site, and `packages`."""
-    from airlock.packages import site_packages
-
+    """Per OS: what Kubespray's system_packages installs on it, plus `packages`."""
     m = loaded.manifest
     out: dict[str, list[str]] = {}
     for os_name in m.os:
         ev = make_evaluator(tree, PACKAGE_ROLES, inventory, Target(m.arch[0], os_name))
-        out[os_name] = sorted(set(select_packages(ev)) | set(site_packages(os_name)) | set(m.packages))
+        out[os_name] = sorted(set(select_packages(ev)) | set(m.packages))
     return out
+
+
+def _site(os_name: str) -> list[str]:
+    from airlock.packages import site_packages
+
+    return sorted(site_packages(os_name))
+
+
+def package_set(plan: Plan) -> dict[str, list[str]]:
+    """What the repositories must hold per OS: Kubespray's packages, `packages` and the site packages."""
+    return {o: sorted(set(p) | set(plan.site_packages.get(o, []))) for o, p in plan.packages.items()}
 
 
 def _python_version(loaded: LoadedManifest) -> str:

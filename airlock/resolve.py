@@ -122,7 +122,9 @@ def resolve(loaded: LoadedManifest, old: Lock | None, opts: ResolveOptions,
                 pinned_images.append(pin)
         from airlock.resolvers.ospackages import resolve_packages
 
-        rpms, debs, indexes, pkg_inputs = resolve_packages(loaded.manifest, plan.packages, old, net,
+        from airlock.plan import package_set
+
+        rpms, debs, indexes, pkg_inputs = resolve_packages(loaded.manifest, package_set(plan), old, net,
                                                            upgrade=opts.upgrade and not opts.upgrade_names,
                                                            progress=progress)
         from airlock.resolvers.python import resolve_python
@@ -185,7 +187,9 @@ def check(loaded: LoadedManifest, lock: Lock) -> str | None:
                + (" ..." if len(missing) > 5 else "")
     from airlock.resolvers.ospackages import input_hash
 
-    for os_name, packages in sorted(plan.packages.items()):
+    from airlock.plan import package_set
+
+    for os_name, packages in sorted(package_set(plan).items()):
         if lock.packages_inputs.get(os_name) != input_hash(loaded.manifest, os_name, packages):
             return f"the OS packages for {os_name} are not resolved for this manifest (run `airlock resolve`)"
     from airlock.resolvers import python as py

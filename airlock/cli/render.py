@@ -31,6 +31,8 @@ def render_plan(plan: Plan) -> str:
     for os_name, pkgs in plan.packages.items():
         parts.append(f"\nOS packages for {os_name} ({len(pkgs)})\n")
         parts.append(_wrap(pkgs))
+        site = plan.site_packages.get(os_name, [])
+        parts.append(f"  + for using the site and running Ansible ({len(site)}): {' '.join(site)}\n")
     parts.append(f"\nPython {plan.python_version} requirements ({len(plan.python_requirements)})\n")
     parts.append(_wrap(plan.python_requirements))
     total = len(plan.files) + len(plan.images)
