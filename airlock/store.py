@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
@@ -134,8 +134,3 @@ def _rehash(part: Path, h256: Any, h512: Any) -> int:
             return f.tell()
     except FileNotFoundError:
         return 0
-
-
-def iter_file(path: Path, chunk: int = CHUNK) -> Iterator[bytes]:
-    with path.open("rb") as f:
-        yield from iter(lambda: f.read(chunk), b"")

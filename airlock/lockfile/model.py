@@ -11,7 +11,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 LOCK_VERSION = 1
 
-Sha256 = str  # 64 lowercase hex digits (validated by pattern below)
 _HEX64 = r"^[0-9a-f]{64}$"
 _DIGEST = r"^sha256:[0-9a-f]{64}$"
 

@@ -8,7 +8,6 @@ Repositories and tags come from ``index.json``'s ``org.opencontainers.image.ref.
 from __future__ import annotations
 
 import json
-import os
 import re
 import threading
 from dataclasses import dataclass, field
@@ -77,14 +76,3 @@ class Catalog:
         if "config" in doc:
             repo.blobs.add(doc["config"]["digest"])
             repo.blobs.update(layer["digest"] for layer in doc.get("layers", []))
-
-
-def manifest_media_type(path: Path, fallback: str) -> str:
-    try:
-        return json.loads(path.read_bytes()).get("mediaType") or fallback
-    except (OSError, ValueError):
-        return fallback
-
-
-def stat_size(path: Path) -> int:
-    return os.stat(path).st_size
