@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import lzma
+import os
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,7 +52,8 @@ def _build(pool: Path, d: Deb, arch: str) -> None:
             control.insert(3, f"{key}: {value}")
     (work / "DEBIAN/control").write_text("\n".join(control) + "\n")
     subprocess.run(["dpkg-deb", "--root-owner-group", "-Zgzip", "--build", str(work),
-                    str(pool / f"{d.name}_{d.version}_{arch}.deb")], check=True, capture_output=True)
+                    str(pool / f"{d.name}_{d.version}_{arch}.deb")], check=True, capture_output=True,
+                   env={**os.environ, "SOURCE_DATE_EPOCH": "1700000000"})
 
 
 def build_repo(root: Path, debs: tuple[Deb, ...] | list[Deb], suite: str = "stable") -> Path:

@@ -8,6 +8,7 @@ dependency, a weak dependency, noarch and per-arch packages.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from collections import defaultdict
@@ -75,9 +76,13 @@ def build_repo(root: Path, pkgs: tuple[Pkg, ...] | list[Pkg]) -> Path:
         spec = root / f"fixture-{version}.spec"
         spec.write_text(_spec(version, group))
         for arch in ARCHES:
+            # Reproducible: the same fixture gives the same rpm bytes on every run (goldens depend on it).
             subprocess.run(["rpmbuild", "-bb", "--target", arch, "--define", f"_topdir {top}",
                             "--define", "_build_id_links none", "--define", "__os_install_post %{nil}",
-                            str(spec)], check=True, capture_output=True)
+                            "--define", "use_source_date_epoch_as_buildtime 1",
+                            "--define", "clamp_mtime_to_source_date_epoch 1", "--define", "_buildhost fixture",
+                            str(spec)], check=True, capture_output=True,
+                           env={**os.environ, "SOURCE_DATE_EPOCH": "1700000000"})
     repo.mkdir(parents=True, exist_ok=True)
     for rpm in (top / "RPMS").rglob("*.rpm"):
         shutil.copy2(rpm, repo / rpm.name)
