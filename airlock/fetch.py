@@ -25,6 +25,7 @@ from airlock.net.http import Net
 from airlock.net.mirrors import rewrite_url
 from airlock.net.reference import parse_ref
 from airlock.net.registry import Registry
+from airlock.parallel import run_all
 from airlock.resolvers.images import filtered_index
 from airlock.store import Store
 
@@ -219,17 +220,7 @@ class _Fetcher:
             self.progress.done(b.kind, b.what, b.size or n)
 
     def _parallel(self, calls: list[Callable[[], None]]) -> None:
-        if not calls:
-            return
-        with ThreadPoolExecutor(max_workers=max(1, self.opts.concurrency)) as pool:
-            futures = [pool.submit(c) for c in calls]
-            try:
-                for f in futures:
-                    f.result()
-            except BaseException:
-                for f in futures:
-                    f.cancel()
-                raise
+        run_all(calls, self.opts.concurrency)
 
 
 class _LocalFile:

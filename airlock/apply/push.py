@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from airlock.lockfile import read_lock
 from airlock.net.http import Net
 from airlock.net.reference import parse_ref
 from airlock.net.registry import Registry, RegistryError
+from airlock.parallel import run_all
 
 MONOLITHIC = 256 << 20  # blobs up to this go in one streamed PUT; larger ones in chunks
 CHUNK = 64 << 20
@@ -183,20 +183,8 @@ def push_site(site: Path, opts: PushOptions) -> dict[str, int]:
     images = sorted(lock.image, key=lambda i: i.ref)
     try:
         blob_jobs = [job for img in images for job in pusher.blobs_of(img)]
-        _run(opts.concurrency, [lambda j=j: pusher._blob(*j) for j in blob_jobs])
-        _run(opts.concurrency, [lambda i=i: pusher.push_manifests(i) for i in images])
+        run_all([lambda j=j: pusher._blob(*j) for j in blob_jobs], opts.concurrency)
+        run_all([lambda i=i: pusher.push_manifests(i) for i in images], opts.concurrency)
     finally:
         pusher.net.close()
     return dict(pusher.stats)
-
-
-def _run(concurrency: int, calls: list[Any]) -> None:
-    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
-        futures = [pool.submit(c) for c in calls]
-        try:
-            for f in futures:
-                f.result()
-        except BaseException:
-            for f in futures:
-                f.cancel()
-            raise

@@ -21,7 +21,7 @@ from airlock.lockfile.model import DebIndexPin, DebPin
 from airlock.manifest.model import RepoSpec
 from airlock.net.http import Net
 from airlock.resolvers.repometa import MetadataError, get_index, get_verified
-from airlock.resolvers.rpms import UnsatisfiableError
+from airlock.resolvers.solving import solve
 
 _DEP = re.compile(r"^\s*([^\s(]+)\s*(?:\(\s*(<<|<=|=|>=|>>|<|>)\s*([^)\s]+)\s*\))?")
 
@@ -158,21 +158,9 @@ def resolve_debs(net: Net, mirrors: Mapping[str, str], req: DebRequest) -> tuple
                 meta[s.id] = (spec.name, f, spec.url.rstrip("/") + "/")
         repo.internalize()
     pool.createwhatprovides()
-    jobs = []
-    for name in req.packages:
-        sel = pool.select(name, solv.Selection.SELECTION_NAME | solv.Selection.SELECTION_PROVIDES)
-        if sel.isempty():
-            raise UnsatisfiableError(f"{what}: no repository provides {name!r}",
-                                     hint="check the package name, or add a repository with repos: in airlock.yaml")
-        jobs += sel.jobs(solv.Job.SOLVER_INSTALL)
-    solver = pool.Solver()
-    solver.set_flag(solv.Solver.SOLVER_FLAG_IGNORE_RECOMMENDED, 0 if req.weak_deps else 1)
-    problems = solver.solve(jobs)
-    if problems:
-        raise UnsatisfiableError(f"{what}: " + "; ".join(str(p) for p in problems),
-                                 hint="add the repository that provides it (repos:), or drop the package")
+    chosen = solve(pool, req.packages, weak_deps=req.weak_deps, what=what)
     pins = []
-    for s in solver.transaction().newsolvables():
+    for s in chosen:
         repo_name, f, base = meta[s.id]
         pins.append(DebPin(os=req.os, name=s.name, version=s.evr, arch=f.get("Architecture", req.arch),
                            repo=repo_name, url=base + f["Filename"], sha256=f["SHA256"], size=int(f.get("Size", 0))))

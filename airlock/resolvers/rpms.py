@@ -18,17 +18,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from airlock.errors import AirlockError
 from airlock.lockfile.model import RpmPin
 from airlock.manifest.model import RepoSpec
 from airlock.net.http import Net
 from airlock.resolvers.repometa import MetadataError, get_index, get_verified
+from airlock.resolvers.solving import solve
 
 NS = {"r": "http://linux.duke.edu/metadata/repo"}
-
-
-class UnsatisfiableError(AirlockError):
-    """The package set cannot be installed from the repositories (names package, arch, capability)."""
 
 
 @dataclass(frozen=True)
@@ -130,29 +126,13 @@ def resolve_rpms(net: Net, mirrors: Mapping[str, str], req: RpmRequest) -> list[
     pool.addfileprovides()
     pool.createwhatprovides()
 
-    jobs = []
-    for s in pool.solvables_iter():
-        if _nevra(s) in hidden:
-            jobs.append(pool.Job(solv.Job.SOLVER_SOLVABLE | solv.Job.SOLVER_LOCK, s.id))
-    for name in req.packages:
-        sel = pool.select(name, solv.Selection.SELECTION_NAME | solv.Selection.SELECTION_PROVIDES)
-        if sel.isempty():
-            raise UnsatisfiableError(f"{what}: no repository provides {name!r}",
-                                     hint="check the package name, or add a repository with repos: in airlock.yaml")
-        jobs += sel.jobs(solv.Job.SOLVER_INSTALL)
-    solver = pool.Solver()
-    solver.set_flag(solv.Solver.SOLVER_FLAG_IGNORE_RECOMMENDED, 0 if req.weak_deps else 1)
-    problems = solver.solve(jobs)
-    if problems:
-        text = "; ".join(str(p) for p in problems)
-        modular = sorted(n for n in hidden if n.split("-")[0] in req.packages)
-        raise UnsatisfiableError(f"{what}: {text}",
-                                 hint=("these packages are only in non-default module streams: "
-                                       + ", ".join(modular[:5])) if modular else
-                                 "add the repository that provides it (repos:), or drop the package")
-    pins = []
-    for s in solver.transaction().newsolvables():
-        pins.append(_pin(s, req, bases))
+    locks = [pool.Job(solv.Job.SOLVER_SOLVABLE | solv.Job.SOLVER_LOCK, s.id)
+             for s in pool.solvables_iter() if _nevra(s) in hidden]
+    modular = sorted(n for n in hidden if n.split("-")[0] in req.packages)
+    chosen = solve(pool, req.packages, weak_deps=req.weak_deps, what=what, jobs=locks,
+                   hint=("these packages are only in non-default module streams: " + ", ".join(modular[:5]))
+                   if modular else "add the repository that provides it (repos:), or drop the package")
+    pins = [_pin(s, req, bases) for s in chosen]
     return sorted(pins, key=lambda p: (p.name, p.arch, p.version, p.release))
 
 

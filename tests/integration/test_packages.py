@@ -6,15 +6,13 @@ import hashlib
 import os
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from airlock.lockfile import read_lock
-from tests.world.servers import free_port
+from tests.world.pipeline import served_site
 from tests.world.world import World
 
 pytestmark = pytest.mark.integration
@@ -30,29 +28,8 @@ def airlock(*args: str, cache: Path) -> subprocess.CompletedProcess[str]:
 @pytest.fixture(scope="module")
 def site(world: World, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, int, Path]]:
     root = tmp_path_factory.mktemp("pkgsite")
-    manifest = world.manifest(root / "airlock.yaml", "2.30.0", BODY)
-    t0 = time.perf_counter()
-    res = airlock("resolve", "-f", str(manifest), cache=root / "c")
-    print(f"resolve with OS packages: {time.perf_counter() - t0:.2f} s")
-    assert res.returncode == 0, res.stderr
-    assert airlock("fetch", "--lock", str(root / "airlock.lock"), "-o", str(root / "b.tar"), cache=root / "c").returncode == 0
-    port = free_port()
-    res = airlock("apply", str(root / "b.tar"), "--dest", str(root / "site"), "--url", f"http://127.0.0.1:{port}",
-                  cache=root / "c")
-    assert res.returncode == 0, res.stderr
-    proc = subprocess.Popen([sys.executable, "-m", "airlock", "serve", str(root / "site"), "--listen",
-                             f"127.0.0.1:{port}"], stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 15
-    while True:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/", timeout=1)
-            break
-        except OSError:
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
-    yield root / "site", port, root / "airlock.lock"
-    proc.terminate()
-    proc.wait(10)
+    with served_site(world.manifest(root / "airlock.yaml", "2.30.0", BODY), root) as served:
+        yield served
 
 
 def test_closure_semantics(site: tuple[Path, int, Path]) -> None:
