@@ -113,33 +113,29 @@ class _Fetcher:
 
     def files(self) -> None:
         for f in self.lock.file:
-            what = f"file {f.name} ({f.arch})"
-            url = rewrite_url(f.url, self.opts.mirrors)
-            self.add(Blob("sha256:" + f.sha256, f.size, "file", what, {f"file:{f.name}:{f.arch}"},
-                          self._http_opener(url, what), sha512=f.sha512))
+            self._url_blob(f.url, f.sha256, f.size, "file", f"file {f.name} ({f.arch})", f"file:{f.name}:{f.arch}",
+                           sha512=f.sha512)
+
+    def _url_blob(self, url: str, sha256: str, size: int | None, kind: str, what: str, serves: str,
+                  sha512: str | None = None) -> None:
+        """A blob downloaded from ``url`` (through the mirrors), pinned by sha256 (and sha512)."""
+        mirrored = rewrite_url(url, self.opts.mirrors)
+        self.add(Blob("sha256:" + sha256, size or None, kind, what, {serves}, self._http_opener(mirrored, what),
+                      sha512=sha512))
 
     def packages(self) -> None:
-        """RPMs, DEBs and the Packages indexes apply rebuilds the deb repos from."""
+        """RPMs, DEBs, wheels and the Packages indexes apply rebuilds the deb repos from."""
         for r in self.lock.rpm:
-            what = f"rpm {r.name}-{r.version}-{r.release}.{r.arch} ({r.os})"
-            url = rewrite_url(r.url, self.opts.mirrors)
-            self.add(Blob("sha256:" + r.sha256, r.size, "rpm", what, {f"rpm:{r.os}:{r.url.rsplit('/', 1)[-1]}"},
-                          self._http_opener(url, what)))
+            self._url_blob(r.url, r.sha256, r.size, "rpm", f"rpm {r.name}-{r.version}-{r.release}.{r.arch} ({r.os})",
+                           f"rpm:{r.os}:{r.url.rsplit('/', 1)[-1]}")
         for d in self.lock.deb:
-            what = f"deb {d.name}_{d.version}_{d.arch} ({d.os})"
-            url = rewrite_url(d.url, self.opts.mirrors)
-            self.add(Blob("sha256:" + d.sha256, d.size, "deb", what, {f"deb:{d.os}:{d.url.rsplit('/', 1)[-1]}"},
-                          self._http_opener(url, what)))
+            self._url_blob(d.url, d.sha256, d.size, "deb", f"deb {d.name}_{d.version}_{d.arch} ({d.os})",
+                           f"deb:{d.os}:{d.url.rsplit('/', 1)[-1]}")
         for w in self.lock.wheel:
-            what = f"python package {w.filename}"
-            url = rewrite_url(w.url, self.opts.mirrors)
-            self.add(Blob("sha256:" + w.sha256, w.size or None, "wheel", what, {f"wheel:{w.filename}"},
-                          self._http_opener(url, what)))
+            self._url_blob(w.url, w.sha256, w.size, "wheel", f"python package {w.filename}", f"wheel:{w.filename}")
         for i in self.lock.deb_index:
-            what = f"deb index {i.repo} ({i.os}, {i.arch})"
-            url = rewrite_url(i.url, self.opts.mirrors)
-            self.add(Blob("sha256:" + i.sha256, i.size, "deb-index", what, {f"deb-index:{i.os}:{i.arch}:{i.repo}"},
-                          self._http_opener(url, what)))
+            self._url_blob(i.url, i.sha256, i.size, "deb-index", f"deb index {i.repo} ({i.os}, {i.arch})",
+                           f"deb-index:{i.os}:{i.arch}:{i.repo}")
 
     def manifests(self) -> dict[str, Any]:
         """Fetch every pinned manifest (byte-exact, by digest); add configs and layers as blobs."""

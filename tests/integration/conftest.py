@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -29,3 +31,12 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         yield w
     finally:
         w.stop()
+
+
+@pytest.fixture(scope="session")
+def ansible_playbook(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """ansible-playbook of ansible-core 2.17 (Kubespray's pin) in a throwaway venv (needs PyPI)."""
+    venv = tmp_path_factory.mktemp("ansible-venv")
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "ansible-core==2.17.*"], check=True)
+    return str(venv / "bin" / "ansible-playbook")

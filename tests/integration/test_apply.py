@@ -19,6 +19,7 @@ import yaml
 
 from airlock.apply.execute import tree_fingerprint
 from airlock.lockfile import read_lock
+from tests.world.pipeline import wait_for
 from tests.world.servers import Containerd, DockerRegistry, free_port
 from tests.world.world import World
 
@@ -51,14 +52,7 @@ def served(bundle: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[t
     log = (root / "serve.log").open("w")
     proc = subprocess.Popen([sys.executable, "-m", "airlock", "serve", str(root / "site"), "--listen",
                              f"127.0.0.1:{port}"], stderr=log)
-    deadline = time.monotonic() + 15
-    while True:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/", timeout=1)
-            break
-        except OSError:
-            assert time.monotonic() < deadline and proc.poll() is None, "airlock serve did not start"
-            time.sleep(0.05)
+    wait_for(f"http://127.0.0.1:{port}/v2/", proc)
     yield root / "site", port
     proc.terminate()
     assert proc.wait(10) == 0  # clean shutdown on SIGTERM
@@ -248,21 +242,19 @@ def test_delta_bundle_needs_its_base(world: World, bundle: Path, tmp_path: Path)
 
 
 @pytest.mark.network
-def test_kubesprays_own_ansible_agrees_offline_yml_is_complete(bundle: Path, tmp_path: Path) -> None:
+def test_kubesprays_own_ansible_agrees_offline_yml_is_complete(bundle: Path, tmp_path: Path,
+                                                               ansible_playbook: str) -> None:
     """Kubespray evaluated by real ansible-core, with offline.yml applied, downloads only from the site."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "oracle"))
     from oracle import run  # type: ignore[import-not-found]
 
-    venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "ansible-core==2.17.*"], check=True)
     url = "http://10.11.12.13:8080"
     assert airlock("apply", str(bundle), "--dest", str(tmp_path / "s"), "--url", url, cache=tmp_path / "c").returncode == 0
     site = tmp_path / "s"
     offline = yaml.safe_load((site / "inventory/group_vars/all/offline.yml").read_text())
     manifest = yaml.safe_load((site / "airlock.yaml").read_text())
     for arch in manifest["arch"]:
-        got = run(site / "kubespray-2.30.0", arch, "rocky-10", offline, str(venv / "bin" / "ansible-playbook"))
+        got = run(site / "kubespray-2.30.0", arch, "rocky-10", offline, ansible_playbook)
         for _name, file_url, _sum in got["files"]:
             assert file_url.startswith(url + "/files/") and (site / "files" / file_url[len(url) + 7:]).is_file()
         for _name, ref in got["images"]:

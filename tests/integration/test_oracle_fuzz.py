@@ -7,7 +7,6 @@ proxy mode, a few addons and switches. Needs PyPI for ansible-core, hence the `n
 from __future__ import annotations
 
 import random
-import subprocess
 import sys
 from pathlib import Path
 
@@ -47,14 +46,6 @@ def config(seed: int) -> tuple[str, str, str, dict]:
     if rng.random() < 0.3:
         user["dns_mode"] = rng.choice(["coredns", "coredns_dual", "manual", "none"])
     return version, rng.choice(["amd64", "arm64"]), rng.choice(OSES), user
-
-
-@pytest.fixture(scope="module")
-def ansible_playbook(tmp_path_factory: pytest.TempPathFactory) -> str:
-    venv = tmp_path_factory.mktemp("ansible-venv")
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "ansible-core==2.17.*"], check=True)
-    return str(venv / "bin" / "ansible-playbook")
 
 
 @pytest.mark.parametrize("seed", range(20))

@@ -6,7 +6,6 @@ Regenerate the committed goldens with `python tests/oracle/regen.py` after chang
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from pathlib import Path
 
@@ -21,14 +20,6 @@ from oracle import run  # noqa: E402
 from regen import case_vars  # noqa: E402
 
 pytestmark = pytest.mark.network
-
-
-@pytest.fixture(scope="module")
-def ansible_playbook(tmp_path_factory: pytest.TempPathFactory) -> str:
-    venv = tmp_path_factory.mktemp("ansible-venv")
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "ansible-core==2.17.*"], check=True)
-    return str(venv / "bin" / "ansible-playbook")
 
 
 @pytest.mark.parametrize("version", VERSIONS)

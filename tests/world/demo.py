@@ -16,6 +16,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from tests.world.pipeline import wait_for
 from tests.world.servers import free_port
 from tests.world.world import DEFAULT_CASES, World
 
@@ -47,6 +48,7 @@ def main() -> int:
         server = subprocess.Popen([sys.executable, "-m", "airlock", "serve", str(site), "--listen",
                                    f"127.0.0.1:{port}"], stderr=(root / "serve.log").open("w"))
         try:
+            wait_for(f"http://127.0.0.1:{port}/v2/", server)
             return _use_the_site(site, port, lock)
         finally:
             server.terminate()
@@ -69,21 +71,10 @@ def run(args: list[str], root: Path) -> int:
 def _use_the_site(site: Path, port: int, lock_path: Path) -> int:
     """What a node does: pull an image with a real client, download a file, check both."""
     import hashlib
-    import time
     import urllib.request
 
     from airlock.lockfile import read_lock
 
-    deadline = time.monotonic() + 15
-    while True:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/", timeout=1)
-            break
-        except OSError:
-            if time.monotonic() > deadline:
-                print("airlock serve did not start", file=sys.stderr)
-                return 1
-            time.sleep(0.1)
     lock = read_lock(lock_path)
     image = next(i for i in lock.image if i.name == "kube-apiserver")
     ref = f"127.0.0.1:{port}/{image.ref}"
