@@ -25,6 +25,13 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _http_url(value: str, *, with_path: bool = False) -> str:
+    pattern = r"^https?://[^/\s]+/\S*$" if with_path else r"^https?://\S+$"
+    if not re.match(pattern, value):
+        raise ValueError(f"{value!r} is not an http(s) URL")
+    return value
+
+
 def _one_of(value: str, allowed: list[str] | tuple[str, ...], what: str) -> str:
     if value not in allowed:
         raise ValueError(f"unknown {what} {value!r}; allowed: {', '.join(sorted(allowed))}")
@@ -54,9 +61,7 @@ class ExtraFile(_Strict):
     @field_validator("url")
     @classmethod
     def _http(cls, v: str) -> str:
-        if not re.match(r"^https?://[^/\s]+/\S*$", v):
-            raise ValueError(f"{v!r} is not an http(s) URL")
-        return v
+        return _http_url(v, with_path=True)
 
     @field_validator("sha256")
     @classmethod
@@ -78,9 +83,7 @@ class RepoSpec(_Strict):
     @field_validator("url")
     @classmethod
     def _http(cls, v: str) -> str:
-        if not re.match(r"^https?://\S+$", v):
-            raise ValueError(f"{v!r} is not an http(s) URL")
-        return v
+        return _http_url(v)
 
 
 class PythonSpec(_Strict):

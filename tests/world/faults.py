@@ -14,9 +14,9 @@ import struct
 import threading
 import time
 import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
-from tests.world.servers import HOST, free_port
+from tests.world.servers import HOST, BackgroundHTTP, free_port
 
 
 class FaultProxy:
@@ -26,7 +26,7 @@ class FaultProxy:
         self.faults: dict[str, list[str]] = {}
         self.log: list[tuple[str, str, str | None]] = []  # (method, path, range)
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
+        self._server: BackgroundHTTP | None = None
 
     @property
     def url(self) -> str:
@@ -102,12 +102,9 @@ class FaultProxy:
             def do_HEAD(self) -> None:
                 self._forward("HEAD")
 
-        self._server = ThreadingHTTPServer((HOST, self.port), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self._server = BackgroundHTTP(self.port, Handler)
         return self
 
     def __exit__(self, *exc: object) -> None:
         if self._server:
-            self._server.shutdown()
-            self._server.server_close()
+            self._server.stop()

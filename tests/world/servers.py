@@ -52,6 +52,19 @@ def wait_http(url: str, ca: str | None = None, timeout: float = 15.0) -> None:
             time.sleep(0.05)
 
 
+class BackgroundHTTP:
+    """A ThreadingHTTPServer on 127.0.0.1 serving ``handler`` from a daemon thread until ``stop()``."""
+
+    def __init__(self, port: int, handler: type[BaseHTTPRequestHandler]):
+        self.server = ThreadingHTTPServer((HOST, port), handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
 def self_signed_cert(workdir: Path) -> tuple[Path, Path]:
     workdir.mkdir(parents=True, exist_ok=True)
     cert, key = workdir / "cert.pem", workdir / "key.pem"
@@ -186,7 +199,7 @@ class TokenService:
         self.port = free_port()
         self.cert, self.key = self_signed_cert(workdir)
         self.requests: list[dict[str, Any]] = []
-        self._server: ThreadingHTTPServer | None = None
+        self._server: BackgroundHTTP | None = None
 
     @property
     def realm(self) -> str:
@@ -244,14 +257,12 @@ class TokenService:
                 self.end_headers()
                 self.wfile.write(body)
 
-        self._server = ThreadingHTTPServer((HOST, self.port), Handler)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self._server = BackgroundHTTP(self.port, Handler)
         return self
 
     def __exit__(self, *exc: object) -> None:
         if self._server:
-            self._server.shutdown()
-            self._server.server_close()
+            self._server.stop()
 
 
 class Containerd:
