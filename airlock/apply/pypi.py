@@ -11,12 +11,14 @@ from packaging.utils import canonicalize_name
 
 from airlock.apply.offline import Site
 from airlock.lockfile import Lock
+from airlock.names import safe_paths
 
 JSON_TYPE = "application/vnd.pypi.simple.v1+json"
 
 
 def wheel_links(lock: Lock) -> dict[str, str]:
-    return {f"pypi/files/{w.filename}": "sha256:" + w.sha256 for w in sorted(lock.wheel, key=lambda w: w.filename)}
+    return safe_paths({f"pypi/files/{w.filename}": "sha256:" + w.sha256
+                       for w in sorted(lock.wheel, key=lambda w: w.filename)})
 
 
 def index_files(lock: Lock) -> dict[str, bytes]:
@@ -41,7 +43,7 @@ def index_files(lock: Lock) -> dict[str, bytes]:
         out[f"pypi/simple/{name}/index.html"] = _page(f"Links for {name}", "\n".join(links))
         out[f"pypi/simple/{name}/index.json"] = _json({"meta": {"api-version": "1.1"}, "name": name,
                                                        "files": files})
-    return out
+    return safe_paths(out)
 
 
 def pip_conf(site: Site) -> dict[str, bytes]:

@@ -15,14 +15,11 @@ from pathlib import Path
 from airlock.apply.offline import Site
 from airlock.errors import AirlockError
 from airlock.lockfile import Lock
+from airlock.names import safe_paths, safe_rel, url_basename
 from airlock.packages import rpm_arch
 from airlock.resolvers.debs import decompress, raw_stanzas
 
 RELEASE_DATE = "Thu, 01 Jan 1970 00:00:00 UTC"  # fixed: the same bundle gives the same bytes
-
-
-def _base(url: str) -> str:
-    return url.rsplit("/", 1)[-1]
 
 
 def package_links(lock: Lock, arches: list[str]) -> dict[str, str]:
@@ -32,15 +29,15 @@ def package_links(lock: Lock, arches: list[str]) -> dict[str, str]:
         ra = rpm_arch(arch)
         for r in lock.rpm:
             if r.arch in (ra, "noarch"):
-                out[f"rpms/{r.os}/{ra}/{_base(r.url)}"] = "sha256:" + r.sha256
+                out[f"rpms/{r.os}/{ra}/{url_basename(r.url)}"] = "sha256:" + r.sha256
         for d in lock.deb:
             if d.arch in (arch, "all"):
-                out[f"debs/{d.os}/{arch}/{_base(d.url)}"] = "sha256:" + d.sha256
-    return dict(sorted(out.items()))
+                out[f"debs/{d.os}/{arch}/{url_basename(d.url)}"] = "sha256:" + d.sha256
+    return safe_paths(dict(sorted(out.items())))
 
 
 def rpm_repo_dirs(lock: Lock, arches: list[str]) -> list[str]:
-    return sorted({f"rpms/{r.os}/{rpm_arch(a)}" for r in lock.rpm for a in arches})
+    return sorted({safe_rel(f"rpms/{r.os}/{rpm_arch(a)}") for r in lock.rpm for a in arches})
 
 
 def deb_indexes(lock: Lock, arches: list[str], store: Path) -> dict[str, bytes]:
@@ -48,7 +45,7 @@ def deb_indexes(lock: Lock, arches: list[str], store: Path) -> dict[str, bytes]:
     out: dict[str, bytes] = {}
     for os_name in sorted({d.os for d in lock.deb}):
         for arch in arches:
-            wanted = {(d.name, d.version, d.arch): _base(d.url) for d in lock.deb
+            wanted = {(d.name, d.version, d.arch): url_basename(d.url) for d in lock.deb
                       if d.os == os_name and d.arch in (arch, "all")}
             stanzas: dict[tuple[str, str, str], str] = {}
             for idx in lock.deb_index:
@@ -72,7 +69,7 @@ def deb_indexes(lock: Lock, arches: list[str], store: Path) -> dict[str, bytes]:
                        f"SHA256:\n {hashlib.sha256(packages).hexdigest()} {len(packages)} Packages\n").encode()
             out[f"debs/{os_name}/{arch}/Packages"] = packages
             out[f"debs/{os_name}/{arch}/Release"] = release
-    return out
+    return safe_paths(out)
 
 
 def node_repo_files(lock: Lock, site: Site) -> dict[str, bytes]:
@@ -89,7 +86,7 @@ def node_repo_files(lock: Lock, site: Site) -> dict[str, bytes]:
             f"deb [trusted=yes] {base}/debs/{os_name}/$(ARCH) ./\n").encode()
     if out:
         out["node/setup-repos.sh"] = SETUP_REPOS.encode()
-    return out
+    return safe_paths(out)
 
 
 SETUP_REPOS = """#!/bin/sh

@@ -15,11 +15,12 @@ from urllib.parse import urlsplit
 
 from airlock.apply.offline import Site
 from airlock.lockfile import Lock
+from airlock.names import safe_paths
 
 
 def file_links(lock: Lock) -> dict[str, str]:
     """files/<path> -> blob digest."""
-    return {f"files/{f.path}": "sha256:" + f.sha256 for f in sorted(lock.file, key=lambda f: f.path)}
+    return safe_paths({f"files/{f.path}": "sha256:" + f.sha256 for f in sorted(lock.file, key=lambda f: f.path)})
 
 
 def hosts_toml(site: Site, upstream: str | None) -> str:
@@ -45,7 +46,7 @@ def node_files(lock: Lock, site: Site) -> dict[str, bytes]:
     for upstream in sorted({i.ref.split("/", 1)[0] for i in lock.image}):
         out[f"node/containerd/certs.d/{upstream}/hosts.toml"] = hosts_toml(site, upstream).encode()
     out["node/README.md"] = node_readme(lock, site).encode()
-    return out
+    return safe_paths(out)
 
 
 def node_readme(lock: Lock, site: Site) -> str:

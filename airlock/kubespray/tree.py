@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from airlock.bounded import check_yaml
 from airlock.cache import cache_root
 from airlock.errors import KubesprayError
 
@@ -114,6 +115,8 @@ class KubesprayTree:
         return data
 
     def _parse(self, path: Path, raw: bytes) -> dict[str, Any]:
+        # A Kubespray tree can come out of a bundle: bound it like any untrusted YAML.
+        check_yaml(raw, KubesprayError, str(path), max_bytes=16 << 20)
         try:
             data = yaml.load(raw, Loader=_Loader)
         except yaml.MarkedYAMLError as exc:

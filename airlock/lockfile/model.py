@@ -5,14 +5,28 @@ Strict (``extra="forbid"``). Entries are sorted by the writer; see ``writer.py``
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from packaging.utils import (
+    InvalidSdistFilename,
+    InvalidWheelFilename,
+    canonicalize_name,
+    parse_sdist_filename,
+    parse_wheel_filename,
+)
+from packaging.version import InvalidVersion, Version
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from airlock.names import ImageRefStr, SafeName, SafeRelPath, check_name, url_basename
 
 LOCK_VERSION = 1
 
 _HEX64 = r"^[0-9a-f]{64}$"
 _DIGEST = r"^sha256:[0-9a-f]{64}$"
+# A size or count that fits the integers the OS and the tar format use (a lock is untrusted input).
+Size = Annotated[int, Field(ge=0, le=2**63 - 1)]
+# PEP 508 project names: what pypi/simple/<name>/ is made of.
+_PROJECT = r"^([A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9._-]*[A-Za-z0-9])$"
 
 
 class _Strict(BaseModel):
@@ -25,7 +39,7 @@ class Inputs(_Strict):
 
 
 class KubesprayPin(_Strict):
-    version: str
+    version: str = Field(pattern=r"^\d+\.\d+\.\d+$", description="the release; DIR/kubespray-<version>/")
     kube_version: str | None = Field(default=None, description="the Kubernetes version the plan evaluated to")
     kind: Literal["url", "tarball", "directory"]
     url: str = Field(description="upstream URL, or a path relative to airlock.yaml")
@@ -33,28 +47,28 @@ class KubesprayPin(_Strict):
 
 
 class FilePin(_Strict):
-    name: str
-    arch: str
+    name: SafeName
+    arch: SafeName
     url: str
     sha256: str = Field(pattern=_HEX64)
     sha512: str | None = Field(default=None, pattern=r"^[0-9a-f]{128}$")
-    size: int = Field(ge=0)
-    path: str = Field(description="where the file server serves it: <upstream host>/<path>")
+    size: Size
+    path: SafeRelPath = Field(description="where the file server serves it: <upstream host>/<path>")
     kubespray_var: str | None = None
 
 
 class PlatformPin(_Strict):
-    arch: str
-    os: str = "linux"
-    variant: str | None = None
+    arch: SafeName
+    os: SafeName = "linux"
+    variant: SafeName | None = None
     digest: str = Field(pattern=_DIGEST)
     media_type: str
-    size: int = Field(ge=0, description="config + layers, in bytes")
+    size: Size = Field(description="config + layers, in bytes")
 
 
 class ImagePin(_Strict):
-    name: str
-    ref: str
+    name: SafeName
+    ref: ImageRefStr
     digest: str = Field(pattern=_DIGEST, description="what the tag points to upstream")
     media_type: str
     target: Literal["platform", "upstream-index", "filtered-index"]
@@ -63,55 +77,99 @@ class ImagePin(_Strict):
     platforms: list[PlatformPin]
 
 
+def _package_file(url: str) -> str:
+    """The URL's last segment names the package in the site (rpms/<os>/<arch>/<it>)."""
+    try:
+        check_name(url_basename(url))
+    except ValueError as exc:
+        raise ValueError(f"url {url!r}: its file name: {exc}") from None
+    return url
+
+
 class RpmPin(_Strict):
-    os: str
-    name: str
-    epoch: int = 0
-    version: str
-    release: str
-    arch: str
-    repo: str
+    os: SafeName
+    name: SafeName
+    epoch: int = Field(default=0, ge=0, le=2**32)
+    version: SafeName
+    release: SafeName
+    arch: SafeName
+    repo: SafeName
     url: str
     sha256: str = Field(pattern=r"^([0-9a-f]{64})?$", description="empty only while being resolved")
-    size: int = Field(ge=0)
+    size: Size
+
+    @field_validator("url")
+    @classmethod
+    def _file(cls, v: str) -> str:
+        return _package_file(v)
 
 
 class DebPin(_Strict):
-    os: str
-    name: str
-    version: str
-    arch: str
-    repo: str
+    os: SafeName
+    name: SafeName
+    version: SafeName
+    arch: SafeName
+    repo: SafeName
     url: str
     sha256: str = Field(pattern=_HEX64)
-    size: int = Field(ge=0)
+    size: Size
+
+    @field_validator("url")
+    @classmethod
+    def _file(cls, v: str) -> str:
+        return _package_file(v)
 
 
 class DebIndexPin(_Strict):
     """A Packages index a deb repo was resolved from (verified against its Release file); apply
     builds the site's Packages from the stanzas of the locked packages in it."""
 
-    os: str
-    arch: str
-    repo: str
+    os: SafeName
+    arch: SafeName
+    repo: SafeName
     url: str
     sha256: str = Field(pattern=_HEX64)
-    size: int = Field(ge=0)
+    size: Size
 
 
 class WheelPin(_Strict):
     """A Python distribution for the admin host's Kubespray venv (PEP 751-style fields)."""
 
-    name: str
+    name: str = Field(pattern=_PROJECT)
     version: str
-    filename: str
+    filename: SafeName
     url: str
     sha256: str = Field(pattern=_HEX64)
-    size: int = Field(ge=0)
+    size: Size
     requires_python: str | None = None
     platforms: list[str] = Field(description="targets it serves: cp312-x86_64 ...")
     via: list[str] = Field(default_factory=list, description="what required it (like pip-tools)")
     sdist: bool = Field(default=False, description="no wheel exists for the target: built at install time")
+
+    @field_validator("version")
+    @classmethod
+    def _pep440(cls, v: str) -> str:
+        try:
+            Version(v)
+        except InvalidVersion:
+            raise ValueError(f"{v!r} is not a PEP 440 version") from None
+        return v
+
+    @model_validator(mode="after")
+    def _filename_matches(self) -> WheelPin:
+        """The file name must be a wheel or sdist name of this very project and version (pip checks
+        the same when it installs, and it is what pypi/files/<filename> is called)."""
+        try:
+            if self.filename.endswith(".whl"):
+                name, version, _, _ = parse_wheel_filename(self.filename)
+            else:
+                name, version = parse_sdist_filename(self.filename)
+        except (InvalidWheelFilename, InvalidSdistFilename, InvalidVersion):
+            raise ValueError(f"filename {self.filename!r} is not a wheel (.whl) or sdist (.tar.gz, .zip) "
+                             "file name") from None
+        if canonicalize_name(name) != canonicalize_name(self.name) or version != Version(self.version):
+            raise ValueError(f"filename {self.filename!r} is not a distribution of {self.name} {self.version}")
+        return self
 
 
 class Lock(_Strict):

@@ -11,6 +11,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from airlock.bounded import MAX_MANIFEST_BYTES, MAX_MANIFEST_NODES, check_yaml, read_capped
 from airlock.errors import ManifestError
 from airlock.manifest.model import SCHEMA_VERSION, Manifest
 
@@ -43,11 +44,11 @@ class LoadedManifest:
 def load_manifest(path: str | Path) -> LoadedManifest:
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_capped(path, MAX_MANIFEST_BYTES, ManifestError).decode("utf-8")
     except FileNotFoundError:
         raise ManifestError(f"{path} does not exist",
                             hint="create it (see examples/) or pass -f PATH") from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
         raise ManifestError(f"cannot read {path}: {exc}") from None
     data, lines = _parse(text, path)
     if not isinstance(data, dict):
@@ -66,6 +67,8 @@ def load_manifest(path: str | Path) -> LoadedManifest:
 
 
 def _parse(text: str, path: Path) -> tuple[Any, dict[Loc, int]]:
+    # Bounded first: the loader below builds every node and _index walks aliases expanded.
+    check_yaml(text, ManifestError, str(path), max_bytes=MAX_MANIFEST_BYTES, max_nodes=MAX_MANIFEST_NODES)
     loader = yaml.SafeLoader(text)
     try:
         node = loader.get_single_node()

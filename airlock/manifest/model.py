@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import re
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from airlock.names import SafeName, check_image_ref, check_rel_path, has_credentials
 from airlock.targets import targets
 
 SCHEMA_VERSION = 1
@@ -29,6 +31,11 @@ def _http_url(value: str, *, with_path: bool = False) -> str:
     pattern = r"^https?://[^/\s]+/\S*$" if with_path else r"^https?://\S+$"
     if not re.match(pattern, value):
         raise ValueError(f"{value!r} is not an http(s) URL")
+    if has_credentials(value):
+        # airlock.yaml travels inside the bundle and is copied to the site: a password here leaks.
+        raise ValueError(f"{urlsplit(value).hostname}: a URL in airlock.yaml must not carry a user or password "
+                         "(the manifest is copied into the bundle and the site); airlock takes registry credentials "
+                         "from REGISTRY_AUTH_FILE or ~/.docker/config.json")
     return value
 
 
@@ -56,12 +63,15 @@ class KubesprayRef(_Strict):
 class ExtraFile(_Strict):
     url: str
     sha256: str | None = None
-    name: str | None = None
+    name: SafeName | None = None
 
     @field_validator("url")
     @classmethod
     def _http(cls, v: str) -> str:
-        return _http_url(v, with_path=True)
+        _http_url(v, with_path=True)
+        parts = urlsplit(v)
+        check_rel_path(parts.netloc + parts.path)  # the site serves it at files/<host>/<path>
+        return v
 
     @field_validator("sha256")
     @classmethod
@@ -75,7 +85,7 @@ class RepoSpec(_Strict):
     """An OS package repository: rpm-md (``url`` is the directory holding repodata/) or Debian
     (``url`` is the archive root, with ``suite`` and ``components``). ``{arch}`` is expanded."""
 
-    name: str
+    name: SafeName
     url: str
     suite: str | None = None
     components: list[str] = Field(default_factory=list)
@@ -182,8 +192,7 @@ class Manifest(_Strict):
     @classmethod
     def _refs(cls, v: list[str]) -> list[str]:
         for ref in v:
-            if not ref or any(c.isspace() for c in ref) or ref != ref.strip("/:@"):
-                raise ValueError(f"{ref!r} is not an image reference like docker.io/library/nginx:1.29.4")
+            check_image_ref(ref)
         return v
 
     @field_validator("mirrors")
@@ -192,4 +201,5 @@ class Manifest(_Strict):
         for key, target in v.items():
             if not re.match(r"^https?://\S+$", target):
                 raise ValueError(f"mirror for {key!r} must be an http(s) URL, got {target!r}")
+            _http_url(target)
         return v

@@ -74,12 +74,10 @@ class Registry:
             raise RegistryError(f"{what}: manifest {reference} has digest {digest}, the registry said {expected}",
                                 hint="the registry or a proxy altered the manifest; do not trust this source")
         media_type = resp.headers.get("Content-Type", "").split(";")[0].strip()
-        try:
-            import json
+        from airlock.bounded import load_json
 
-            declared = json.loads(body).get("mediaType")
-        except ValueError:
-            raise RegistryError(f"{what}: manifest {reference} is not JSON") from None
+        doc = load_json(body, RegistryError, f"{what}: manifest {reference}")
+        declared = doc.get("mediaType") if isinstance(doc, dict) else None
         media_type = declared or media_type
         if media_type not in INDEX_TYPES + MANIFEST_TYPES:
             raise RegistryError(f"{what}: unsupported manifest media type {media_type!r}",

@@ -16,6 +16,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from airlock.bounded import load_json
 from airlock.lockfile.model import ImagePin, PlatformPin
 from airlock.net.reference import parse_ref
 from airlock.net.registry import INDEX_TYPES, MANIFEST_TYPES, Registry, RegistryError, sha256_digest
@@ -100,7 +101,8 @@ class ImageResolver:
 
     def _from_manifest(self, request: ImageRequest, ref: Any, top: Any, what: str) -> ImagePin:
         manifest = json.loads(top.body)
-        config = json.loads(self.registry.blob(ref, manifest["config"]["digest"], what=what))
+        config = load_json(self.registry.blob(ref, manifest["config"]["digest"], what=what), RegistryError,
+                           f"{what}: image config")
         arch, os_name = config.get("architecture"), config.get("os", "linux")
         missing = sorted(a for a in request.arches if a != arch or os_name != "linux")
         if missing:

@@ -72,6 +72,10 @@ def _hidden_modular(modules_yaml: bytes) -> set[str]:
     """NEVRAs of packages in module streams that are not default streams."""
     import yaml
 
+    from airlock.bounded import MAX_JSON_BYTES, check_yaml
+
+    # Upstream metadata (hash-checked against repomd.xml, but a mirror can serve anything).
+    check_yaml(modules_yaml, MetadataError, "modules.yaml", max_bytes=MAX_JSON_BYTES)
     defaults: dict[str, str] = {}
     streams: list[tuple[str, str, list[str]]] = []
     for doc in yaml.safe_load_all(modules_yaml):

@@ -15,7 +15,8 @@ def lock(images: dict[str, tuple[str, str]], files: dict[str, str]) -> Lock:
     return Lock(
         inputs=Inputs(manifest_sha256=H, kubespray_sha256=H),
         kubespray=KubesprayPin(version="2.30.0", kube_version="1.34.3", kind="url", url="u", sha256=H),
-        file=[FilePin(name=n, arch="amd64", url=u, sha256=H, size=10, path=u) for n, u in files.items()],
+        file=[FilePin(name=n, arch="amd64", url=u, sha256=H, size=10, path=u.split("://", 1)[-1])
+              for n, u in files.items()],
         image=[ImagePin(name=n, ref=ref, digest=dig, media_type="m", target="platform", target_digest=dig,
                         target_media_type="m", platforms=[PlatformPin(arch="amd64", digest=dig, media_type="m",
                                                                       size=100)])

@@ -1,0 +1,141 @@
+"""Names from untrusted input (a lock, a manifest, a bundle) that become paths, and the one place
+that checks them.
+
+A lock is untrusted until verified, and even a verified bundle only proves the lock is internally
+consistent, not that its author was friendly. So every field that ends up in a path under the site
+directory is checked by the model that reads it (``SafeName``, ``SafeRelPath``, ``ImageRefStr``),
+and the code that joins paths checks again (:func:`inside`) that the result stays in the directory.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+from pydantic import AfterValidator, WithJsonSchema
+
+from airlock.errors import AirlockError
+
+_V = TypeVar("_V")
+
+MAX_NAME_BYTES = 255      # one path component on Linux filesystems
+MAX_PATH_BYTES = 1024     # far above any real download path, far below PATH_MAX
+
+# The image reference grammar of the OCI distribution spec (docker's reference package):
+# [domain[:port]/]path-component(/path-component)*[:tag][@algorithm:hex]. It admits no "..",
+# no empty component and no character that could leave a directory or quote a TOML string.
+_DOMAIN = r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*(?::[0-9]+)?)"
+_COMPONENT = r"(?:[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)"
+_IMAGE_REF = re.compile(rf"^(?:{_DOMAIN}/)?{_COMPONENT}(?:/{_COMPONENT})*(?::[\w][\w.-]{{0,127}})?"
+                        r"(?:@sha256:[0-9a-f]{64})?$")
+
+
+def _bad_char(value: str) -> str | None:
+    for ch in value:
+        if ch in "/\\" or ch.isspace() or unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"):
+            return ch
+    return None
+
+
+def check_name(value: str) -> str:
+    """One path component: not empty, not ``.``/``..``, no separator, whitespace or control character."""
+    if not value or value in (".", ".."):
+        raise ValueError(f"{value!r} is not a usable file name")
+    bad = _bad_char(value)
+    if bad is not None:
+        raise ValueError(f"{value!r} contains {bad!r}; a name must be one path component without "
+                         "separators, whitespace or control characters")
+    if len(value.encode("utf-8")) > MAX_NAME_BYTES:
+        raise ValueError(f"{value[:40]!r}... is longer than {MAX_NAME_BYTES} bytes")
+    return value
+
+
+def check_rel_path(value: str) -> str:
+    """A relative path of ``/``-separated :func:`check_name` components (no ``..``, no empty part)."""
+    if value.startswith("/"):
+        raise ValueError(f"{value!r} is absolute; a relative path is needed")
+    if len(value.encode("utf-8")) > MAX_PATH_BYTES:
+        raise ValueError(f"{value[:40]!r}... is longer than {MAX_PATH_BYTES} bytes")
+    for part in value.split("/"):
+        try:
+            check_name(part)
+        except ValueError:
+            raise ValueError(f"{value!r} is not a safe relative path (component {part!r}: no empty, "
+                             "'.' or '..' components, separators, whitespace or control characters)") from None
+    return value
+
+
+def check_image_ref(value: str) -> str:
+    """An image reference ``[registry[:port]/]repository[:tag][@sha256:hex]`` (lowercase repository)."""
+    if len(value) > MAX_PATH_BYTES or not _IMAGE_REF.match(value):
+        raise ValueError(f"{value!r} is not an image reference like registry.k8s.io/pause:3.10 "
+                         "(lowercase repository, optional :tag and @sha256:digest)")
+    return value
+
+
+# The JSON schema patterns document the rule for other tools; the validators above are the rule.
+_NAME_PATTERN = r"^(?!\.\.?$)[^/\\\s\x00-\x1f\x7f]{1,255}$"
+_PATH_PATTERN = r"^(?!/)((?!\.\.?(/|$))[^/\\\s\x00-\x1f\x7f]+/)*(?!\.\.?$)[^/\\\s\x00-\x1f\x7f]+$"
+SafeName = Annotated[str, AfterValidator(check_name),
+                     WithJsonSchema({"type": "string", "pattern": _NAME_PATTERN,
+                                     "description": "one path component: no separators, '.', '..' or whitespace"})]
+SafeRelPath = Annotated[str, AfterValidator(check_rel_path),
+                        WithJsonSchema({"type": "string", "pattern": _PATH_PATTERN,
+                                        "description": "a relative path without '.', '..' or empty components"})]
+ImageRefStr = Annotated[str, AfterValidator(check_image_ref),
+                        WithJsonSchema({"type": "string", "pattern": _IMAGE_REF.pattern,
+                                        "description": "registry/repository[:tag][@sha256:digest]"})]
+
+
+def has_credentials(url: str) -> bool:
+    """True when ``url`` (``scheme://user:pass@host/...`` or ``user:pass@host/...``) carries a user or password."""
+    from urllib.parse import urlsplit
+
+    authority = url.split("://", 1)[1] if "://" in url else url
+    authority = authority.split("/", 1)[0]
+    if "@" in authority:
+        return True
+    try:
+        parts = urlsplit(url if "://" in url else "//" + url)
+        return parts.username is not None or parts.password is not None
+    except ValueError:
+        return False
+
+
+def url_basename(url: str) -> str:
+    """The last path segment of a URL (what a package is called in the site)."""
+    return url.rsplit("/", 1)[-1]
+
+
+class UnsafePathError(AirlockError):
+    """A path computed from untrusted input would leave the directory it belongs in."""
+
+
+def safe_rel(rel: str, where: str = "the site") -> str:
+    """``rel`` when it is a relative path that cannot leave the directory it is joined to, lexically."""
+    try:
+        return check_rel_path(rel)
+    except ValueError as exc:
+        raise UnsafePathError(f"refusing to write {rel!r}: {exc}", where=where,
+                              hint="the lock or bundle is damaged or hostile; do not use it") from None
+
+
+def safe_paths(paths: dict[str, _V], where: str = "the site") -> dict[str, _V]:
+    """``paths`` (relative path -> content) after :func:`safe_rel` of every key."""
+    for rel in paths:
+        safe_rel(rel, where)
+    return paths
+
+
+def inside(root: Path, rel: str) -> Path:
+    """``root / rel``, refused unless it stays inside ``root`` once symlinks are resolved."""
+    safe_rel(rel, str(root))
+    base = root.resolve()
+    target = (base / rel).resolve()
+    if target != base and base not in target.parents:
+        raise UnsafePathError(f"refusing to write {rel!r}: it resolves to {target}, outside the directory",
+                              where=str(root), hint="remove the symlink that leads out of the directory, "
+                                                    "or use a fresh directory")
+    return base / rel
