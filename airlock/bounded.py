@@ -9,6 +9,7 @@ and every failure is the caller's own :class:`AirlockError` subclass naming the 
 from __future__ import annotations
 
 import json
+import os
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -35,17 +36,21 @@ def _fail(error: type[AirlockError], message: str, where: str | None, hint: str 
 
 
 def read_capped(path: Path, max_bytes: int, error: type[AirlockError], hint: str | None = None) -> bytes:
-    """The bytes of ``path``, refused before reading when it is larger than ``max_bytes``."""
+    """The bytes of ``path``, refused before reading when it is larger than ``max_bytes`` (a sparse
+    1 GiB file costs nothing to make and must cost nothing to refuse). FileNotFoundError passes."""
+    too_big = _fail(error, f"larger than {max_bytes >> 20} MiB", str(path),
+                    hint or "this is not a file airlock wrote; check where it came from")
     try:
         with path.open("rb") as f:
-            data = f.read(max_bytes + 1)
+            if os.fstat(f.fileno()).st_size > max_bytes:
+                raise too_big
+            data = f.read(max_bytes + 1)  # a pipe or a growing file has no trustworthy size
     except FileNotFoundError:
         raise
     except OSError as exc:
-        raise _fail(error, f"cannot read {path}: {exc.strerror or exc}", None) from None
+        raise _fail(error, f"cannot read it: {exc.strerror or exc}", str(path)) from None
     if len(data) > max_bytes:
-        raise _fail(error, f"{path} is larger than {max_bytes >> 20} MiB", str(path),
-                    hint or "this is not a file airlock wrote; check where it came from")
+        raise too_big
     return data
 
 

@@ -39,6 +39,24 @@ def _bad_char(value: str) -> str | None:
     return None
 
 
+_REGISTRY = re.compile(rf"^(?:{_DOMAIN}|\[[0-9A-Fa-f:.]+\](?::[0-9]+)?)(?:/{_COMPONENT})*$")
+
+
+def check_registry(value: str) -> str:
+    """``host[:port][/prefix...]``: where images are pushed and what nodes pull from."""
+    if has_credentials(value):
+        raise ValueError("it carries a user or password")
+    port = value.split("/", 1)[0].rsplit("]", 1)[-1].rpartition(":")[2] if ":" in value.split("/", 1)[0] else ""
+    if len(value) > MAX_PATH_BYTES or not _REGISTRY.match(value) or (port and not 0 < int(port) < 65536):
+        raise ValueError(f"{redact(value)!r} is not REGISTRY[:PORT][/PREFIX] (lowercase prefix, port 1-65535)")
+    return value
+
+
+def redact(url: str) -> str:
+    """``url`` with any password replaced by ``***`` (for messages: a secret is never printed)."""
+    return re.sub(r"^((?:[a-z][a-z0-9+.-]*://)?[^/@]*?:)[^/@]*@", r"\1***@", url, flags=re.IGNORECASE)
+
+
 def check_name(value: str) -> str:
     """One path component: not empty, not ``.``/``..``, no separator, whitespace or control character."""
     if not value or value in (".", ".."):

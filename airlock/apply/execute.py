@@ -28,6 +28,7 @@ from airlock.bundle.tarstream import BundleError
 from airlock.bundle.verify import Verified, verify_bundle
 from airlock.errors import AirlockError, UsageError
 from airlock.kubespray.tree import KubesprayTree
+from airlock.names import check_registry, has_credentials, redact
 
 
 @dataclass
@@ -50,15 +51,34 @@ class ApplyReport:
 
 
 def site_for(opts: ApplyOptions) -> Site:
-    parts = urlsplit(opts.url)
-    if parts.scheme not in ("http", "https") or not parts.netloc or parts.path not in ("", "/"):
+    """The site's addresses from --url and --push, refused when malformed or carrying a secret: they
+    are written into offline.yml, node/ and --json, so a password in them would leak."""
+    if has_credentials(opts.url) or (opts.push and has_credentials(opts.push)):
+        flag = "--url" if has_credentials(opts.url) else "--push"
+        raise UsageError(f"{flag} {redact(opts.url if flag == '--url' else opts.push or '')!r} carries a user or "
+                         "password; it would be written into offline.yml and node/",
+                         hint="give --push credentials with --registry-user and --registry-password-stdin"
+                              if flag == "--push" else "nodes reach `airlock serve` without credentials")
+    try:
+        parts = urlsplit(opts.url)
+        ok = parts.scheme in ("http", "https") and bool(parts.hostname) and parts.path in ("", "/") \
+            and not parts.query and not parts.fragment
+        parts.port  # noqa: B018  (raises ValueError for a port out of range)
+    except ValueError as exc:
+        raise UsageError(f"--url {opts.url!r} is not a valid URL: {exc}",
+                         hint="e.g. --url http://10.0.0.5:8080 or http://[fd00::5]:8080") from None
+    if not ok or any(c.isspace() or c in "\"'\\" for c in parts.netloc):
         raise UsageError(f"--url {opts.url!r} must be http(s)://HOST:PORT", hint="e.g. --url http://10.0.0.5:8080")
     base = f"{parts.scheme}://{parts.netloc}"
     if opts.push:
         if "://" in opts.push:
             raise UsageError("--push takes REGISTRY[/PREFIX] without a scheme",
                              hint="use --insecure-registry for plain HTTP")
-        return Site(f"{base}/files", opts.push.rstrip("/"), opts.insecure_registry)
+        try:
+            registry = check_registry(opts.push.rstrip("/"))
+        except ValueError as exc:
+            raise UsageError(f"--push: {exc}", hint="e.g. --push registry.example:5000/airlock") from None
+        return Site(f"{base}/files", registry, opts.insecure_registry)
     return Site(f"{base}/files", parts.netloc, parts.scheme == "http")
 
 

@@ -30,10 +30,12 @@ def apply(bundle: str, dest: str, url: str, push: str | None, registry_user: str
           registry_password_stdin: bool, ca_file: str | None, insecure_registry: bool, concurrency: int,
           key: str | None, dry_run: bool, as_json: bool) -> None:
     """Verify BUNDLE, then lay out the site in DIR: files, images, Kubespray, offline.yml, node/."""
-    from airlock.apply.execute import ApplyOptions
+    from airlock.apply.execute import ApplyOptions, site_for
     from airlock.apply.execute import apply as do_apply
     from airlock.errors import UsageError
 
+    opts = ApplyOptions(dest=Path(dest), url=url, push=push, insecure_registry=insecure_registry, dry_run=dry_run)
+    site_for(opts)  # refuse a bad --url or --push (or one carrying a password) before reading anything
     password = None
     if registry_password_stdin:
         if not registry_user:
@@ -48,8 +50,7 @@ def apply(bundle: str, dest: str, url: str, push: str | None, registry_user: str
         from airlock.review.signing import verify_signature
 
         verify_signature(Path(bundle), Path(key))
-    report = do_apply(Path(bundle), ApplyOptions(dest=Path(dest), url=url, push=push,
-                                                 insecure_registry=insecure_registry, dry_run=dry_run))
+    report = do_apply(Path(bundle), opts)
     pushed = None
     t_push = time.perf_counter()
     if push and not dry_run:
@@ -92,8 +93,9 @@ def serve(site: str, listen: str) -> None:
     from airlock.server.http import serve as run
 
     host, _, port = listen.rpartition(":")
-    if not host or not port.isdigit():
-        raise UsageError(f"--listen {listen!r} must be HOST:PORT")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise UsageError(f"--listen {listen!r} must be HOST:PORT with a port from 1 to 65535",
+                         hint="e.g. --listen 0.0.0.0:8080 or --listen [::]:8080")
     try:
         run(Path(site), host.strip("[]"), int(port))
     except OSError as exc:

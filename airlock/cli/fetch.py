@@ -11,12 +11,24 @@ import click
 from airlock.cli.main import cli
 
 
+MIN_SPLIT = 1 << 20  # smaller parts only multiply files (a 10 GiB bundle in 1-byte parts: 10 billion)
+
+
 def _size(text: str) -> int:
     m = re.fullmatch(r"(\d+)\s*([KMGT]i?B?|B)?", text.strip(), re.I)
     if not m:
         raise click.BadParameter(f"{text!r} is not a size like 4GiB, 700M or 1048576")
     unit = (m.group(2) or "B").upper().rstrip("B").rstrip("I")
     return int(m.group(1)) * {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}[unit]
+
+
+def _split(text: str) -> int:
+    from airlock.errors import UsageError
+
+    size = _size(text)
+    if size < MIN_SPLIT:
+        raise UsageError(f"--split {text}: parts must be at least 1 MiB", hint="e.g. --split 4GiB or --split 700M")
+    return size
 
 
 def human(n: float) -> str:
@@ -52,6 +64,7 @@ def fetch(lock_path: str, output: str, cache: str | None, base_lock: str | None,
     from airlock.fetch import FetchOptions
     from airlock.fetch import fetch as do_fetch
 
+    split_bytes = _split(split) if split else None
     lock = Path(lock_path)
     if not lock.is_file():
         raise UsageError(f"{lock} does not exist", hint="run `airlock resolve` first, or pass --lock")
@@ -68,7 +81,7 @@ def fetch(lock_path: str, output: str, cache: str | None, base_lock: str | None,
             raise UsageError(f"--mirror {m!r} is not KEY=URL")
         mirror_map[key] = value
     opts = FetchOptions(manifest=source if has_manifest else None, cache=Path(cache) if cache else None, base_lock=Path(base_lock) if base_lock else None,
-                        split=_size(split) if split else None, concurrency=concurrency, mirrors=mirror_map,
+                        split=split_bytes, concurrency=concurrency, mirrors=mirror_map,
                         ca_file=ca_file, insecure_registries=frozenset(insecure), sbom=with_sbom)
     with ByteProgress(enabled=not as_json) as progress:
         result = do_fetch(lock, Path(output), opts, progress)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import select
 import sys
 
 import click
@@ -24,6 +25,10 @@ class AirlockGroup(click.Group):
         except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
             raise
         except Exception as exc:  # a bug in airlock, not bad input: say so, keep it short
+            if isinstance(exc, BrokenPipeError) and _stdout_gone():
+                # `airlock ... | head -1`: the reader has what it wanted; the work itself is done.
+                _silence_stdout()
+                ctx.exit(0)
             if os.environ.get("AIRLOCK_DEBUG"):
                 raise
             click.echo(f"internal error: {type(exc).__name__}: {exc}\n"
@@ -31,6 +36,27 @@ class AirlockGroup(click.Group):
                        "and report it", err=True)
             ctx.exit(70)
         return None
+
+
+def _stdout_gone() -> bool:
+    """True when standard output is a pipe whose reader has gone (a socket's EPIPE is an error)."""
+    try:
+        fd = sys.stdout.fileno()
+        poller = select.poll()
+        poller.register(fd, 0)  # POLLERR and POLLHUP are always reported
+        return any(ev & select.POLLERR for _, ev in poller.poll(0))
+    except (AttributeError, OSError, ValueError):
+        return False
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush does not print a traceback."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (AttributeError, OSError, ValueError):
+        pass
 
 
 @click.group(cls=AirlockGroup, context_settings={"help_option_names": ["-h", "--help"]})
