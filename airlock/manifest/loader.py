@@ -69,7 +69,13 @@ def load_manifest(path: str | Path) -> LoadedManifest:
 def _parse(text: str, path: Path) -> tuple[Any, dict[Loc, int]]:
     # Bounded first: the loader below builds every node and _index walks aliases expanded.
     check_yaml(text, ManifestError, str(path), max_bytes=MAX_MANIFEST_BYTES, max_nodes=MAX_MANIFEST_NODES)
-    loader = yaml.SafeLoader(text)
+    try:
+        loader = yaml.SafeLoader(text)
+    except yaml.reader.ReaderError as exc:  # a control character: the reader refuses it before parsing
+        line = text[:max(exc.position, 0)].count("\n") + 1
+        raise ManifestError(f"malformed YAML: character {exc.character!r} is not allowed in YAML",
+                            where=f"{path}:{line}", hint="remove it (YAML text cannot hold control characters)") \
+            from None
     try:
         node = loader.get_single_node()
         if node is None:
@@ -100,6 +106,9 @@ def _index(node: yaml.Node, loc: Loc, lines: dict[Loc, int], path: Path) -> None
     if isinstance(node, yaml.MappingNode):
         seen: set[Any] = set()
         for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):  # `? [a, b]: x`: YAML allows it, no key of ours is one
+                raise ManifestError("a key must be a plain value, not a list or mapping",
+                                    where=f"{path}:{key_node.start_mark.line + 1}", hint="write the key as text")
             key = key_node.value
             if key in seen:
                 raise ManifestError(f"duplicate key {key!r}", where=f"{path}:{key_node.start_mark.line + 1}",

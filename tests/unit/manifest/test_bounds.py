@@ -75,3 +75,15 @@ def test_values_that_become_paths_or_leak_are_refused(tmp_path: Path, body: str,
         load_manifest(p)
     assert info.value.where == f"{p}:2"
     assert "s3cret" not in info.value.render()
+
+
+def test_control_characters_and_complex_keys_are_manifest_errors(tmp_path: Path) -> None:
+    """Found by the fuzz pass: both crashed the loader with ReaderError / TypeError."""
+    p = write(tmp_path, "vars: {a: 1}\nx: \x1f\n")
+    with pytest.raises(ManifestError, match="is not allowed in YAML") as info:
+        load_manifest(p)
+    assert info.value.where == f"{p}:3"
+    p = write(tmp_path, "? [a, b]\n: 1\n")
+    with pytest.raises(ManifestError, match="a key must be a plain value") as info:
+        load_manifest(p)
+    assert info.value.where == f"{p}:2"
