@@ -61,15 +61,15 @@ def rewrite(src: Path, dst: Path, edit: Callable[[str], str]) -> None:
             out.addfile(m, io.BytesIO(data) if data is not None else None)
 
 
+def _sub(pattern: str, repl: str) -> Callable[[str], str]:
+    return lambda text: re.sub(pattern, repl, text, count=1, flags=re.MULTILINE)
+
+
 EDITS = {
-    "file-path": (lambda t: re.sub(r'^path = ".*"$', 'path = "../../../X"', t, count=1, flags=re.M),
-                  r"file\[0\]\.path"),
-    "rpm-os": (lambda t: re.sub(r'^os = "rocky-10"$', 'os = "../../../../X"', t, count=1, flags=re.M),
-               r"rpm\[0\]\.os"),
-    "rpm-url-name": (lambda t: re.sub(r'^(url = "https://[^"]*/)[^/"]*\.rpm"$', r'\1.."', t, count=1, flags=re.M),
-                     r"rpm\[0\]\.url"),
-    "kubespray-version": (lambda t: re.sub(r'^version = "2\.30\.0"$', 'version = "../../x"', t, count=1,
-                                           flags=re.M), r"kubespray\.version"),
+    "file-path": (_sub(r'^path = ".*"$', 'path = "../../../X"'), r"file\[0\]\.path"),
+    "rpm-os": (_sub(r'^os = "rocky-10"$', 'os = "../../../../X"'), r"rpm\[0\]\.os"),
+    "rpm-url-name": (_sub(r'^(url = "https://[^"]*/)[^/"]*\.rpm"$', r'\1.."'), r"rpm\[0\]\.url"),
+    "kubespray-version": (_sub(r'^version = "2\.30\.0"$', 'version = "../../x"'), r"kubespray\.version"),
 }
 
 
