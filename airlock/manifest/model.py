@@ -31,6 +31,10 @@ def _http_url(value: str, *, with_path: bool = False) -> str:
     pattern = r"^https?://[^/\s]+/\S*$" if with_path else r"^https?://\S+$"
     if not re.match(pattern, value):
         raise ValueError(f"{value!r} is not an http(s) URL")
+    return _no_credentials(value)
+
+
+def _no_credentials(value: str) -> str:
     if has_credentials(value):
         # airlock.yaml travels inside the bundle and is copied to the site: a password here leaks.
         raise ValueError(f"{urlsplit(value).hostname}: a URL in airlock.yaml must not carry a user or password "
@@ -55,6 +59,11 @@ class KubesprayRef(_Strict):
         if not _RELEASE.match(v):
             raise ValueError(f"{v!r} is not a Kubespray release like \"2.30.0\" (write it without the v)")
         return v
+
+    @field_validator("source")
+    @classmethod
+    def _no_secret(cls, v: str | None) -> str | None:
+        return _no_credentials(v) if v and "://" in v else v
 
     def default_source(self) -> str:
         return f"https://github.com/kubernetes-sigs/kubespray/archive/refs/tags/v{self.version}.tar.gz"
@@ -100,6 +109,11 @@ class PythonSpec(_Strict):
     version: str | None = None
     requirements: list[str] = Field(default_factory=list)
     index_url: str | None = None
+
+    @field_validator("index_url")
+    @classmethod
+    def _index(cls, v: str | None) -> str | None:
+        return v if v is None else _http_url(v)
 
     @field_validator("version")
     @classmethod

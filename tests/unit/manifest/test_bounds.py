@@ -68,6 +68,8 @@ def test_a_huge_manifest_is_refused_without_reading_it(tmp_path: Path) -> None:
     ('repos: {rocky-10: [{name: "a/b", url: "https://r.example/"}]}\n', "contains '/'"),
     ('mirrors: {registry.k8s.io: "https://user:s3cret@mirror.example/r"}\n', "must not carry a user or password"),
     ('files: [{url: "https://user:s3cret@example.org/tool"}]\n', "must not carry a user or password"),
+    ('python: {index_url: "https://user:s3cret@pypi.example/simple/"}\n', "must not carry a user or password"),
+    ('repos: {rocky-10: [{name: a, url: "https://user:s3cret@r.example/"}]}\n', "must not carry a user or password"),
 ])
 def test_values_that_become_paths_or_leak_are_refused(tmp_path: Path, body: str, message: str) -> None:
     p = write(tmp_path, body)
@@ -87,3 +89,11 @@ def test_control_characters_and_complex_keys_are_manifest_errors(tmp_path: Path)
     with pytest.raises(ManifestError, match="a key must be a plain value") as info:
         load_manifest(p)
     assert info.value.where == f"{p}:2"
+
+
+def test_kubespray_source_url_without_credentials(tmp_path: Path) -> None:
+    p = tmp_path / "airlock.yaml"
+    p.write_text('kubespray:\n  version: "2.30.0"\n  source: "https://user:s3cret@git.example/ks.tgz"\n')
+    with pytest.raises(ManifestError, match="must not carry a user or password") as info:
+        load_manifest(p)
+    assert info.value.where == f"{p}:3" and "s3cret" not in info.value.render()
