@@ -5,7 +5,7 @@ Strict (``extra="forbid"``). Entries are sorted by the writer; see ``writer.py``
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from packaging.utils import (
     InvalidSdistFilename,
@@ -15,8 +15,9 @@ from packaging.utils import (
     parse_wheel_filename,
 )
 from packaging.version import InvalidVersion, Version
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from airlock.errors import NetworkError
 from airlock.names import ImageRefStr, SafeName, SafeRelPath, check_name, url_basename
 
 LOCK_VERSION = 1
@@ -185,3 +186,24 @@ class Lock(_Strict):
     packages_inputs: dict[str, str] = Field(default_factory=dict,
                                             description="per os (and 'python'): sha256 of what its closure "
                                                         "was resolved from")
+
+
+_Pin = TypeVar("_Pin", bound=BaseModel)
+
+
+class UnusableUpstreamValue(NetworkError):
+    """An upstream (or a mirror) answered with a value the lock must not hold, e.g. a package
+    named ``../x``: refused as that upstream's answer, not a crash of the resolver."""
+
+
+def upstream_pin(model: type[_Pin], what: str, **fields: Any) -> _Pin:
+    """``model(**fields)`` for values that came from an upstream's metadata."""
+    try:
+        return model(**fields)
+    except ValidationError as exc:
+        err = exc.errors(include_url=False)[0]
+        field = ".".join(str(p) for p in err["loc"]) or model.__name__
+        raise UnusableUpstreamValue(f"{what}: the upstream's {field} is unusable: "
+                                    f"{err['msg'].removeprefix('Value error, ')}",
+                                    hint="the repository or a mirror serves metadata airlock cannot use "
+                                         "safely; check it, or leave the package out") from None

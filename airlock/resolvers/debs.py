@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from airlock.lockfile.model import DebIndexPin, DebPin
+from airlock.lockfile.model import DebIndexPin, DebPin, upstream_pin
 from airlock.manifest.model import RepoSpec
 from airlock.net.http import Net
 from airlock.resolvers.repometa import MetadataError, get_index, get_verified
@@ -140,7 +140,8 @@ def resolve_debs(net: Net, mirrors: Mapping[str, str], req: DebRequest) -> tuple
     for spec in req.repos:
         repo = pool.add_repo(spec.name)
         for url, sha, size, path in _indexes(net, mirrors, spec, req.arch, what):
-            index_pins.append(DebIndexPin(os=req.os, arch=req.arch, repo=spec.name, url=url, sha256=sha, size=size))
+            index_pins.append(upstream_pin(DebIndexPin, f"{what}, repo {spec.name}", os=req.os, arch=req.arch,
+                                           repo=spec.name, url=url, sha256=sha, size=size))
             for f in parse_stanzas(decompress(path)):
                 if "Package" not in f or "Version" not in f or "Filename" not in f or "SHA256" not in f:
                     continue
@@ -162,6 +163,9 @@ def resolve_debs(net: Net, mirrors: Mapping[str, str], req: DebRequest) -> tuple
     pins = []
     for s in chosen:
         repo_name, f, base = meta[s.id]
-        pins.append(DebPin(os=req.os, name=s.name, version=s.evr, arch=f.get("Architecture", req.arch),
-                           repo=repo_name, url=base + f["Filename"], sha256=f["SHA256"], size=int(f.get("Size", 0))))
+        size = f.get("Size", "0")
+        pins.append(upstream_pin(DebPin, f"deb {s.name} ({req.os}, repo {repo_name})", os=req.os, name=s.name,
+                                 version=s.evr, arch=f.get("Architecture", req.arch), repo=repo_name,
+                                 url=base + f["Filename"], sha256=f["SHA256"],
+                                 size=int(size) if size.isdigit() and len(size) < 19 else -1))
     return sorted(pins, key=lambda p: (p.name, p.arch, p.version)), index_pins

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from airlock.bounded import load_json
-from airlock.lockfile.model import ImagePin, PlatformPin
+from airlock.lockfile.model import ImagePin, PlatformPin, upstream_pin
 from airlock.net.reference import parse_ref
 from airlock.net.registry import INDEX_TYPES, MANIFEST_TYPES, Registry, RegistryError, sha256_digest
 
@@ -85,9 +85,9 @@ class ImageResolver:
             m = self.registry.manifest(ref, desc["digest"], what=f"{what} ({arch})")
             if m.media_type not in MANIFEST_TYPES:
                 raise RegistryError(f"{what} ({arch}): nested index {desc['digest']} is not supported")
-            platforms.append(PlatformPin(arch=arch, variant=(desc.get("platform") or {}).get("variant"),
-                                         digest=m.digest, media_type=m.media_type,
-                                         size=_platform_size(json.loads(m.body))))
+            platforms.append(upstream_pin(PlatformPin, f"{what} ({arch})", arch=arch,
+                                          variant=(desc.get("platform") or {}).get("variant"), digest=m.digest,
+                                          media_type=m.media_type, size=_platform_size(json.loads(m.body))))
         if len(platforms) == 1:
             target, target_digest, target_type = "platform", platforms[0].digest, platforms[0].media_type
         elif len(entries) == len(chosen):
@@ -108,8 +108,8 @@ class ImageResolver:
         if missing:
             raise RegistryError(f"{what} is a single {os_name}/{arch} image; it has no linux/{missing[0]}",
                                 hint=f"drop {missing[0]} from arch, or choose a multi-arch tag")
-        platform = PlatformPin(arch=arch, variant=config.get("variant"), digest=top.digest,
-                               media_type=top.media_type, size=_platform_size(manifest))
+        platform = upstream_pin(PlatformPin, what, arch=arch, variant=config.get("variant"), digest=top.digest,
+                                media_type=top.media_type, size=_platform_size(manifest))
         return ImagePin(name=request.name, ref=request.ref, digest=top.digest, media_type=top.media_type,
                         target="platform", target_digest=top.digest, target_media_type=top.media_type,
                         platforms=[platform])

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from airlock.lockfile.model import RpmPin
+from airlock.lockfile.model import RpmPin, upstream_pin
 from airlock.manifest.model import RepoSpec
 from airlock.net.http import Net
 from airlock.resolvers.repometa import MetadataError, get_index, get_verified
@@ -158,8 +158,11 @@ def _pin(s: Any, req: RpmRequest, bases: dict[str, str]) -> RpmPin:
     size = s.lookup_num(solv.SOLVABLE_DOWNLOADSIZE)
     repo = s.repo.name
     sha256 = chk.hex() if chk is not None and chk.typestr() == "sha256" else None
-    return RpmPin(os=req.os, name=s.name, epoch=int(epoch or 0), version=version, release=release, arch=s.arch,
-                  repo=repo, url=bases[repo] + location, sha256=sha256 or "", size=size)
+    if not epoch.isdigit():
+        epoch = "-1"  # refused by the model below, naming the package
+    return upstream_pin(RpmPin, f"rpm {s.name} ({req.os}, repo {repo})", os=req.os, name=s.name, epoch=int(epoch),
+                        version=version, release=release, arch=s.arch, repo=repo, url=bases[repo] + location,
+                        sha256=sha256 or "", size=size)
 
 
 def compute_missing_sha256(net: Net, mirrors: Mapping[str, str], pins: list[RpmPin]) -> list[RpmPin]:

@@ -22,7 +22,7 @@ from packaging.utils import canonicalize_name, parse_sdist_filename, parse_wheel
 from packaging.version import Version
 
 from airlock.errors import AirlockError
-from airlock.lockfile.model import WheelPin
+from airlock.lockfile.model import WheelPin, upstream_pin
 from airlock.resolvers.pypi import Dist, Index, requires_dist
 
 
@@ -234,10 +234,10 @@ def resolve_wheels(index: Index, requirements: list[str], targets: list[Target])
         if not c.dist.sha256:
             raise WheelResolutionError(f"python package {c.name} {c.version}: the index gives no sha256 for {filename}",
                                        hint="use an index that lists sha256 hashes (PEP 503 #sha256= or PEP 691)")
-        out.append(WheelPin(name=c.name, version=str(c.version), filename=filename, url=c.dist.url,
-                            sha256=c.dist.sha256, size=c.dist.size or e.get("size", 0),
-                            requires_python=c.dist.requires_python,
-                            platforms=sorted(e["platforms"]), via=sorted(e["via"]), sdist=c.sdist))
+        out.append(upstream_pin(WheelPin, f"python package {c.name} {c.version}", name=c.name, version=str(c.version),
+                                filename=filename, url=c.dist.url, sha256=c.dist.sha256,
+                                size=c.dist.size or e.get("size", 0), requires_python=c.dist.requires_python,
+                                platforms=sorted(e["platforms"]), via=sorted(e["via"]), sdist=c.sdist))
     return sorted(out, key=lambda w: (w.name, w.filename))
 
 
