@@ -10,7 +10,6 @@ import click
 
 from airlock.cli.main import cli
 
-
 MIN_SPLIT = 1 << 20  # smaller parts only multiply files (a 10 GiB bundle in 1-byte parts: 10 billion)
 
 

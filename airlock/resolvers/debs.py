@@ -163,9 +163,9 @@ def resolve_debs(net: Net, mirrors: Mapping[str, str], req: DebRequest) -> tuple
     pins = []
     for s in chosen:
         repo_name, f, base = meta[s.id]
-        size = f.get("Size", "0")
+        declared = str(f.get("Size", "0"))
         pins.append(upstream_pin(DebPin, f"deb {s.name} ({req.os}, repo {repo_name})", os=req.os, name=s.name,
                                  version=s.evr, arch=f.get("Architecture", req.arch), repo=repo_name,
                                  url=base + f["Filename"], sha256=f["SHA256"],
-                                 size=int(size) if size.isdigit() and len(size) < 19 else -1))
+                                 size=int(declared) if declared.isdigit() and len(declared) < 19 else -1))
     return sorted(pins, key=lambda p: (p.name, p.arch, p.version)), index_pins

@@ -122,8 +122,8 @@ def test_cli_refuses_a_hostile_lock_with_exit_2(tmp_path: Path) -> None:
 def test_a_hostile_upstream_value_is_an_error_naming_the_artifact_not_a_crash() -> None:
     from airlock.lockfile.model import UnusableUpstreamValue, upstream_pin
 
-    fields = dict(os="debian-12", name="../../x", version="1.0", arch="amd64", repo="main",
-                  url="https://d.example/pool/x_1.0_amd64.deb", sha256=H, size=1)
+    fields = {"os": "debian-12", "name": "../../x", "version": "1.0", "arch": "amd64", "repo": "main",
+              "url": "https://d.example/pool/x_1.0_amd64.deb", "sha256": H, "size": 1}
     with pytest.raises(UnusableUpstreamValue, match=r"deb \.\./\.\./x \(debian-12\): the upstream's name is unusable"):
         upstream_pin(DebPin, "deb ../../x (debian-12)", **fields)
     assert upstream_pin(DebPin, "deb x", **{**fields, "name": "x"}).name == "x"
