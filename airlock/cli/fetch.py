@@ -78,6 +78,12 @@ def fetch(lock_path: str, output: str, cache: str | None, base_lock: str | None,
         key, sep, value = m.partition("=")
         if not sep:
             raise UsageError(f"--mirror {m!r} is not KEY=URL")
+        from airlock.names import has_credentials, redact
+
+        if has_credentials(value):
+            raise UsageError(f"--mirror {key}={redact(value)}: a mirror URL must not carry a user or password",
+                             hint="give registry credentials with AIRLOCK_AUTH_<HOST>, REGISTRY_AUTH_FILE or "
+                                  "~/.docker/config.json")
         mirror_map[key] = value
     opts = FetchOptions(manifest=source if has_manifest else None, cache=Path(cache) if cache else None, base_lock=Path(base_lock) if base_lock else None,
                         split=split_bytes, concurrency=concurrency, mirrors=mirror_map,

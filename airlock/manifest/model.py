@@ -39,7 +39,7 @@ def _no_credentials(value: str) -> str:
         # airlock.yaml travels inside the bundle and is copied to the site: a password here leaks.
         raise ValueError(f"{urlsplit(value).hostname}: a URL in airlock.yaml must not carry a user or password "
                          "(the manifest is copied into the bundle and the site); airlock takes registry credentials "
-                         "from REGISTRY_AUTH_FILE or ~/.docker/config.json")
+                         "from AIRLOCK_AUTH_<HOST>, REGISTRY_AUTH_FILE or ~/.docker/config.json")
     return value
 
 

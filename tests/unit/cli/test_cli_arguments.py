@@ -87,3 +87,11 @@ def test_a_closed_stdout_exits_cleanly(tmp_path: Path) -> None:
     err = proc.stderr.read().decode()
     assert proc.wait() == 0, err
     assert err == ""
+
+
+def test_fetch_mirror_refuses_credentials(tmp_path: Path) -> None:
+    lock = tmp_path / "airlock.lock"
+    lock.write_text("")
+    code, text = run(["fetch", "--lock", str(lock),
+                      "--mirror", "registry.k8s.io=https://u:s3cret@mirror.example/r"])
+    assert code == 2 and "must not carry a user or password" in text and "s3cret" not in text
