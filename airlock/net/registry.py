@@ -191,8 +191,10 @@ class Registry:
                                          "or AIRLOCK_AUTH_<HOST>)")
             if tr.status_code != 200:
                 raise RegistryError(f"{what}: token service {realm} answered HTTP {tr.status_code}")
-            data = tr.json()
-            token = data.get("token") or data.get("access_token")
+            from airlock.bounded import load_json
+
+            data = load_json(tr.content, RegistryError, f"{what}: token service {realm}")
+            token = (data.get("token") or data.get("access_token")) if isinstance(data, dict) else None
             if not token:
                 raise RegistryError(f"{what}: token service {realm} returned no token")
             value = f"Bearer {token}"

@@ -60,7 +60,11 @@ class Index:
         elif resp.status_code != 200:
             raise NetworkError(f"python package {name}: {page} answered HTTP {resp.status_code}")
         elif resp.headers.get("Content-Type", "").startswith(JSON_TYPE):
-            dists = [self._from_json(page, f) for f in resp.json().get("files", [])]
+            from airlock.bounded import load_json
+
+            doc = load_json(resp.content, NetworkError, f"python package {name}: {page}")
+            files = doc.get("files", []) if isinstance(doc, dict) else []
+            dists = [self._from_json(page, f) for f in files if isinstance(f, dict)]
         else:
             dists = self._from_html(page, resp.text)
         with self._lock:
