@@ -63,7 +63,7 @@ def site_for(opts: ApplyOptions) -> Site:
         parts = urlsplit(opts.url)
         ok = parts.scheme in ("http", "https") and bool(parts.hostname) and parts.path in ("", "/") \
             and not parts.query and not parts.fragment
-        parts.port  # noqa: B018  (raises ValueError for a port out of range)
+        ok = ok and parts.port != 0  # raises ValueError for a port out of range; 0 is no address
     except ValueError as exc:
         raise UsageError(f"--url {opts.url!r} is not a valid URL: {exc}",
                          hint="e.g. --url http://10.0.0.5:8080 or http://[fd00::5]:8080") from None

@@ -34,7 +34,8 @@ def test_serve_listen(tmp_path: Path, listen: str, message: str) -> None:
                                               ("http://h:99999", "is not a valid URL: Port out of range"),
                                               ("http://h:8080/x", "must be http(s)://HOST:PORT"),
                                               ("ftp://h:8080", "must be http(s)://HOST:PORT"),
-                                              ("http://:8080", "must be http(s)://HOST:PORT")])
+                                              ("http://:8080", "must be http(s)://HOST:PORT"),
+                                              ("http://h:0", "must be http(s)://HOST:PORT")])
 def test_apply_url(tmp_path: Path, url: str, message: str) -> None:
     code, text = run(["apply", str(tmp_path / "bundle.tar"), "--dest", str(tmp_path / "site"), "--url", url])
     assert code == 2 and message in text
