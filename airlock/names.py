@@ -53,8 +53,13 @@ def check_registry(value: str) -> str:
 
 
 def redact(url: str) -> str:
-    """``url`` with any password replaced by ``***`` (for messages: a secret is never printed)."""
-    return re.sub(r"^((?:[a-z][a-z0-9+.-]*://)?[^/@]*?:)[^/@]*@", r"\1***@", url, flags=re.IGNORECASE)
+    """``url`` with everything between its scheme and its last ``@`` replaced by ``***``: for messages
+    about an address that may hold a password (even a malformed one: the secret is never printed)."""
+    if "@" not in url:
+        return url
+    m = _SCHEME.match(url)
+    scheme = (m.group(1) if m else None) or ""
+    return f"{scheme}***@{url.rsplit('@', 1)[1]}"
 
 
 def check_name(value: str) -> str:
@@ -107,19 +112,14 @@ ImageRefStr = Annotated[str, AfterValidator(check_image_ref),
                                         "description": "registry/repository[:tag][@sha256:digest]"})]
 
 
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)?(.*)$", re.DOTALL)
+
+
 def has_credentials(url: str) -> bool:
     """True when ``url`` (``scheme://user:pass@host/...`` or ``user:pass@host/...``) carries a user or password."""
-    from urllib.parse import urlsplit
-
-    authority = url.split("://", 1)[1] if "://" in url else url
-    authority = authority.split("/", 1)[0]
-    if "@" in authority:
-        return True
-    try:
-        parts = urlsplit(url if "://" in url else "//" + url)
-        return parts.username is not None or parts.password is not None
-    except ValueError:
-        return False
+    m = _SCHEME.match(url)
+    rest = m.group(2) if m else url
+    return "@" in rest.split("/", 1)[0]
 
 
 def url_basename(url: str) -> str:

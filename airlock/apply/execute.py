@@ -65,10 +65,11 @@ def site_for(opts: ApplyOptions) -> Site:
             and not parts.query and not parts.fragment
         ok = ok and parts.port != 0  # raises ValueError for a port out of range; 0 is no address
     except ValueError as exc:
-        raise UsageError(f"--url {opts.url!r} is not a valid URL: {exc}",
+        raise UsageError(f"--url {redact(opts.url)!r} is not a valid URL: {exc}",
                          hint="e.g. --url http://10.0.0.5:8080 or http://[fd00::5]:8080") from None
     if not ok or any(c.isspace() or c in "\"'\\" for c in parts.netloc):
-        raise UsageError(f"--url {opts.url!r} must be http(s)://HOST:PORT", hint="e.g. --url http://10.0.0.5:8080")
+        raise UsageError(f"--url {redact(opts.url)!r} must be http(s)://HOST:PORT",
+                         hint="e.g. --url http://10.0.0.5:8080")
     base = f"{parts.scheme}://{parts.netloc}"
     if opts.push:
         if "://" in opts.push:

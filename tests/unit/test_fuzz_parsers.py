@@ -124,3 +124,22 @@ def test_manifest_loader_mutations(data: st.DataObject) -> None:
 def test_manifest_loader_wrong_types(value: object, key: str) -> None:
     doc = {"kubespray": {"version": "2.30.0"}, key: value}
     _load(yaml.safe_dump(doc))
+
+
+URL_BITS = st.sampled_from(["http://", "https://", "[", "]", "::1", ":", "@", "/", "h", "10.0.0.5", "8080",
+                            "99999", "0", "u:p@", "%", "?", "#", " ", "\n", '"', "\\", "..", "-", "A", "é"])
+
+
+@FUZZ
+@given(st.lists(URL_BITS, max_size=12).map("".join), st.none() | st.lists(URL_BITS, max_size=10).map("".join))
+def test_apply_url_and_push_arguments(url: str, push: str | None) -> None:
+    """--url and --push: a Site, or a UsageError; the password of a USER:PASS@ form is never shown."""
+    from airlock.apply.execute import ApplyOptions, site_for
+    from airlock.errors import UsageError
+
+    try:
+        site = site_for(ApplyOptions(dest=Path("/nonexistent"), url=url, push=push))
+    except UsageError as exc:
+        assert ":p@" not in exc.render()
+        return
+    assert "@" not in site.files_repo + site.registry and "\n" not in site.files_repo + site.registry

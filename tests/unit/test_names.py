@@ -69,8 +69,9 @@ def test_registry_and_credentials() -> None:
             check_registry(bad)
         assert "pw" not in str(info.value)
     assert has_credentials("https://u:p@h/x") and has_credentials("u@h/x") and not has_credentials("https://h/a@b")
-    assert redact("https://user:s3cret@h:1/x") == "https://user:***@h:1/x"
-    assert redact("user:s3cret@h/p") == "user:***@h/p"
+    assert has_credentials("u:p@http://") and has_credentials("@u:p@")
+    assert redact("https://user:s3cret@h:1/x") == "https://***@h:1/x"
+    assert redact("user:s3cret@h/p") == "***@h/p" and redact("u:p/s@h") == "***@h" and redact("h/x") == "h/x"
 
 
 def test_safe_paths_refuses_any_bad_key() -> None:
