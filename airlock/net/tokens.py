@@ -1,0 +1,180 @@
+"""Registry authorization: challenges, bearer tokens with expiry, one token per (realm, service, scopes).
+
+A registry answers 401 with ``WWW-Authenticate: Bearer realm=...,service=...,scope="a b"``. The
+token service is asked with one ``scope=`` parameter per space-separated scope (the distribution
+token spec; a cross-repository mount challenges with two). Tokens are cached per (realm, service,
+scopes) and remembered per (host, what the request needs), so later requests carry the right token
+without a 401 first. A token is renewed shortly before it expires (``expires_in``, default 60 s;
+``issued_at`` against the token response's ``Date``), and once more when a registry still refuses it.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+from airlock.errors import NetworkError
+
+DEFAULT_EXPIRES_IN = 60.0  # the token spec's default when the service omits expires_in
+_PARAM = re.compile(r'([A-Za-z_][\w-]*)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]+))')
+
+
+class RegistryError(NetworkError):
+    """A registry answered, but not with what the image needs (unknown tag, auth, bad digest)."""
+
+
+@dataclass(frozen=True)
+class Challenge:
+    scheme: str                 # "basic" or "bearer"
+    realm: str
+    service: str
+    scopes: tuple[str, ...]     # sorted, as the registry asked for them
+
+    @property
+    def key(self) -> tuple[str, str, tuple[str, ...]]:
+        return self.realm, self.service, self.scopes
+
+
+def parse_challenge(header: str) -> Challenge | None:
+    scheme, _, rest = header.strip().partition(" ")
+    if not scheme:
+        return None
+    params = {m.group(1).lower(): m.group(2) if m.group(2) is not None else m.group(3)
+              for m in _PARAM.finditer(rest)}
+    return Challenge(scheme.lower(), params.get("realm", ""), params.get("service", ""),
+                     tuple(sorted(set((params.get("scope") or "").split()))))
+
+
+def basic_header(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+def env_hint(host: str) -> str:
+    return (f"log in (docker/podman login {host}, or a docker credential helper), set REGISTRY_AUTH_FILE, "
+            f"or AIRLOCK_AUTH_{re.sub(r'[^A-Za-z0-9]', '_', host).upper()}=user:password")
+
+
+@dataclass
+class _Token:
+    header: str
+    deadline: float | None      # monotonic time to renew at; None: never expires (basic)
+
+
+class Authorizer:
+    """Thread-safe token cache of one registry client.
+
+    ``credentials(host)`` gives (user, password) or None; ``request(method, url, **kw)`` is the
+    retrying HTTP request of :class:`airlock.net.http.Net`.
+    """
+
+    def __init__(self, request: Callable[..., Any], credentials: Callable[[str], tuple[str, str] | None],
+                 clock: Callable[[], float] = time.monotonic):
+        self._request, self._credentials, self._clock = request, credentials, clock
+        self._tokens: dict[tuple[str, str, tuple[str, ...]], _Token] = {}
+        self._challenges: dict[tuple[str, str], Challenge] = {}   # (host, need) -> its last challenge
+        self._key_locks: dict[tuple[str, str, tuple[str, ...]], threading.Lock] = {}
+        self._lock = threading.Lock()
+        self.token_requests = 0
+
+    def header(self, host: str, need: str, what: str) -> str | None:
+        """The Authorization value to send for ``need`` on ``host``, renewed if about to expire."""
+        with self._lock:
+            challenge = self._challenges.get((host, need))
+            token = self._tokens.get(challenge.key) if challenge else None
+        if challenge is None or token is None:
+            return None
+        if token.deadline is not None and self._clock() >= token.deadline:
+            return self._obtain(challenge, host, what, stale=token.header)
+        return token.header
+
+    def refused(self, resp: Any, host: str, need: str, sent: str | None, what: str) -> str:
+        """After a 401: the header to retry with (a new token unless another thread just got one)."""
+        challenge = parse_challenge(resp.headers.get("WWW-Authenticate", ""))
+        if challenge is None or challenge.scheme not in ("basic", "bearer"):
+            scheme = challenge.scheme if challenge else "none"
+            raise RegistryError(f"{what}: {host} requires authentication of an unknown kind ({scheme})")
+        with self._lock:
+            self._challenges[(host, need)] = challenge
+        return self._obtain(challenge, host, what, stale=sent)
+
+    def _obtain(self, challenge: Challenge, host: str, what: str, stale: str | None) -> str:
+        with self._lock:
+            key_lock = self._key_locks.setdefault(challenge.key, threading.Lock())
+        with key_lock:  # one token request per key, however many threads wait for it
+            with self._lock:
+                have = self._tokens.get(challenge.key)
+            if have and have.header != stale and (have.deadline is None or self._clock() < have.deadline):
+                return have.header
+            token = self._basic(host, what) if challenge.scheme == "basic" else self._fetch(challenge, host, what)
+            with self._lock:
+                self._tokens[challenge.key] = token
+            return token.header
+
+    def _basic(self, host: str, what: str) -> _Token:
+        creds = self._credentials(host)
+        if not creds:
+            raise RegistryError(f"{what}: {host} requires credentials (401)", hint=env_hint(host))
+        return _Token(basic_header(*creds), None)
+
+    def _fetch(self, challenge: Challenge, host: str, what: str) -> _Token:
+        if not challenge.realm:
+            raise RegistryError(f"{what}: {host} sent a bearer challenge without realm")
+        params = [("service", challenge.service)] if challenge.service else []
+        params += [("scope", s) for s in challenge.scopes]  # one parameter per scope, as the spec says
+        creds = self._credentials(host)
+        headers = {"Authorization": basic_header(*creds)} if creds else {}
+        started = self._clock()
+        with self._lock:
+            self.token_requests += 1
+        resp = self._request("GET", challenge.realm, what=what, params=params, headers=headers)
+        if resp.status_code == 401:
+            raise RegistryError(f"{what}: the token service of {host} refused "
+                                f"{'the credentials' if creds else 'anonymous access'} (401)", hint=env_hint(host))
+        if resp.status_code == 429:
+            raise rate_limited(what, host)
+        if resp.status_code != 200:
+            raise RegistryError(f"{what}: token service {challenge.realm} answered HTTP {resp.status_code}")
+        try:
+            data = resp.json()
+            token = data.get("token") or data.get("access_token")
+        except (ValueError, AttributeError):
+            token = None
+        if not token or not isinstance(token, str):
+            raise RegistryError(f"{what}: token service {challenge.realm} returned no token")
+        return _Token(f"Bearer {token}", started + lifetime(data, resp.headers.get("Date")))
+
+
+def lifetime(data: dict[str, Any], date: str | None) -> float:
+    """Seconds to use a token for: ``expires_in`` less its age when received, less a safety margin.
+
+    The age is ``Date - issued_at``, both the token server's clock, so a skewed local clock does
+    not matter. The margin (a tenth, at most 30 s) covers the requests in flight when it runs out.
+    """
+    try:
+        expires_in = float(data.get("expires_in") or DEFAULT_EXPIRES_IN)
+    except (TypeError, ValueError):
+        expires_in = DEFAULT_EXPIRES_IN
+    age = 0.0
+    issued = data.get("issued_at")
+    if isinstance(issued, str) and date:
+        try:
+            from datetime import datetime
+
+            # Go writes nanoseconds; fromisoformat takes at most microseconds
+            issued_at = datetime.fromisoformat(re.sub(r"(\.\d{6})\d+", r"\1", issued.replace("Z", "+00:00")))
+            age = (parsedate_to_datetime(date) - issued_at).total_seconds()
+        except (TypeError, ValueError):
+            age = 0.0
+    age = min(max(age, 0.0), expires_in)
+    return expires_in - age - min(30.0, expires_in / 10)
+
+
+def rate_limited(what: str, host: str) -> RegistryError:
+    return RegistryError(f"{what}: rate limited: log in to {host} (HTTP 429 persisted after retries)",
+                         hint="anonymous pulls are rate limited; " + env_hint(host) + ", or use a mirror")
