@@ -202,7 +202,7 @@ class Net:
                         check(resp.status_code)
                     raise NetworkError(f"{what}: {_safe(url)} answered HTTP {resp.status_code}")
                 try:
-                    for chunk in resp.iter_raw(1 << 20):
+                    for chunk in resp.iter_raw():  # as it arrives: bytes before a drop are kept
                         write(chunk)
                         offset += len(chunk)
                 except httpx.TransportError as exc:
