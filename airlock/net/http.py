@@ -135,9 +135,7 @@ class Net:
                 resp = self.client(host).request(method, url, **kwargs)
             except httpx.TransportError as exc:
                 last = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-                if isinstance(exc, httpx.ConnectError) and "CERTIFICATE_VERIFY_FAILED" in str(exc):
-                    raise NetworkError(f"{what}: TLS certificate of {host} is not trusted ({exc})",
-                                       hint="pass --ca-file, or put ca.crt in certs.d/<host>/") from None
+                _refuse_untrusted(exc, host, what)
             else:
                 if resp.status_code not in TRANSIENT_STATUS:
                     return resp
@@ -163,6 +161,7 @@ class Net:
                 cm = self.client(host).stream("GET", url, headers=headers)
                 resp = cm.__enter__()
             except httpx.TransportError as exc:
+                _refuse_untrusted(exc, host, what)
                 if attempt >= self.retries:
                     raise NetworkError(f"{what}: {_safe(url)} unreachable after {self.retries + 1} attempts "
                                        f"({type(exc).__name__})", hint="check the host and mirrors") from None
@@ -218,6 +217,14 @@ class Net:
         if retry_after and retry_after.strip().isdigit():
             return min(float(retry_after), 30.0)
         return min(self.backoff * (2 ** attempt), 8.0)
+
+
+def _refuse_untrusted(exc: Exception, host: str, what: str) -> None:
+    """A certificate that does not verify will not verify on a retry: say so at once."""
+    if "CERTIFICATE_VERIFY_FAILED" in str(exc):
+        raise NetworkError(f"{what}: TLS certificate of {host} is not trusted ({exc})",
+                           hint="install its CA in the OS trust store, pass --ca-file, "
+                                "or put ca.crt in certs.d/<host>/") from None
 
 
 def _safe(url: str) -> str:

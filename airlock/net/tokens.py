@@ -51,6 +51,19 @@ def parse_challenge(header: str) -> Challenge | None:
                      tuple(sorted(set((params.get("scope") or "").split()))))
 
 
+def merge_scopes(scopes: tuple[str, ...]) -> tuple[str, ...]:
+    """One scope per resource with the union of its actions: ``repository:a:pull`` and
+    ``repository:a:pull,push`` make ``repository:a:pull,push``."""
+    actions: dict[str, set[str]] = {}
+    for scope in scopes:
+        resource, _, acts = scope.rpartition(":")
+        if not resource:  # not type:name:actions; keep as the registry wrote it
+            actions.setdefault(scope, set())
+            continue
+        actions.setdefault(resource, set()).update(a for a in acts.split(",") if a)
+    return tuple(sorted(f"{r}:{','.join(sorted(a))}" if a else r for r, a in actions.items()))
+
+
 def basic_header(user: str, password: str) -> str:
     return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
@@ -99,6 +112,11 @@ class Authorizer:
         if challenge is None or challenge.scheme not in ("basic", "bearer"):
             scheme = challenge.scheme if challenge else "none"
             raise RegistryError(f"{what}: {host} requires authentication of an unknown kind ({scheme})")
+        if challenge.scheme == "bearer":
+            # Ask at once for everything this kind of request needs (push: pull,push), not only what
+            # this one request was challenged for (a HEAD: pull), so the next request is not refused.
+            challenge = Challenge(challenge.scheme, challenge.realm, challenge.service,
+                                  merge_scopes(challenge.scopes + tuple(need.split())))
         with self._lock:
             self._challenges[(host, need)] = challenge
         return self._obtain(challenge, host, what, stale=sent)

@@ -157,3 +157,22 @@ def test_token_response_without_token_is_an_error() -> None:
     reg = Registry(Net(transport=httpx.MockTransport(handler), retries=0))
     with pytest.raises(RegistryError, match="returned no token"):
         _read_blob(reg)
+
+
+def test_push_asks_once_for_pull_and_push_though_a_head_is_challenged_for_pull() -> None:
+    queries: list[list[tuple[str, str]]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "auth.test":
+            queries.append(list(httpx.QueryParams(request.url.query).multi_items()))
+            return httpx.Response(200, json={"token": "pp"})
+        action = "pull" if request.method == "HEAD" else "pull,push"
+        if request.headers.get("Authorization") != "Bearer pp":
+            return httpx.Response(401, headers={"WWW-Authenticate": 'Bearer realm="https://auth.test/t",'
+                                                f'service="reg.test",scope="repository:m/a:{action}"'})
+        return httpx.Response(404 if request.method == "HEAD" else 202)
+
+    reg = Registry(Net(transport=httpx.MockTransport(handler), retries=0))
+    reg.call("https://reg.test", "m/a", "HEAD", f"blobs/{DIGEST}", what="push", push=True, ok=(404,))
+    reg.call("https://reg.test", "m/a", "POST", "blobs/uploads/", what="push", push=True, ok=(202,))
+    assert queries == [[("service", "reg.test"), ("scope", "repository:m/a:pull,push")]]
