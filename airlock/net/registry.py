@@ -96,7 +96,7 @@ class Registry:
         need = f"repository:{repo}:pull"
         headers = {"Accept-Encoding": "identity", **({"Range": f"bytes={offset}-"} if offset else {})}
         url = f"{base}/v2/{repo}/blobs/{digest}"
-        sent = self.auth.header(host, need, what)
+        sent = self.auth.header(base, need, what)
         for attempt in range(2):
             auth = {"Authorization": sent} if sent else {}
             with self.net.stream(url, what=what, headers={**headers, **auth}) as resp:
@@ -117,7 +117,7 @@ class Registry:
               display: str | None = None) -> Any:
         """One request with the token ``need`` calls for; after a 401, one retry with a new token."""
         headers = dict(kwargs.pop("headers", None) or {})
-        sent = self.auth.header(host, need, what)
+        sent = self.auth.header(f"{url.split('://', 1)[0]}://{host}", need, what)
         if sent:
             headers["Authorization"] = sent
         resp = self.net.request(method, url, what=what, headers=headers, **kwargs)

@@ -91,20 +91,48 @@ class Authorizer:
         self._request, self._credentials, self._clock = request, credentials, clock
         self._tokens: dict[tuple[str, str, tuple[str, ...]], _Token] = {}
         self._challenges: dict[tuple[str, str], Challenge] = {}   # (host, need) -> its last challenge
+        self._hosts: dict[str, Challenge | None] = {}              # host -> what its /v2/ answered
+        self._host_locks: dict[str, threading.Lock] = {}
         self._key_locks: dict[tuple[str, str, tuple[str, ...]], threading.Lock] = {}
         self._lock = threading.Lock()
         self.token_requests = 0
 
-    def header(self, host: str, need: str, what: str) -> str | None:
-        """The Authorization value to send for ``need`` on ``host``, renewed if about to expire."""
+    def header(self, base: str, need: str, what: str) -> str | None:
+        """The Authorization value to send for ``need`` at ``base`` (scheme://host), renewed if about
+        to expire. For a need not seen yet, the token comes from what ``/v2/`` answered (asked once
+        per host, as docker does), so parallel first requests are not each refused with a 401."""
+        host = base.split("://", 1)[1]
         with self._lock:
             challenge = self._challenges.get((host, need))
             token = self._tokens.get(challenge.key) if challenge else None
-        if challenge is None or token is None:
-            return None
-        if token.deadline is not None and self._clock() >= token.deadline:
-            return self._obtain(challenge, host, what, stale=token.header)
+        if challenge is None:
+            ping = self._ping(base, host, what)
+            if ping is None or (ping.scheme == "basic" and not self._credentials(host)):
+                return None
+            challenge = Challenge(ping.scheme, ping.realm, ping.service, merge_scopes(tuple(need.split())))
+            with self._lock:
+                challenge = self._challenges.setdefault((host, need), challenge)
+                token = self._tokens.get(challenge.key)
+        if token is None or (token.deadline is not None and self._clock() >= token.deadline):
+            return self._obtain(challenge, host, what, stale=token.header if token else None)
         return token.header
+
+    def _ping(self, base: str, host: str, what: str) -> Challenge | None:
+        with self._lock:
+            if host in self._hosts:
+                return self._hosts[host]
+            host_lock = self._host_locks.setdefault(host, threading.Lock())
+        with host_lock:
+            with self._lock:
+                if host in self._hosts:
+                    return self._hosts[host]
+            resp = self._request("GET", f"{base}/v2/", what=what)
+            found = parse_challenge(resp.headers.get("WWW-Authenticate", "")) if resp.status_code == 401 else None
+            if found is not None and found.scheme not in ("basic", "bearer"):
+                found = None
+            with self._lock:
+                self._hosts[host] = found
+            return found
 
     def refused(self, resp: Any, host: str, need: str, sent: str | None, what: str) -> str:
         """After a 401: the header to retry with (a new token unless another thread just got one)."""
