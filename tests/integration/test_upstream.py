@@ -37,7 +37,7 @@ def airlock(*args: str, cache: Path, env: dict[str, str] | None = None, stdin: s
     base = {k: v for k, v in os.environ.items()
             if not k.startswith("AIRLOCK_AUTH_") and k not in ("SSL_CERT_FILE", "SSL_CERT_DIR")}
     return subprocess.run([*(prefix or []), sys.executable, "-m", "airlock", *args], capture_output=True, text=True,
-                          input=stdin, timeout=600,
+                          input=stdin, timeout=600, check=False,
                           env={**base, "AIRLOCK_CACHE": str(cache), "AIRLOCK_BACKOFF": "0.01",
                                "DOCKER_CONFIG": "/nonexistent", **(env or {})})
 
@@ -144,7 +144,7 @@ def _mount_namespace_prefix() -> list[str]:
     if unshare is None:
         pytest.skip("unshare (util-linux) is not installed")
     prefix = [unshare, "--mount", "--propagation", "private"] + ([] if os.geteuid() == 0 else ["--map-root-user"])
-    if subprocess.run([*prefix, "true"], capture_output=True).returncode != 0:
+    if subprocess.run([*prefix, "true"], capture_output=True, check=False).returncode != 0:
         pytest.skip("cannot create a mount namespace here")
     return prefix
 

@@ -35,7 +35,7 @@ def make_private_ca(workdir: Path, name: str = "airlock test enterprise CA") -> 
     out = PrivateCA(workdir / "ca.pem", workdir / "server.pem", workdir / "server.key")
     if out.ca_cert.exists() and out.server_cert.exists() and out.server_key.exists():
         return out
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
     ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())

@@ -27,6 +27,7 @@ import threading
 import urllib.request
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
+from typing import Self
 from urllib.parse import parse_qs, urlsplit
 
 from tests.world.pki import PrivateCA, make_private_ca
@@ -81,7 +82,7 @@ class Upstream:
 
     # -- servers --------------------------------------------------------------------------
 
-    def __enter__(self) -> "Upstream":
+    def __enter__(self) -> Self:
         self.tokens.__enter__()
         self._servers = [BackgroundHTTP(self.port, self._front(), self.ca.server_context()),
                          BackgroundHTTP(self.cdn_port, self._cdn(), self.ca.server_context())]
