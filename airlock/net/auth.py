@@ -4,6 +4,8 @@ Looked up by the host airlock actually talks to (a mirror's host when a mirror i
 config file, as docker does: ``credHelpers[<host>]`` first, then ``credsStore``, then the inline
 ``auths`` entry. A helper is the program ``docker-credential-<name>`` on PATH, run as
 ``docker-credential-<name> get`` with the server on stdin; it prints ``{"Username", "Secret"}``.
+A user name ``<token>`` (from a helper, or an ``identitytoken`` entry) marks an identity token,
+which the token service exchanges as an OAuth2 refresh token.
 Credentials are only ever sent to that host and never written to a lock or a log.
 """
 
@@ -87,6 +89,9 @@ def _from_auths(auths: Any, keys: set[str]) -> tuple[str, str] | None:
     for key, entry in auths.items():
         if not isinstance(entry, dict) or (key.rstrip("/") not in keys and key not in keys):
             continue
+        identity = entry.get("identitytoken")
+        if isinstance(identity, str) and identity:  # used as an OAuth2 refresh token (net.tokens)
+            return "<token>", identity
         token = entry.get("auth")
         if isinstance(token, str) and token:
             try:

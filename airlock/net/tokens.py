@@ -21,6 +21,7 @@ from typing import Any
 
 from airlock.errors import NetworkError
 
+IDENTITY_TOKEN = "<token>"  # the user name docker writes for an identity token instead of a password
 DEFAULT_EXPIRES_IN = 60.0  # the token spec's default when the service omits expires_in
 _PARAM = re.compile(r'([A-Za-z_][\w-]*)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]+))')
 
@@ -164,8 +165,9 @@ class Authorizer:
 
     def _basic(self, host: str, what: str) -> _Token:
         creds = self._credentials(host)
-        if not creds:
-            raise RegistryError(f"{what}: {host} requires credentials (401)", hint=env_hint(host))
+        if not creds or creds[0] == IDENTITY_TOKEN:
+            raise RegistryError(f"{what}: {host} requires credentials (401)"
+                                + (" and takes no identity token" if creds else ""), hint=env_hint(host))
         return _Token(basic_header(*creds), None)
 
     def _fetch(self, challenge: Challenge, host: str, what: str) -> _Token:
@@ -174,11 +176,17 @@ class Authorizer:
         params = [("service", challenge.service)] if challenge.service else []
         params += [("scope", s) for s in challenge.scopes]  # one parameter per scope, as the spec says
         creds = self._credentials(host)
-        headers = {"Authorization": basic_header(*creds)} if creds else {}
         started = self._clock()
         with self._lock:
             self.token_requests += 1
-        resp = self._request("GET", challenge.realm, what=what, params=params, headers=headers)
+        if creds and creds[0] == IDENTITY_TOKEN:
+            # an identity (refresh) token, as `docker login` stores for some registries: OAuth2 grant
+            form = {"grant_type": "refresh_token", "refresh_token": creds[1], "client_id": "airlock",
+                    "service": challenge.service, "scope": " ".join(challenge.scopes)}
+            resp = self._request("POST", challenge.realm, what=what, data=form)
+        else:
+            headers = {"Authorization": basic_header(*creds)} if creds else {}
+            resp = self._request("GET", challenge.realm, what=what, params=params, headers=headers)
         if resp.status_code == 401:
             raise RegistryError(f"{what}: the token service of {host} refused "
                                 f"{'the credentials' if creds else 'anonymous access'} (401)", hint=env_hint(host))

@@ -176,3 +176,22 @@ def test_push_asks_once_for_pull_and_push_though_a_head_is_challenged_for_pull()
     reg.call("https://reg.test", "m/a", "HEAD", f"blobs/{DIGEST}", what="push", push=True, ok=(404,))
     reg.call("https://reg.test", "m/a", "POST", "blobs/uploads/", what="push", push=True, ok=(202,))
     assert queries == [[("service", "reg.test"), ("scope", "repository:m/a:pull,push")]]
+
+
+def test_identity_token_is_exchanged_as_an_oauth2_refresh_token() -> None:
+    forms: list[dict[str, list[str]]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "auth.test":
+            assert request.method == "POST" and "Authorization" not in request.headers
+            forms.append(parse_qs(request.content.decode()))
+            return httpx.Response(200, json={"access_token": "acc", "expires_in": 300})
+        if request.headers.get("Authorization") != "Bearer acc":
+            return httpx.Response(401, headers={"WWW-Authenticate": 'Bearer realm="https://auth.test/oauth2/token",'
+                                                                    'service="reg.test",scope="repository:a/b:pull"'})
+        return httpx.Response(200, stream=httpx.ByteStream(BLOB))
+
+    reg = Registry(Net(transport=httpx.MockTransport(handler), retries=0), credentials=("<token>", "refresh-me"))
+    assert _read_blob(reg) == BLOB
+    assert forms == [{"grant_type": ["refresh_token"], "refresh_token": ["refresh-me"], "client_id": ["airlock"],
+                      "service": ["reg.test"], "scope": ["repository:a/b:pull"]}]

@@ -74,8 +74,10 @@ esac
 def test_cred_helpers_then_creds_store_then_auths(helper_env: Path) -> None:
     cfg = helper_env / "config.json"
     cfg.write_text(json.dumps({"credHelpers": {"reg.example:5000": "airlocktest"},
-                               "auths": {"other.example": {"username": "inline", "password": "pw"}}}))
+                               "auths": {"other.example": {"username": "inline", "password": "pw"},
+                                         "id.example": {"identitytoken": "refresh"}}}))
     assert credentials("reg.example:5000") == ("robot", "s3cret")
+    assert credentials("id.example") == ("<token>", "refresh")
     assert credentials("other.example") == ("inline", "pw")
     assert credentials("none.example") is None
     cfg.write_text(json.dumps({"credsStore": "airlocktest"}))
