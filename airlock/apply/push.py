@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import threading
+from functools import partial
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -191,8 +192,8 @@ def push_site(site: Path, opts: PushOptions) -> dict[str, int]:
     images = sorted(lock.image, key=lambda i: i.ref)
     try:
         blob_jobs = [job for img in images for job in pusher.blobs_of(img)]
-        run_all([lambda j=j: pusher._blob(*j) for j in blob_jobs], opts.concurrency)
-        run_all([lambda i=i: pusher.push_manifests(i) for i in images], opts.concurrency)
+        run_all([partial(pusher._blob, *j) for j in blob_jobs], opts.concurrency)
+        run_all([partial(pusher.push_manifests, i) for i in images], opts.concurrency)
     finally:
         pusher.net.close()
     return dict(pusher.stats)
