@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import json
 import threading
-from functools import partial
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin
