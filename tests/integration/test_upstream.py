@@ -194,6 +194,8 @@ def test_push_with_token_auth_and_a_shared_layer(world: World, upstream: Upstrea
         blobs = pushed["blobs_uploaded"] + pushed["blobs_mounted"] + pushed["blobs_present"]
         heads = len(reg.requests("HEAD"))
         assert heads <= blobs - pushed["blobs_mounted"], (heads, pushed)  # no HEAD before a mount
+        print(f"push: {len(lock.image)} images, {len(repos)} repositories, {blobs} blobs: "
+              f"{len(tokens.requests)} token requests, {heads} HEADs")
         for ref in SHARED:
             img = next(i for i in lock.image if i.ref == ref)
             out = subprocess.run([need("skopeo"), "inspect", "--raw", "--tls-verify=false", "--creds",

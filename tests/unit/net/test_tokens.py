@@ -195,3 +195,14 @@ def test_identity_token_is_exchanged_as_an_oauth2_refresh_token() -> None:
     assert _read_blob(reg) == BLOB
     assert forms == [{"grant_type": ["refresh_token"], "refresh_token": ["refresh-me"], "client_id": ["airlock"],
                       "service": ["reg.test"], "scope": ["repository:a/b:pull"]}]
+
+
+def test_parallel_first_requests_share_one_ping_and_one_token() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    up = Upstream()
+    reg = _registry(up)
+    with ThreadPoolExecutor(8) as pool:
+        assert list(pool.map(lambda _: _read_blob(reg), range(16))) == [BLOB] * 16
+    unauthorized = [r for r in up.registry_requests if r[2] is None]
+    assert [r[1] for r in unauthorized] == ["/v2/"] and len(up.token_queries) == 1
