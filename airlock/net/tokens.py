@@ -129,8 +129,9 @@ class Authorizer:
                     return self._hosts[host]
             resp = self._request("GET", f"{base}/v2/", what=what)
             found = parse_challenge(resp.headers.get("WWW-Authenticate", "")) if resp.status_code == 401 else None
-            if found is not None and found.scheme not in ("basic", "bearer"):
-                found = None
+            if found is not None and (found.scheme not in ("basic", "bearer")
+                                      or (found.scheme == "bearer" and not found.realm)):
+                found = None  # nothing to act on in advance: the request's own 401 will say
             with self._lock:
                 self._hosts[host] = found
             return found
