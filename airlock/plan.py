@@ -69,11 +69,13 @@ def serve_path(url: str) -> str:
     return f"{parts.netloc}{parts.path}"
 
 
-def open_manifest_source(loaded: LoadedManifest, *, transport: Any = None, offline: bool = False) -> Source:
+def open_manifest_source(loaded: LoadedManifest, *, transport: Any = None, offline: bool = False,
+                         net: Any = None) -> Source:
     m = loaded.manifest
     try:
         return open_source(m.kubespray.version, m.kubespray.source or m.kubespray.default_source(),
-                           base_dir=loaded.base_dir, mirrors=m.mirrors, transport=transport, offline=offline)
+                           base_dir=loaded.base_dir, mirrors=m.mirrors, transport=transport, offline=offline,
+                           net=net)
     except AirlockError as exc:
         if exc.where is None:  # say which manifest line chose this source
             exc.where = loaded.where("kubespray", "source" if m.kubespray.source else "version")

@@ -79,8 +79,13 @@ def _reusable_file(old: FilePin | None, req: FileRequest) -> bool:
 
 def resolve(loaded: LoadedManifest, old: Lock | None, opts: ResolveOptions,
             progress: Callable[[str, str], None] | None = None) -> ResolveResult:
-    source = open_manifest_source(loaded, transport=opts.transport)
-    plan = build_plan(loaded, source=source)
+    net = Net(ca_file=opts.ca_file, insecure_hosts=opts.insecure_registries, transport=opts.transport)
+    try:
+        source = open_manifest_source(loaded, transport=opts.transport, net=net)  # --ca-file applies here too
+        plan = build_plan(loaded, source=source)
+    except BaseException:
+        net.close()
+        raise
     file_reqs, image_reqs = requests_of(plan)
     old_files = {f.url: f for f in (old.file if old else [])}
     old_images = {i.ref: i for i in (old.image if old else [])}
@@ -106,7 +111,6 @@ def resolve(loaded: LoadedManifest, old: Lock | None, opts: ResolveOptions,
             todo_images.append(ireq)
     result.reused = len(pinned_files) + len(pinned_images)
 
-    net = Net(ca_file=opts.ca_file, insecure_hosts=opts.insecure_registries, transport=opts.transport)
     try:
         file_resolver = FileResolver(net, loaded.manifest.mirrors, verify=opts.verify_files)
         image_resolver = ImageResolver(Registry(net, loaded.manifest.mirrors))

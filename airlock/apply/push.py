@@ -1,11 +1,13 @@
 """``airlock apply --push``: copy every image of a site to an external registry, byte-exact.
 
 Into ``PREFIX/<upstream host>/<repo>``: first every config and layer of every image, in parallel
-with a bound: skipped when the registry has it (HEAD), cross-repository mounted when another image
-already pushed it (a shared layer is uploaded once; other images wait for it, then mount), else
+with a bound: skipped when the registry has it (one HEAD, only for a blob this run has not pushed
+yet), cross-repository mounted when another image already pushed it (a shared layer is uploaded
+once; other images wait for it, then mount without a HEAD), else
 uploaded (one streamed PUT up to 256 MiB, 64 MiB chunks above). Then, per image, every manifest is
 PUT by digest with its exact bytes, the index last, and finally the tag. Requests are retried like
-every other airlock request.
+every other airlock request; tokens are cached per (realm, service, scopes) and renewed before
+they expire (:mod:`airlock.net.tokens`).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import json
 import threading
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin
@@ -97,17 +100,23 @@ class Pusher:
                     event.set()
 
     def _blob_once(self, repo: str, digest: str, what: str) -> None:
-        if self.registry.call(self.base, repo, "HEAD", f"blobs/{digest}", what=what, push=True,
-                              ok=(200, 404)).status_code == 200:
+        with self.lock:
+            source = self.where.get(digest)
+        if source == repo:
+            return
+        # not pushed by this run: the registry may have it from an earlier one
+        if source is None and self.registry.call(self.base, repo, "HEAD", f"blobs/{digest}", what=what, push=True,
+                                                 ok=(200, 404)).status_code == 200:
             self._count("blobs_present")
             with self.lock:
                 self.where.setdefault(digest, repo)
             return
-        with self.lock:
-            source = self.where.get(digest)
-        params = {"mount": digest, "from": source} if source and source != repo else None
+        # Pushed to another repository by this run: mount it, no HEAD first (a registry that
+        # cannot mount answers 202 and the bytes are uploaded). A mount needs pull on the source too.
+        params = {"mount": digest, "from": source} if source else None
+        also = (f"repository:{source}:pull",) if source else ()
         resp = self.registry.call(self.base, repo, "POST", "blobs/uploads/", what=what, push=True, params=params,
-                                  ok=(201, 202))
+                                  also=also, ok=(201, 202))
         if resp.status_code == 201:
             self._count("blobs_mounted")
         else:
@@ -183,8 +192,8 @@ def push_site(site: Path, opts: PushOptions) -> dict[str, int]:
     images = sorted(lock.image, key=lambda i: i.ref)
     try:
         blob_jobs = [job for img in images for job in pusher.blobs_of(img)]
-        run_all([lambda j=j: pusher._blob(*j) for j in blob_jobs], opts.concurrency)
-        run_all([lambda i=i: pusher.push_manifests(i) for i in images], opts.concurrency)
+        run_all([partial(pusher._blob, *j) for j in blob_jobs], opts.concurrency)
+        run_all([partial(pusher.push_manifests, i) for i in images], opts.concurrency)
     finally:
         pusher.net.close()
     return dict(pusher.stats)

@@ -44,12 +44,12 @@ class Source:
 
 
 def open_source(version: str, source: str, *, base_dir: Path, mirrors: Mapping[str, str] | None = None,
-                transport: Any = None, offline: bool = False) -> Source:
+                transport: Any = None, offline: bool = False, net: Any = None) -> Source:
     if is_url(source):
         if offline and not _cached_download(source).is_file():
             raise KubesprayError(f"Kubespray {source} is not in the cache and the network is not used here",
                                  hint="run `airlock plan` or `airlock resolve` once with network access")
-        tarball = _download(source, mirrors or {}, transport)
+        tarball = _download(source, mirrors or {}, transport, net)
         kind, origin, root = "url", tarball, _unpack(tarball)
     else:
         path = Path(source)
@@ -89,34 +89,50 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def _download(url: str, mirrors: Mapping[str, str], transport: Any) -> Path:
+def _download(url: str, mirrors: Mapping[str, str], transport: Any, net: Any = None) -> Path:
+    """Through ``net`` (an :class:`airlock.net.http.Net`: retries, resume, --ca-file, certs.d)."""
     target = _cached_download(url)
     if target.is_file():
         return target
-    from airlock.net.http import http_client
+    from airlock.net.http import Net
 
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".part-")
     request_url = rewrite_url(url, mirrors)
+    what = f"Kubespray source {url}"
+    own = net is None
+    client = Net(transport=transport) if own else net
     try:
-        with os.fdopen(fd, "wb") as out, http_client(transport) as client:
-            with client.stream("GET", request_url) as resp:
-                if resp.status_code != 200:
-                    raise NetworkError(f"GET {request_url} answered {resp.status_code}",
-                                       hint="check kubespray.source / mirrors, or use a local tarball")
-                for chunk in resp.iter_bytes(1 << 20):
-                    out.write(chunk)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".part-")
+    except OSError as exc:
+        raise KubesprayError(f"cannot write the Kubespray download to {target.parent}: {exc.strerror or exc}",
+                             hint="check the cache directory (AIRLOCK_CACHE): free space and permissions") from None
+    try:
+        with os.fdopen(fd, "wb") as out:
+            def restart() -> None:
+                out.seek(0)
+                out.truncate()
+
+            client.download(request_url, what=what, write=out.write, restart=restart,
+                            check=lambda status: _bad_status(status, request_url))
         os.replace(tmp, target)
-    except NetworkError:
+    except NetworkError as exc:
+        exc.hint = exc.hint or ("without internet, set kubespray.source to a local tree or tarball, "
+                                "or add a mirror for https://github.com")
         raise
-    except Exception as exc:  # httpx errors, disk errors
-        raise NetworkError(f"cannot download Kubespray from {request_url}: {exc}",
-                           hint="without internet, set kubespray.source to a local tree or tarball, "
-                                "or add a mirror for https://github.com") from None
+    except OSError as exc:  # the disk, not the network
+        raise KubesprayError(f"cannot write the Kubespray download to {target.parent}: {exc.strerror or exc}",
+                             hint="check the cache directory (AIRLOCK_CACHE): free space and permissions") from None
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+        if own:
+            client.close()
     return target
+
+
+def _bad_status(status: int, url: str) -> None:
+    raise NetworkError(f"GET {url} answered {status}",
+                       hint="check kubespray.source / mirrors, or use a local tarball")
 
 
 def _unpack(tarball: Path) -> Path:

@@ -1,9 +1,10 @@
 """The one place that builds HTTP clients: TLS trust, plain-HTTP opt-in, retries, injectable transport.
 
-Trust for a host: the system CAs, plus ``--ca-file``, plus a per-registry ``ca.crt`` found in
-``certs.d/<host[:port]>/`` under ``$AIRLOCK_CERTS_D``, ``~/.config/airlock/certs.d``,
-``/etc/containers/certs.d`` or ``/etc/docker/certs.d`` (the layout docker and podman use).
-Plain HTTP is used only for hosts named with ``--insecure-registry`` or mirrors written ``http://``.
+Trust for a host: the OS trust store (see :func:`system_trust`), plus ``--ca-file``, plus a
+per-registry ``ca.crt`` found in ``certs.d/<host[:port]>/`` under ``$AIRLOCK_CERTS_D``,
+``~/.config/airlock/certs.d``, ``/etc/containers/certs.d`` or ``/etc/docker/certs.d`` (the layout
+docker and podman use). Plain HTTP is used only for hosts named with ``--insecure-registry`` or
+mirrors written ``http://``.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import os
 import ssl
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,37 @@ from airlock.errors import NetworkError
 
 USER_AGENT = f"airlock/{__version__}"
 TRANSIENT_STATUS = {429, 500, 502, 503, 504}
+
+# Where distributions keep the OS trust store as one PEM bundle: Debian/Ubuntu/Alpine, Fedora/RHEL,
+# openSUSE, RHEL's extracted bundle, and the BSD/macOS-style path. Only consulted when the
+# OpenSSL Python was built against has no default store of its own (a self-built or bundled OpenSSL).
+SYSTEM_BUNDLES = ("/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt",
+                  "/etc/ssl/ca-bundle.pem", "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
+                  "/etc/ssl/cert.pem")
+
+
+def system_trust() -> ssl.SSLContext:
+    """A client context trusting the OS store, the way curl, skopeo and Python's ``ssl`` find it.
+
+    httpx on its own trusts certifi's Mozilla list only, which misses the private CAs enterprises
+    install in the OS store. Order: ``SSL_CERT_FILE`` / ``SSL_CERT_DIR`` when set, else OpenSSL's
+    default paths (the OS store for a distribution's Python), else the first distribution bundle
+    in :data:`SYSTEM_BUNDLES`, and certifi only when the machine has no store at all.
+    """
+    ctx = ssl.create_default_context()  # loads OpenSSL's default paths, honouring SSL_CERT_FILE/DIR
+    paths = ssl.get_default_verify_paths()  # cafile/capath are None when they do not exist
+    if paths.cafile or (paths.capath and any(Path(paths.capath).iterdir())):
+        return ctx
+    for bundle in SYSTEM_BUNDLES:
+        if os.path.isfile(bundle):
+            ctx.load_verify_locations(cafile=bundle)
+            return ctx
+    try:
+        import certifi
+    except ImportError:  # pragma: no cover - httpx depends on certifi
+        return ctx
+    ctx.load_verify_locations(cafile=certifi.where())
+    return ctx
 
 
 def http_client(transport: Any = None, *, timeout: float = 60.0, verify: Any = True) -> Any:
@@ -77,9 +109,7 @@ class Net:
         return None
 
     def _verify(self, host_ca: str | None) -> Any:
-        if not host_ca and not self.ca_file:
-            return True
-        ctx = ssl.create_default_context()
+        ctx = system_trust()
         for ca in (self.ca_file, host_ca):
             if ca:
                 try:
@@ -105,9 +135,7 @@ class Net:
                 resp = self.client(host).request(method, url, **kwargs)
             except httpx.TransportError as exc:
                 last = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-                if isinstance(exc, httpx.ConnectError) and "CERTIFICATE_VERIFY_FAILED" in str(exc):
-                    raise NetworkError(f"{what}: TLS certificate of {host} is not trusted ({exc})",
-                                       hint="pass --ca-file, or put ca.crt in certs.d/<host>/") from None
+                _refuse_untrusted(exc, host, what)
             else:
                 if resp.status_code not in TRANSIENT_STATUS:
                     return resp
@@ -133,6 +161,7 @@ class Net:
                 cm = self.client(host).stream("GET", url, headers=headers)
                 resp = cm.__enter__()
             except httpx.TransportError as exc:
+                _refuse_untrusted(exc, host, what)
                 if attempt >= self.retries:
                     raise NetworkError(f"{what}: {_safe(url)} unreachable after {self.retries + 1} attempts "
                                        f"({type(exc).__name__})", hint="check the host and mirrors") from None
@@ -148,10 +177,54 @@ class Net:
                 cm.__exit__(None, None, None)
             return
 
+    def download(self, url: str, *, what: str, write: Callable[[bytes], object], restart: Callable[[], None],
+                 check: Callable[[int], None] | None = None) -> int:
+        """GET ``url`` into ``write``, resuming with Range after a dropped connection or a truncated
+        chunked body (the case a missing Content-Length cannot detect otherwise). ``restart`` is
+        called when the server ignores Range, so the caller starts over. ``check`` sees every status
+        that is not 200/206 and should raise. Errors raised by ``write`` (a full disk) pass through
+        untouched: they are not network errors. Returns the number of bytes written.
+        """
+        import httpx
+
+        offset, last = 0, ""
+        for attempt in range(self.retries + 1):
+            headers = {"Accept-Encoding": "identity", **({"Range": f"bytes={offset}-"} if offset else {})}
+            with self.stream(url, what=what, headers=headers) as resp:
+                if offset and resp.status_code in (200, 416):  # Range ignored or refused: start over
+                    restart()
+                    offset = 0
+                    if resp.status_code == 416:
+                        continue
+                elif resp.status_code not in (200, 206):
+                    if check:
+                        check(resp.status_code)
+                    raise NetworkError(f"{what}: {_safe(url)} answered HTTP {resp.status_code}")
+                try:
+                    for chunk in resp.iter_raw():  # as it arrives: bytes before a drop are kept
+                        write(chunk)
+                        offset += len(chunk)
+                except httpx.TransportError as exc:
+                    last = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+                else:
+                    return offset
+            if attempt < self.retries:
+                time.sleep(self._delay(attempt, None))
+        raise NetworkError(f"{what}: downloading {_safe(url)} kept failing after {self.retries + 1} attempts "
+                           f"({last})", hint="check the host and mirrors, then run the command again")
+
     def _delay(self, attempt: int, retry_after: str | None) -> float:
         if retry_after and retry_after.strip().isdigit():
             return min(float(retry_after), 30.0)
         return min(self.backoff * (2 ** attempt), 8.0)
+
+
+def _refuse_untrusted(exc: Exception, host: str, what: str) -> None:
+    """A certificate that does not verify will not verify on a retry: say so at once."""
+    if "CERTIFICATE_VERIFY_FAILED" in str(exc):
+        raise NetworkError(f"{what}: TLS certificate of {host} is not trusted ({exc})",
+                           hint="install its CA in the OS trust store, pass --ca-file, "
+                                "or put ca.crt in certs.d/<host>/") from None
 
 
 def _safe(url: str) -> str:

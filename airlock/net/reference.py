@@ -1,4 +1,9 @@
-"""Image references with docker's naming rules (docker.io, library/, registry-1.docker.io)."""
+"""Image references with docker's naming rules (docker.io, library/, registry-1.docker.io).
+
+:class:`ImageRef` is meant to become the one parsed form of a reference along the whole pipeline
+(plan, lock, fetch, apply, serve, SBOM): parse once with :func:`parse_ref`, then use its fields and
+the derived forms (``name``, ``canonical``, ``familiar``) instead of splitting strings again.
+"""
 
 from __future__ import annotations
 
@@ -29,9 +34,32 @@ class ImageRef:
     def api_host(self) -> str:
         return DOCKER_HUB_API if self.registry == DOCKER_HUB else self.registry
 
+    @property
+    def name(self) -> str:
+        """``registry/repository``, fully qualified: ``docker.io/library/nginx``."""
+        return f"{self.registry}/{self.repository}"
+
+    @property
+    def canonical(self) -> str:
+        """The fully qualified reference: ``docker.io/library/nginx:1.29``, ``r.k8s.io/pause@sha256:...``."""
+        return self.name + (f":{self.tag}" if self.tag else "") + (f"@{self.digest}" if self.digest else "")
+
+    @property
+    def familiar(self) -> str:
+        """The short form docker prints: ``nginx:1.29`` for ``docker.io/library/nginx:1.29``."""
+        name = self.name
+        if self.registry == DOCKER_HUB:
+            name = self.repository.removeprefix("library/") if self.repository.count("/") == 1 else self.repository
+        return name + (f":{self.tag}" if self.tag else "") + (f"@{self.digest}" if self.digest else "")
+
+    def __str__(self) -> str:
+        return self.canonical
+
 
 def parse_ref(ref: str) -> ImageRef:
-    name, digest = (ref.split("@", 1) + [None])[:2] if "@" in ref else (ref, None)
+    name, digest = ref, None
+    if "@" in ref:
+        name, digest = ref.split("@", 1)
     tag = None
     last = name.rsplit("/", 1)[-1]
     if ":" in last:

@@ -1,25 +1,26 @@
-"""A read-only OCI distribution client: manifests and blobs, with the registries' auth flows.
+"""An OCI distribution client: manifests and blobs (and, for push, any call), with the registries' auth flows.
 
-Anonymous and credentialed bearer tokens (``WWW-Authenticate: Bearer realm=...``), basic auth,
-mirrors (endpoint + path prefix). Every body is checked against its digest.
+Anonymous and credentialed bearer tokens (``WWW-Authenticate: Bearer realm=...``, see
+:mod:`airlock.net.tokens`), basic auth, mirrors (endpoint + path prefix). Every body is checked
+against its digest. A blob redirected to another host (a CDN) never gets the registry's
+``Authorization`` (httpx drops it on a cross-origin redirect).
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import re
 import threading
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from airlock.errors import NetworkError
 from airlock.net.auth import credentials
 from airlock.net.http import Net
 from airlock.net.mirrors import registry_endpoint
 from airlock.net.reference import ImageRef
+from airlock.net.tokens import Authorizer, RegistryError, rate_limited
 
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -27,11 +28,7 @@ DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
 DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 INDEX_TYPES = (OCI_INDEX, DOCKER_LIST)
 MANIFEST_TYPES = (OCI_MANIFEST, DOCKER_MANIFEST)
-ACCEPT = ", ".join((OCI_INDEX, DOCKER_LIST, OCI_MANIFEST, DOCKER_MANIFEST))
-
-
-class RegistryError(NetworkError):
-    """A registry answered, but not with what the image needs (unknown tag, auth, bad digest)."""
+ACCEPT = f"{OCI_INDEX}, {DOCKER_LIST}, {OCI_MANIFEST}, {DOCKER_MANIFEST}"
 
 
 @dataclass(frozen=True)
@@ -45,17 +42,15 @@ def sha256_digest(body: bytes) -> str:
     return "sha256:" + hashlib.sha256(body).hexdigest()
 
 
-_CHALLENGE = re.compile(r'(\w+)="([^"]*)"')
-
-
 class Registry:
     def __init__(self, net: Net, mirrors: Mapping[str, str] | None = None,
-                 credentials: tuple[str, str | None] | None = None):
+                 credentials: tuple[str, str | None] | None = None, clock: Callable[[], float] = time.monotonic):
         self.net = net
         self.mirrors = dict(mirrors or {})
         self.explicit_credentials = credentials
-        self._tokens: dict[tuple[str, str], str] = {}
+        self._creds: dict[str, tuple[str, str] | None] = {}
         self._lock = threading.Lock()
+        self.auth = Authorizer(net.request, self._credentials, clock)
 
     def endpoint(self, ref: ImageRef) -> tuple[str, str]:
         """(base URL, repository path at that endpoint)."""
@@ -92,116 +87,96 @@ class Registry:
 
     @contextmanager
     def open_blob(self, ref: ImageRef, digest: str, offset: int, *, what: str) -> Iterator[Any]:
-        """Stream a blob (from ``offset`` with a Range request), authorizing first if needed."""
+        """Stream a blob (from ``offset`` with a Range request). The lock gives its size and digest,
+        so there is no HEAD first: an expired or missing token shows as a 401, renewed once."""
         base, repo = self.endpoint(ref)
         host = base.split("://", 1)[1]
-        scope = f"repository:{repo}:pull"
-        if (host, scope) not in self._tokens:
-            self._get(ref, f"blobs/{digest}", what=what, headers={}, method="HEAD")
-        headers = {"Accept-Encoding": "identity"}
-        if offset:
-            headers["Range"] = f"bytes={offset}-"
-        auth = self._tokens.get((host, scope))
-        if auth:
-            headers["Authorization"] = auth
-        with self.net.stream(f"{base}/v2/{repo}/blobs/{digest}", what=what, headers=headers) as resp:
-            yield resp
+        need = f"repository:{repo}:pull"
+        headers = {"Accept-Encoding": "identity", **({"Range": f"bytes={offset}-"} if offset else {})}
+        url = f"{base}/v2/{repo}/blobs/{digest}"
+        sent = self.auth.header(base, need, what)
+        for attempt in range(2):
+            auth = {"Authorization": sent} if sent else {}
+            with self.net.stream(url, what=what, headers={**headers, **auth}) as resp:
+                if resp.status_code == 401 and attempt == 0:
+                    retry_with = self.auth.refused(resp, host, need, sent, what)
+                else:
+                    _check_auth_status(resp.status_code, host, repo, what, self._display(ref, host))
+                    yield resp
+                    return
+            sent = retry_with
 
-    # -- auth -----------------------------------------------------------------------------
+    # -- requests -------------------------------------------------------------------------
+
+    def _display(self, ref: ImageRef | None, host: str) -> str:
+        return ref.registry if ref is not None and ref.registry not in self.mirrors else host
+
+    def _send(self, method: str, url: str, host: str, need: str, what: str, kwargs: dict[str, Any],
+              display: str | None = None) -> Any:
+        """One request with the token ``need`` calls for; after a 401, one retry with a new token."""
+        headers = dict(kwargs.pop("headers", None) or {})
+        sent = self.auth.header(f"{url.split('://', 1)[0]}://{host}", need, what)
+        if sent:
+            headers["Authorization"] = sent
+        resp = self.net.request(method, url, what=what, headers=headers, **kwargs)
+        if resp.status_code == 401:
+            headers["Authorization"] = self.auth.refused(resp, host, need, sent, what)
+            resp = self.net.request(method, url, what=what, headers=headers, **kwargs)
+        _check_auth_status(resp.status_code, host, url.split("/v2/", 1)[-1].split("/", 1)[0], what, display or host)
+        return resp
 
     def _get(self, ref: ImageRef, tail: str, *, what: str, headers: dict[str, str], method: str = "GET") -> Any:
         base, repo = self.endpoint(ref)
-        url = f"{base}/v2/{repo}/{tail}"
         host = base.split("://", 1)[1]
-        scope = f"repository:{repo}:pull"
-        auth = self._tokens.get((host, scope))
-        sent = {**headers, **({"Authorization": auth} if auth else {})}
-        resp = self.net.request(method, url, what=what, headers=sent)
-        if resp.status_code == 401:
-            auth = self._authorize(resp, host, scope, what)
-            resp = self.net.request(method, url, what=what, headers={**headers, "Authorization": auth})
-            if resp.status_code == 401:
-                raise RegistryError(f"{what}: {host} refused the credentials (401)",
-                                    hint=f"check the credentials for {host}")
+        resp = self._send(method, f"{base}/v2/{repo}/{tail}", host, f"repository:{repo}:pull", what,
+                          {"headers": headers}, self._display(ref, host))
         if resp.status_code == 404:
             kind = "tag or manifest" if tail.startswith("manifests/") else "blob"
             raise RegistryError(f"{what}: {kind} {tail.split('/', 1)[1]} not found at {host}/{repo}",
                                 hint="check the image reference, or that the mirror holds it")
-        if resp.status_code == 403:
-            raise RegistryError(f"{what}: {host} denied access to {repo} (403)", hint=f"check the rights for {host}")
         if resp.status_code != 200:
             raise RegistryError(f"{what}: {host} answered HTTP {resp.status_code} for {repo}/{tail}")
         return resp
 
     def call(self, base: str, repo: str, method: str, tail: str, *, what: str, push: bool = False,
-             ok: tuple[int, ...] = (200,), **kwargs: Any) -> Any:
-        """Any request to ``<base>/v2/<repo>/<tail>``, authorized for pull (or push) on ``repo``."""
-        return self._call(f"{base}/v2/{repo}/{tail}", base.split("://", 1)[1],
-                          f"repository:{repo}:{'pull,push' if push else 'pull'}", method, what, ok, kwargs)
+             also: tuple[str, ...] = (), ok: tuple[int, ...] = (200,), **kwargs: Any) -> Any:
+        """Any request to ``<base>/v2/<repo>/<tail>``, authorized for pull (or push) on ``repo``;
+        ``also``: further scopes it needs (pull on the source repository of a mount)."""
+        need = " ".join([f"repository:{repo}:{'pull,push' if push else 'pull'}", *also])
+        return self._check_ok(self._send(method, f"{base}/v2/{repo}/{tail}", base.split("://", 1)[1], need,
+                                         what, kwargs), method, what, ok)
 
     def call_url(self, url: str, repo: str, method: str, *, what: str, ok: tuple[int, ...], **kwargs: Any) -> Any:
         """A request to an upload URL the registry handed out for ``repo`` (same host, same token)."""
         import httpx
 
         host = httpx.URL(url).netloc.decode()
-        return self._call(url, host, f"repository:{repo}:pull,push", method, what, ok, kwargs)
+        return self._check_ok(self._send(method, url, host, f"repository:{repo}:pull,push", what, kwargs),
+                              method, what, ok, url)
 
-    def _call(self, url: str, host: str, scope: str, method: str, what: str, ok: tuple[int, ...],
-              kwargs: dict[str, Any]) -> Any:
-        headers = dict(kwargs.pop("headers", None) or {})
-        auth = self._tokens.get((host, scope))
-        if auth:
-            headers["Authorization"] = auth
-        resp = self.net.request(method, url, what=what, headers=headers, **kwargs)
-        if resp.status_code == 401:
-            headers["Authorization"] = self._authorize(resp, host, scope, what)
-            resp = self.net.request(method, url, what=what, headers=headers, **kwargs)
+    @staticmethod
+    def _check_ok(resp: Any, method: str, what: str, ok: tuple[int, ...], url: str | None = None) -> Any:
         if resp.status_code not in ok:
             detail = resp.text[:300].strip() if method != "HEAD" else ""
-            raise RegistryError(f"{what}: {method} {url.split('?')[0]} answered HTTP {resp.status_code}"
+            where = (url or str(resp.request.url)).split("?")[0]
+            raise RegistryError(f"{what}: {method} {where} answered HTTP {resp.status_code}"
                                 + (f": {detail}" if detail else ""),
                                 hint="check the registry address, credentials and rights")
         return resp
 
-    def _authorize(self, resp: Any, host: str, scope: str, what: str) -> str:
-        challenge = resp.headers.get("WWW-Authenticate", "")
-        creds = self.explicit_credentials or credentials(host)
-        scheme = challenge.split(" ", 1)[0].lower()
-        if scheme == "basic":
-            if not creds:
-                raise RegistryError(f"{what}: {host} requires credentials (401)",
-                                    hint=f"log in (docker/podman login {host}), set REGISTRY_AUTH_FILE, "
-                                         f"or AIRLOCK_AUTH_{re.sub(r'[^A-Za-z0-9]', '_', host).upper()}=user:password")
-            value = "Basic " + base64.b64encode(f"{creds[0]}:{creds[1]}".encode()).decode()
-        elif scheme == "bearer":
-            params = dict(_CHALLENGE.findall(challenge))
-            realm = params.get("realm")
-            if not realm:
-                raise RegistryError(f"{what}: {host} sent a bearer challenge without realm")
-            query = {"service": params.get("service", ""), "scope": params.get("scope", scope)}
-            token_headers = {}
-            if creds:
-                token_headers["Authorization"] = "Basic " + base64.b64encode(
-                    f"{creds[0]}:{creds[1]}".encode()).decode()
-            tr = self.net.request("GET", realm, what=what, params=query, headers=token_headers)
-            if tr.status_code == 401:
-                raise RegistryError(f"{what}: the token service of {host} refused "
-                                    f"{'the credentials' if creds else 'anonymous access'} (401)",
-                                    hint=f"set credentials for {host} (docker/podman login, REGISTRY_AUTH_FILE "
-                                         "or AIRLOCK_AUTH_<HOST>)")
-            if tr.status_code != 200:
-                raise RegistryError(f"{what}: token service {realm} answered HTTP {tr.status_code}")
-            from airlock.bounded import load_json
-
-            data = load_json(tr.content, RegistryError, f"{what}: token service {realm}")
-            token = (data.get("token") or data.get("access_token")) if isinstance(data, dict) else None
-            if not token:
-                raise RegistryError(f"{what}: token service {realm} returned no token")
-            value = f"Bearer {token}"
-        else:
-            raise RegistryError(f"{what}: {host} requires authentication of an unknown kind ({scheme or 'none'})")
+    def _credentials(self, host: str) -> tuple[str, str] | None:
+        if self.explicit_credentials:
+            return self.explicit_credentials[0], self.explicit_credentials[1] or ""
         with self._lock:
-            self._tokens[(host, scope)] = value
-        return value
+            if host not in self._creds:  # a credential helper runs once per host, not per token
+                self._creds[host] = credentials(host)
+            return self._creds[host]
 
 
+def _check_auth_status(status: int, host: str, repo: str, what: str, display: str) -> None:
+    if status == 401:
+        raise RegistryError(f"{what}: {host} refused the credentials (401)", hint=f"check the credentials for {host}")
+    if status == 403:
+        raise RegistryError(f"{what}: {host} denied access to {repo} (403)", hint=f"check the rights for {host}")
+    if status == 429:
+        raise rate_limited(what, display)

@@ -4,6 +4,10 @@ Kubespray's sha256 pin plus the size from a HEAD request is enough; the file is 
 hashed only when the server gives no length, when the pin is sha512 (the lock needs a sha256 too),
 when nothing is pinned, or with ``verify=True``. A downloaded file that does not match its pin is
 an error naming the file and both digests.
+
+Downloads retry and resume with Range like fetch's: a sha256-pinned file goes through the shared
+cache's :meth:`airlock.store.Store.download` (so fetch finds it there afterwards), any other file
+through :meth:`airlock.net.http.Net.download`, hashing as the bytes arrive.
 """
 
 from __future__ import annotations
@@ -11,11 +15,13 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from airlock.errors import NetworkError
 from airlock.lockfile.model import FilePin
 from airlock.net.http import Net
 from airlock.net.mirrors import rewrite_url
+from airlock.store import DigestMismatch, Store
 
 
 class ChecksumMismatch(NetworkError):
@@ -35,8 +41,9 @@ class FileRequest:
 class FileResolver:
     kind = "file"
 
-    def __init__(self, net: Net, mirrors: Mapping[str, str], *, verify: bool = False):
+    def __init__(self, net: Net, mirrors: Mapping[str, str], *, verify: bool = False, store: Store | None = None):
         self.net, self.mirrors, self.verify = net, dict(mirrors), verify
+        self.store = store
 
     def key(self, request: FileRequest) -> str:
         return request.url
@@ -50,7 +57,9 @@ class FileResolver:
         if sha256 and not self.verify:
             size = self._head_size(url, what)
         sha512 = pinned if algo == "sha512" else None
-        if size is None:
+        if size is None and sha256:
+            size = self._cached(url, what, sha256, request.url)
+        elif size is None or sha256 is None:
             sha256, sha512_got, size = self._download(url, what, want_sha512=algo == "sha512")
             expected = {"sha256": sha256, "sha512": sha512_got}.get(algo)
             if pinned and expected != pinned:
@@ -69,16 +78,58 @@ class FileResolver:
         return int(length) if length and length.isdigit() and "gzip" not in resp.headers.get(
             "Content-Encoding", "") else None
 
+    def _cached(self, url: str, what: str, sha256: str, upstream: str) -> int:
+        """Download a sha256-pinned file into the shared cache (verified, resumable); its size."""
+        store = self.store or Store()
+        digest = "sha256:" + sha256
+
+        def opener(offset: int) -> Any:
+            headers = {"Accept-Encoding": "identity", **({"Range": f"bytes={offset}-"} if offset else {})}
+            return _Checked(self.net.stream(url, what=what, headers=headers), url, what)
+
+        try:
+            store.download(digest, None, opener, what=what, retries=self.net.retries)
+        except DigestMismatch as exc:
+            got = exc.message.rsplit("got ", 1)[-1]
+            raise ChecksumMismatch(f"{what}: {upstream} has {got}, but sha256 {sha256} is pinned",
+                                   hint="the upstream file changed or a mirror serves another file; do not use it") \
+                from None
+        return store.path(digest).stat().st_size
+
     def _download(self, url: str, what: str, *, want_sha512: bool) -> tuple[str, str | None, int]:
-        h256, h512, size = hashlib.sha256(), hashlib.sha512() if want_sha512 else None, 0
-        with self.net.stream(url, what=what, headers={"Accept-Encoding": "identity"}) as resp:
-            _check_status(resp.status_code, url, what)
-            for chunk in resp.iter_raw(1 << 20):
-                h256.update(chunk)
-                if h512:
-                    h512.update(chunk)
-                size += len(chunk)
-        return h256.hexdigest(), h512.hexdigest() if h512 else None, size
+        hashers: list[Any] = []
+
+        def restart() -> None:
+            hashers[:] = [hashlib.sha256(), hashlib.sha512() if want_sha512 else None]
+
+        def write(chunk: bytes) -> None:
+            hashers[0].update(chunk)
+            if hashers[1]:
+                hashers[1].update(chunk)
+
+        restart()
+        size = self.net.download(url, what=what, write=write, restart=restart,
+                                 check=lambda status: _check_status(status, url, what))
+        return hashers[0].hexdigest(), hashers[1].hexdigest() if hashers[1] else None, size
+
+
+class _Checked:
+    """A streamed response whose error statuses raise the resolver's messages (404: check the URL)."""
+
+    def __init__(self, cm: Any, url: str, what: str):
+        self.cm, self.url, self.what = cm, url, what
+
+    def __enter__(self) -> Any:
+        resp = self.cm.__enter__()
+        if resp.status_code not in (200, 206, 416):
+            try:
+                _check_status(resp.status_code, self.url, self.what)
+            finally:
+                self.cm.__exit__(None, None, None)
+        return resp
+
+    def __exit__(self, *exc: object) -> Any:
+        return self.cm.__exit__(*exc)
 
 
 def _check_status(status: int, url: str, what: str) -> None:

@@ -115,3 +115,33 @@ def test_plain_http_only_when_asked(world: World, tmp_path: Path) -> None:
     ok = airlock("resolve", "-f", str(manifest), "--insecure-registry", world.registry.host)
     assert ok.returncode == 0, ok.stderr
     assert f'ref = "{direct}"' in (tmp_path / "airlock.lock").read_text()
+
+
+def test_docker_credential_helper_from_cred_helpers(world: World, tmp_path: Path) -> None:
+    """credHelpers names docker-credential-airlocktest (a script the test puts on PATH)."""
+    with DockerRegistry(tmp_path / "reg", world.storage, "basic", users={USER: PASSWORD}) as reg:
+        bindir, cfg, asked = tmp_path / "bin", tmp_path / "docker", tmp_path / "asked.log"
+        bindir.mkdir()
+        cfg.mkdir()
+        helper = bindir / "docker-credential-airlocktest"
+        secret = json.dumps({"ServerURL": reg.host, "Username": USER, "Secret": PASSWORD})
+        helper.write_text(f"#!/bin/sh\n[ \"$1\" = get ] || exit 3\nread server\necho \"$server\" >> {asked}\n"
+                          f"[ \"$server\" = {reg.host} ] && echo '{secret}' && exit 0\n"
+                          "echo 'credentials not found in native keychain'; exit 1\n")
+        helper.chmod(0o755)
+        (cfg / "config.json").write_text(json.dumps({"auths": {reg.host: {}},
+                                                     "credHelpers": {reg.host: "airlocktest"}}))
+        manifest = world.manifest(tmp_path / "airlock.yaml", "2.30.0", BODY, registry_url=reg.url)
+        path = f"{bindir}{os.pathsep}{os.environ['PATH']}"
+        ok = airlock("resolve", "-f", str(manifest), env={"DOCKER_CONFIG": str(cfg), "PATH": path})
+        assert ok.returncode == 0, ok.stderr
+        assert asked.read_text().splitlines() == [reg.host]  # asked once per host, not per request
+        (tmp_path / "airlock.lock").unlink()
+        (cfg / "config.json").write_text(json.dumps({"credsStore": "airlocktest"}))
+        ok2 = airlock("resolve", "-f", str(manifest), env={"DOCKER_CONFIG": str(cfg), "PATH": path})
+        assert ok2.returncode == 0, ok2.stderr
+        (tmp_path / "airlock.lock").unlink()
+        (cfg / "config.json").write_text(json.dumps({"credHelpers": {reg.host: "missing"}}))
+        missing = airlock("resolve", "-f", str(manifest), env={"DOCKER_CONFIG": str(cfg), "PATH": path})
+        assert missing.returncode == 2 and "docker-credential-missing, which is not on PATH" in missing.stderr
+        assert_secret_free(tmp_path, ok, ok2, missing)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import shutil
 import socket
 import ssl
@@ -55,9 +56,11 @@ def wait_http(url: str, ca: str | None = None, timeout: float = 15.0) -> None:
 class BackgroundHTTP:
     """A ThreadingHTTPServer on 127.0.0.1 serving ``handler`` from a daemon thread until ``stop()``."""
 
-    def __init__(self, port: int, handler: type[BaseHTTPRequestHandler]):
+    def __init__(self, port: int, handler: type[BaseHTTPRequestHandler], tls: ssl.SSLContext | None = None):
         self.server = ThreadingHTTPServer((HOST, port), handler)
         self.server.daemon_threads = True
+        if tls is not None:
+            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def stop(self) -> None:
@@ -97,8 +100,9 @@ class DockerRegistry:
     """docker-registry serving ``storage``; mode: plain, basic (htpasswd), tls, token."""
 
     def __init__(self, workdir: Path, storage: Path, mode: str = "plain", *, users: dict[str, str] | None = None,
-                 token_realm: str | None = None, token_cert: Path | None = None):
+                 token_realm: str | None = None, token_cert: Path | None = None, access_log: bool = False):
         self.workdir, self.storage, self.mode = workdir, storage, mode
+        self.access_log = access_log
         self.port = free_port()
         self.users = users or {}
         self.token_realm, self.token_cert = token_realm, token_cert
@@ -116,7 +120,7 @@ class DockerRegistry:
     def __enter__(self) -> "DockerRegistry":
         self.workdir.mkdir(parents=True, exist_ok=True)
         config: dict[str, Any] = {
-            "version": 0.1, "log": {"level": "warn", "accesslog": {"disabled": True}},
+            "version": 0.1, "log": {"level": "warn", "accesslog": {"disabled": not self.access_log}},
             "storage": {"filesystem": {"rootdirectory": str(self.storage)}, "delete": {"enabled": True}},
             "http": {"addr": self.host, "secret": "airlock-test"},
         }
@@ -138,6 +142,11 @@ class DockerRegistry:
         self.process.start()
         wait_http(f"{self.url}/v2/", ca=str(self.cert) if self.cert else None)
         return self
+
+    def requests(self, method: str) -> list[str]:
+        """Paths of the ``method`` requests so far (needs ``access_log=True``)."""
+        text = (self.workdir / "registry.log").read_text(errors="replace")
+        return re.findall(rf'"{method} (/v2/\S*) HTTP', text)
 
     def __exit__(self, *exc: object) -> None:
         if self.process:
@@ -188,24 +197,62 @@ http {{
             self.process.stop()
 
 
-class TokenService:
-    """The token endpoint of distribution's token auth: RS256 JWTs with an x5c chain.
+_REPO_NAME = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$")
 
-    Anonymous pulls get a token unless ``users`` is set; then basic credentials are required.
+
+def parse_scope(scope: str) -> tuple[str, str, list[str]] | None:
+    """``type:name:actions`` as the token spec writes it (the name may hold a ``host:port``), or None
+    when it is not one scope (two scopes forwarded as one parameter: a space in the name)."""
+    kind, _, rest = scope.partition(":")
+    name, _, actions = rest.rpartition(":")
+    if kind not in ("repository", "registry") or not name or not actions:
+        return None
+    if kind == "repository" and not _REPO_NAME.match(name):
+        return None
+    return kind, name, [a for a in actions.split(",") if a]
+
+
+class TokenService:
+    """The token endpoint of distribution's token auth, following the token spec.
+
+    Every ``scope`` parameter is one scope; each is granted on its own: anonymous callers get
+    ``pull``, users in ``users`` (basic auth) ``pull`` and ``push``. Anonymous calls are refused
+    when ``users`` is set and ``anonymous`` is False. Tokens are RS256 JWTs with an x5c chain that
+    docker-registry verifies, live ``ttl`` seconds (``expires_in``/``issued_at`` in the answer) and are
+    also kept in :attr:`issued` so a simulated registry can check them against a clock it controls.
+    With ``tls`` the service listens on HTTPS.
     """
 
-    def __init__(self, workdir: Path, users: dict[str, str] | None = None):
-        self.workdir, self.users = workdir, users or {}
+    def __init__(self, workdir: Path, users: dict[str, str] | None = None, *, ttl: int = 300,
+                 tls: ssl.SSLContext | None = None, anonymous: bool = False):
+        self.workdir, self.users, self.ttl, self.tls = workdir, users or {}, ttl, tls
+        self.anonymous = anonymous or not self.users
         self.port = free_port()
         self.cert, self.key = self_signed_cert(workdir)
         self.requests: list[dict[str, Any]] = []
+        self.issued: dict[str, dict[str, Any]] = {}   # token -> {"sub", "access", "issued"}
+        self.clock = time.time                        # what "issued" is measured in
+        self._lock = threading.Lock()
         self._server: BackgroundHTTP | None = None
 
     @property
     def realm(self) -> str:
-        return f"http://{HOST}:{self.port}/token"
+        return f"{'https' if self.tls else 'http'}://{HOST}:{self.port}/token"
 
-    def token(self, scope: str, subject: str) -> str:
+    def grant(self, scopes: list[str], user: str) -> list[dict[str, Any]]:
+        allowed = {"pull", "push"} if user else {"pull"}
+        access = []
+        for scope in scopes:
+            parsed = parse_scope(scope)
+            if parsed is None:
+                continue  # not a scope: nothing granted for it
+            kind, name, actions = parsed
+            granted = sorted(set(actions) & allowed) if "*" not in actions else sorted(allowed)
+            if granted:
+                access.append({"type": kind, "name": name, "actions": granted})
+        return access
+
+    def token(self, access: list[dict[str, Any]], subject: str) -> str:
         from cryptography import x509
         from cryptography.hazmat.primitives import hashes, serialization
         from cryptography.hazmat.primitives.asymmetric import padding
@@ -213,21 +260,33 @@ class TokenService:
         cert = x509.load_pem_x509_certificate(self.cert.read_bytes())
         key = serialization.load_pem_private_key(self.key.read_bytes(), password=None)
         now = int(time.time())
-        access = []
-        if scope:
-            kind, name, actions = scope.split(":", 2) if scope.count(":") >= 2 else ("repository", scope, "pull")
-            access.append({"type": kind, "name": name, "actions": actions.split(",")})
 
         def b64(data: bytes) -> str:
             return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
         header = {"alg": "RS256", "typ": "JWT",
                   "x5c": [base64.b64encode(cert.public_bytes(serialization.Encoding.DER)).decode()]}
-        claims = {"iss": "airlock-test-issuer", "sub": subject, "aud": "airlock-test-registry", "exp": now + 300,
-                  "nbf": now - 10, "iat": now, "jti": str(now) + scope, "access": access}
+        with self._lock:
+            jti = f"{now}-{len(self.issued)}"
+        claims = {"iss": "airlock-test-issuer", "sub": subject, "aud": "airlock-test-registry", "exp": now + self.ttl,
+                  "nbf": now - 10, "iat": now, "jti": jti, "access": access}
         signing_input = f"{b64(json.dumps(header).encode())}.{b64(json.dumps(claims).encode())}"
         sig = key.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())  # type: ignore[union-attr]
-        return f"{signing_input}.{b64(sig)}"
+        token = f"{signing_input}.{b64(sig)}"
+        with self._lock:
+            self.issued[token] = {"sub": subject, "access": access, "issued": self.clock()}
+        return token
+
+    def allows(self, token: str, name: str, action: str) -> str:
+        """"ok", "expired" or "denied" for ``token`` on repository ``name`` at :attr:`clock`."""
+        with self._lock:
+            info = self.issued.get(token)
+        if info is None:
+            return "denied"
+        if self.clock() >= info["issued"] + self.ttl:
+            return "expired"
+        ok = any(a["type"] == "repository" and a["name"] == name and action in a["actions"] for a in info["access"])
+        return "ok" if ok else "denied"
 
     def __enter__(self) -> "TokenService":
         service = self
@@ -238,26 +297,32 @@ class TokenService:
 
             def do_GET(self) -> None:
                 q = parse_qs(urlsplit(self.path).query)
+                scopes = q.get("scope", [])
                 auth = self.headers.get("Authorization", "")
                 user = ""
                 if auth.startswith("Basic "):
                     user, _, password = base64.b64decode(auth[6:]).decode().partition(":")
                     if service.users.get(user) != password:
                         user = "!"
-                service.requests.append({"user": user, "scope": q.get("scope", [""])[0],
-                                         "authorization": bool(auth)})
-                if (service.users and user not in service.users) or user == "!":
+                with service._lock:
+                    service.requests.append({"user": user, "scopes": scopes, "scope": scopes[0] if scopes else "",
+                                             "authorization": bool(auth)})
+                if user == "!" or (not user and not service.anonymous):
                     self.send_response(401)
+                    self.send_header("Content-Length", "0")
                     self.end_headers()
                     return
-                body = json.dumps({"token": service.token(q.get("scope", [""])[0], user or "anonymous")}).encode()
+                token = service.token(service.grant(scopes, user), user or "anonymous")
+                issued = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+                body = json.dumps({"token": token, "access_token": token, "expires_in": service.ttl,
+                                   "issued_at": issued}).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
 
-        self._server = BackgroundHTTP(self.port, Handler)
+        self._server = BackgroundHTTP(self.port, Handler, self.tls)
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -48,7 +48,7 @@ def test_url_source_goes_through_mirror_and_is_cached(tmp_path: Path) -> None:
 
     def handler(request: httpx.Request) -> httpx.Response:
         seen.append(str(request.url))
-        return httpx.Response(200, content=body)
+        return httpx.Response(200, stream=httpx.ByteStream(body))  # streamed, as from a real server
 
     url = "https://github.com/kubernetes-sigs/kubespray/archive/refs/tags/v2.30.0.tar.gz"
     mirrors = {"https://github.com": "http://127.0.0.1:8080/github.com"}

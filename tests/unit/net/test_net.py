@@ -80,3 +80,16 @@ def test_manifest_digest_mismatch_is_refused() -> None:
     reg = Registry(Net(transport=httpx.MockTransport(handler), retries=0))
     with pytest.raises(RegistryError, match="the registry said"):
         reg.manifest(parse_ref("quay.io/a/b:1"), "1", what="image quay.io/a/b:1")
+
+
+@pytest.mark.parametrize(("ref", "canonical", "familiar"), [
+    ("nginx:1.29", "docker.io/library/nginx:1.29", "nginx:1.29"),
+    ("docker.io/flannel/flannel:v0.27.3", "docker.io/flannel/flannel:v0.27.3", "flannel/flannel:v0.27.3"),
+    ("registry.k8s.io/pause@sha256:" + "b" * 64, "registry.k8s.io/pause@sha256:" + "b" * 64,
+     "registry.k8s.io/pause@sha256:" + "b" * 64),
+    ("localhost:5000/app", "localhost:5000/app:latest", "localhost:5000/app:latest"),
+])
+def test_canonical_and_familiar_forms(ref: str, canonical: str, familiar: str) -> None:
+    r = parse_ref(ref)
+    assert (r.canonical, r.familiar, str(r)) == (canonical, familiar, canonical)
+    assert parse_ref(r.canonical) == r and parse_ref(r.familiar) == r
