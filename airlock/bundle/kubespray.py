@@ -23,7 +23,7 @@ def check_tree(stream: Any, want: str, where: str) -> None:
         if not rel or rel in files:
             raise BundleError(f"{where}: unexpected entry {member.name!r}", hint="do not use this bundle")
         h = hashlib.sha256()
-        for chunk in iter(lambda: data.read(CHUNK), b""):
+        while chunk := data.read(CHUNK):
             h.update(chunk)
         if not rel.startswith(".git/"):  # as tree_digest: the repository's own metadata is not the tree
             files[rel] = h.hexdigest()

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Literal
+from typing import Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-BUNDLE_FORMAT = 1
+BUNDLE_FORMAT: Final = 1
 Kind = Literal["lock", "manifest", "sbom", "layout", "kubespray", "file", "image-index", "image-manifest", "image-config",
                "image-layer", "rpm", "deb", "deb-index", "wheel"]
 

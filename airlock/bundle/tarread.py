@@ -92,9 +92,6 @@ def _header(block: bytes, where: str, offset: int) -> Member:
     if stored != sum(block[:148]) + 8 * 32 + sum(block[156:]):
         raise BundleError(f"{where}: the tar header at byte {offset} is damaged (checksum mismatch)",
                           hint="copy the bundle again; do not use this one")
-    if block[257:265] != b"ustar\x0000":
-        raise BundleError(f"{where}: the entry at byte {offset} is not a POSIX ustar header",
-                          hint="bundles are written by `airlock fetch`; this one was repacked or forged")
     try:
         name = block[:100].split(b"\0", 1)[0].decode("utf-8")
         prefix = block[345:500].split(b"\0", 1)[0].decode("utf-8")
@@ -104,8 +101,13 @@ def _header(block: bytes, where: str, offset: int) -> Member:
     full = f"{prefix}/{name}" if prefix else name
     kind = chr(block[156]) if block[156] else "\0"
     if kind not in ("0", "5"):
-        what = _OTHER_TYPES.get(kind, f"of type {kind!r}")
+        what = _OTHER_TYPES.get(kind, f"an entry of type {kind!r}")
+        if kind in "123467":
+            what = f"a link or device ({what})"
         raise BundleError(f"{where}: {full!r} is {what}, which bundles never contain", hint="do not use this bundle")
+    if block[257:265] != b"ustar\x0000":
+        raise BundleError(f"{where}: the entry at byte {offset} is not a POSIX ustar header",
+                          hint="bundles are written by `airlock fetch`; this one was repacked or forged")
     size = _octal(block[124:136], "size", where, offset)
     if kind == "5" and size:
         raise BundleError(f"{where}: directory {full!r} has a size", hint="do not use this bundle")
@@ -167,7 +169,7 @@ class _JoinedParts(io.RawIOBase):
     def __init__(self, parts: list[tuple[Path, str]], whole: tuple[str, str]):
         self._parts, self._whole = parts, whole
         self._i = -1
-        self._f: IO[bytes] | None = None
+        self._f: io.BufferedReader | None = None
         self._h: Any = None
         self._all = hashlib.sha256()
         self._error: BundleError | None = None

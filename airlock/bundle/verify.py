@@ -98,7 +98,7 @@ class _Scan:
         if entry is None:
             raise BundleError(f"{where}: {name!r} is not listed in bundle.json", hint="do not use this bundle")
         if name in self.seen:
-            raise BundleError(f"{where}: {name!r} appears twice")
+            raise BundleError(f"{where}: {name!r} appears twice", hint="do not use this bundle")
         if self.lock is None and name != "airlock.lock":
             raise BundleError(f"{where}: {name!r} comes before airlock.lock",
                               hint="this is not an airlock bundle, or it was repacked")

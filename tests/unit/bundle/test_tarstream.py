@@ -72,5 +72,5 @@ def test_unsafe_members_are_refused(name: str, kind: str) -> None:
             info.type = tarfile.CHRTYPE
         tar.addfile(info, io.BytesIO(b"") if kind == "file" else None)
     buf.seek(0)
-    with pytest.raises(BundleError, match="unsafe path|is a symlink|is a device"):
+    with pytest.raises(BundleError, match="unsafe path|link or device"):
         list(iter_members(buf, "t.tar"))
