@@ -66,15 +66,16 @@ def lock_sha(bundle: Path) -> str:
     return hashlib.sha256(Tampered.load(bundle).item("airlock.lock").data or b"").hexdigest()
 
 
-def refused(bundle: Path, tmp_path: Path, template: Path, expect: str, *extra: str) -> None:
-    """verify, apply onto a site and apply to a fresh DIR all exit 2 saying ``expect``; nothing changes."""
+def refused(bundle: Path, tmp_path: Path, template: Path, expect: str, *extra: str, fresh: bool = False) -> None:
+    """verify and apply onto a site (and to a fresh DIR) exit 2 saying ``expect``; nothing changes."""
     root = tmp_path / "root"
     parent = root / "a" / "b"  # lock paths like ../../../X land inside root
-    shutil.copytree(template, parent / "site", symlinks=True)
+    shutil.copytree(template, parent / "site", symlinks=True, copy_function=os.link)  # apply replaces, never edits
     (parent / "sentinel.txt").write_text("untouched\n")
     before = tree_fingerprint(root)
-    runs = [["verify", str(bundle)], ["apply", str(bundle), "--dest", str(parent / "site"), "--url", URL],
-            ["apply", str(bundle), "--dest", str(parent / "fresh"), "--url", URL]]
+    runs = [["verify", str(bundle)], ["apply", str(bundle), "--dest", str(parent / "site"), "--url", URL]]
+    if fresh:
+        runs.append(["apply", str(bundle), "--dest", str(parent / "fresh"), "--url", URL])
     for args in runs:
         res = airlock(*args, *extra, cache=tmp_path / "c")
         out = res.stdout + res.stderr
@@ -99,7 +100,8 @@ def test_tampered_bundle_is_refused(real: Path, template: Path, tmp_path: Path, 
     rewrite, expect = ATTACKS[attack]
     t = Tampered.load(real)
     rewrite(t)
-    refused(t.write(tmp_path / "bad.tar"), tmp_path, template, expect)
+    refused(t.write(tmp_path / "bad.tar"), tmp_path, template, expect,
+            fresh=attack in ("swap-serves", "kubespray-extra-file", "size-sparse-lock"))
 
 
 _NEEDS_H1 = pytest.mark.xfail(strict=False, reason="needs lock path validation (h1)")
@@ -109,7 +111,7 @@ _NEEDS_H1 = pytest.mark.xfail(strict=False, reason="needs lock path validation (
 def test_lock_paths_out_of_dir_are_refused(real: Path, template: Path, tmp_path: Path, attack: str) -> None:
     t = Tampered.load(real)
     LOCK_TRAVERSALS[attack](t)
-    refused(t.write(tmp_path / "bad.tar"), tmp_path, template, r"\.\./")
+    refused(t.write(tmp_path / "bad.tar"), tmp_path, template, r"\.\./", fresh=True)
 
 
 # -- --expect-lock ------------------------------------------------------------------------------
@@ -189,8 +191,8 @@ def _split_name(make: Callable[[Path], str]) -> Callable[[Path, bytes, int], Non
     def attack(out: Path, data: bytes, size: int) -> None:
         name = make(out.parent)
         target = out.parent / name  # an absolute name replaces the directory
+        target.parent.mkdir(parents=True, exist_ok=True)
         if not target.exists():
-            target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(out.with_name("bundle.tar.001"), target)
         lines = tamper.sums_lines(out)
         lines[1] = lines[1].split("  ")[0] + "  " + name
@@ -240,7 +242,7 @@ def test_split_bundle_attack_is_refused(real: Path, template: Path, tmp_path: Pa
     out, data, size = _split(real, tmp_path)
     rewrite, expect = SPLIT_ATTACKS[attack]
     rewrite(out, data, size)
-    refused(out, tmp_path, template, expect)
+    refused(out, tmp_path, template, expect, fresh=attack == "swapped-parts")
 
 
 # -- fuzz ----------------------------------------------------------------------------------------
@@ -280,14 +282,14 @@ def test_bundle_reader_fuzz_raises_only_airlock_errors(real: Path, tmp_path: Pat
     good = real.read_bytes()
     rng = random.Random(1107)
     refusals = 0
-    for i in range(120):
+    for i in range(100):
         bad = tmp_path / f"f{i % 4}.tar"
         bad.write_bytes(_mutations(good, rng))
         try:
             verify_bundle(bad)
         except AirlockError:
             refusals += 1
-    assert refusals > 100  # almost every mutation is caught (a flipped mtime bit is harmless)
+    assert refusals > 85  # almost every mutation is caught (a flipped mtime bit is harmless)
     # split bundles: the same, through the part reader
     out, data, size = _split(real, tmp_path)
     for i in range(30):
