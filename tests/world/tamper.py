@@ -284,6 +284,31 @@ def sparse_lock(t: Tampered) -> None:
                     {386: sparse_map, 483: b"%011o\0" % (4 << 30)}) + pad(data)
 
 
+def sparse_lock_listed(t: Tampered) -> None:
+    """As sparse_lock, with bundle.json listing the 4 GiB the sparse member expands to."""
+    sparse_lock(t)
+    t.frozen.add("airlock.lock")
+    t.edit_index(lambda doc: [e.update(size=4 << 30) for e in doc["entries"] if e["path"] == "airlock.lock"])
+
+
+def pax_sparse_lock(t: Tampered) -> None:
+    """airlock.lock as a pax (GNU sparse 1.0) member whose real size is 4 GiB."""
+    it = t.item("airlock.lock")
+    data = it.data or b""
+    records = b""
+    for key, value in (("GNU.sparse.major", "1"), ("GNU.sparse.minor", "0"), ("GNU.sparse.name", "airlock.lock"),
+                       ("GNU.sparse.realsize", str(4 << 30))):
+        body = f" {key}={value}\n"
+        n = len(body) + 1
+        while n != len(str(n)) + len(body):  # a record's length counts its own digits
+            n = len(str(n)) + len(body)
+        records += f"{n}{body}".encode()
+    stored = b"1\n0\n" + str(len(data)).encode() + b"\n"
+    stored = pad(stored) + data
+    it.raw = (header("PaxHeaders/airlock.lock", len(records), b"x") + pad(records)
+              + header("GNUSparseFile.0/airlock.lock", len(stored)) + pad(stored))
+
+
 def huge_lock_listed(t: Tampered) -> None:
     """airlock.lock claims 4 GiB in its tar header and in bundle.json (the bundle stays 2 MB)."""
     it = t.item("airlock.lock")
@@ -359,6 +384,8 @@ ATTACKS: dict[str, tuple[Callable[[Tampered], None], str]] = {
     "dup-listed-twice": (listed_twice, "listed twice"),
     "dup-member-twice": (member_twice, "appears twice"),
     "size-sparse-lock": (sparse_lock, "sparse|not a POSIX ustar"),
+    "size-sparse-lock-listed": (sparse_lock_listed, "more than the 16 MiB"),
+    "size-pax-sparse-lock": (pax_sparse_lock, "pax header"),
     "size-huge-lock-listed": (huge_lock_listed, "more than the 16 MiB"),
     "size-huge-lock-header": (huge_lock_header, "bytes in the tar, but bundle.json says"),
     "size-huge-bundle-json": (huge_index, "bundle.json is .* bytes, more than"),
