@@ -208,11 +208,21 @@ class _JoinedParts(io.RawIOBase):
                                          f"expected {want}, got {self._all.hexdigest()}",
                                          hint="copy every part and the .sha256sums file again"))
 
+    def close(self) -> None:
+        if self._f is not None:
+            self._f.close()
+            self._f = None
+        super().close()
+
     def readinto(self, buf: Any) -> int:
         if self._error is not None:
             raise self._error
         while self._f is not None:
-            n = self._f.readinto(buf)
+            try:
+                n = self._f.readinto(buf)
+            except OSError as exc:
+                raise self._fail(BundleError(f"cannot read part {self._parts[self._i][0].name}: "
+                                             f"{exc.strerror or exc}", hint="copy that part again")) from None
             if n:
                 view = memoryview(buf)[:n]
                 self._h.update(view)

@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from airlock.bundle.consistency import check_against_lock
+from airlock.bundle.consistency import check_against_lock, check_tree
 from airlock.bundle.model import MAX_INDEX, MAX_KEPT, BundleIndex, Entry, index_problem
 from airlock.bundle.tarread import CHUNK, BundleError, iter_members, open_bundle
 from airlock.errors import AirlockError
@@ -123,8 +123,6 @@ class _Scan:
                    self.keep(name, entry) if self.keep else None)
         try:
             if entry.kind == "kubespray" and self.lock is not None and self.lock.kubespray.kind == "directory":
-                from airlock.bundle.kubespray import check_tree
-
                 # A directory is pinned by its tree digest, not by the tar fetch made of it: recompute it.
                 check_tree(tee, self.lock.kubespray.sha256, f"{self.where}: {name} (Kubespray source)")
             while tee.read(CHUNK):
