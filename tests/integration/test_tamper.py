@@ -89,6 +89,10 @@ def test_the_toolkit_rewrites_consistently(real: Path, tmp_path: Path) -> None:
     """Unchanged, a rewrite is byte-identical; a consistent lock change verifies (only --expect-lock stops it)."""
     assert Tampered.load(real).tar_bytes() == real.read_bytes()
     t = Tampered.load(real)
+    tamper.add_sbom(t)
+    res = airlock("verify", str(t.write(tmp_path / "sbom.tar")), cache=tmp_path / "c")
+    assert res.returncode == 0, res.stderr
+    t = Tampered.load(real)
     tamper.swap_lock_files(t)
     other = t.write(tmp_path / "other.tar")
     res = airlock("verify", str(other), cache=tmp_path / "c")
@@ -290,6 +294,40 @@ def test_bundle_reader_fuzz_raises_only_airlock_errors(real: Path, tmp_path: Pat
         except AirlockError:
             refusals += 1
     assert refusals > 85  # almost every mutation is caught (a flipped mtime bit is harmless)
+    # bundle.json and the lock rewritten consistently, so the checks past the hashes are reached
+    kinds = ["lock", "manifest", "sbom", "layout", "kubespray", "file", "image-index", "image-manifest",
+             "image-config", "image-layer", "rpm", "deb", "deb-index", "wheel", "nonsense"]
+    for i in range(40):
+        t = Tampered.load(real)
+        entries = t.index["entries"]
+        pick = rng.randrange(len(entries))
+        field = rng.choice(["kind", "serves", "size", "path", "lock"])
+
+        def edit(doc: dict[str, object], pick: int = pick, field: str = field) -> None:
+            e = doc["entries"][pick]  # type: ignore[index]
+            if field == "kind":
+                e["kind"] = rng.choice(kinds)
+            elif field == "serves":
+                e["serves"] = rng.choice([[], ["kubespray"], ["image:x"], e["serves"] * 2, ["file:kubelet:amd64"]])
+            elif field == "size":
+                e["size"] = rng.choice([0, 1, e["size"] + 1, 1 << 40, -1])
+            elif field == "path":
+                e["path"] = rng.choice(["", "/", "blobs", "blobs/sha256/", e["path"] + "x", e["path"].upper()])
+        if field == "lock":
+            text = bytearray(t.lock_text.encode())
+            at = rng.randrange(len(text))
+            text[at:at + rng.randint(1, 20)] = rng.choice([b"", b"[[", b"= [[[[", b'"', b"9" * 30, b"\xff"])
+            t.item("airlock.lock").data = bytes(text)
+        else:
+            t.edit_index(edit)
+            t.frozen.add(entries[pick]["path"])
+        bad = tmp_path / "structured.tar"
+        t.write(bad)
+        try:
+            verify_bundle(bad)
+        except AirlockError:
+            refusals += 1
+    assert refusals > 85 + 30  # some edits change nothing (the same kind drawn again, no serves for metadata)
     # split bundles: the same, through the part reader
     out, data, size = _split(real, tmp_path)
     for i in range(30):

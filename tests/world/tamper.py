@@ -338,6 +338,29 @@ def huge_manifest_listed(t: Tampered) -> None:
     t.edit_index(lambda doc: [e.update(size=1 << 30) for e in doc["entries"] if e["path"] == "index.json"])
 
 
+def add_sbom(t: Tampered, forge: bool = False) -> None:
+    """Put the lock's SBOM into the bundle as `fetch --sbom` would (``forge``: with kubelet's hash changed)."""
+    from airlock.lockfile import parse_lock
+    from airlock.review.sbom import build_sbom
+
+    body = build_sbom(parse_lock(t.lock_text)).encode()
+    if forge:
+        kubelet = t.entry_of(next(s for e in t.entries("file") for s in e["serves"] if s.startswith("file:kubelet:")))
+        hexd = kubelet["digest"].split(":", 1)[1]
+        assert hexd.encode() in body
+        body = body.replace(hexd.encode(), b"0" * 64)
+    at = next(n for n, i in enumerate(t.items) if i.name == "oci-layout")
+    t.items.insert(at, Item("sbom.cdx.json", body))
+    t.edit_index(lambda doc: doc["entries"].append({"path": "sbom.cdx.json", "digest": "", "size": 0,
+                                                    "kind": "sbom", "serves": []}))
+    t.edit_index(lambda doc: doc["entries"].sort(key=lambda e: e["path"]))
+
+
+def forged_oci_layout(t: Tampered) -> None:
+    """oci-layout claims another layout version."""
+    t.item("oci-layout").data = b'{"imageLayoutVersion":"9.9.9"}'
+
+
 def swap_lock_files(t: Tampered) -> None:
     """A consistent but different bundle: the lock itself says kubelet is another file's bytes (and back)."""
     import tomllib
@@ -367,6 +390,8 @@ ATTACKS: dict[str, tuple[Callable[[Tampered], None], str]] = {
     "file-as-rpm": (_set_kind("file", "rpm"), "not rpm"),
     "yaml-as-file": (yaml_as_file, "can only be the 'manifest' file"),
     "extra-serves": (extra_serves, "the lock has this digest serving"),
+    "sbom-forged": (lambda t: add_sbom(t, forge=True), "sbom.cdx.json does not describe the lock"),
+    "oci-layout-forged": (forged_oci_layout, "oci-layout is not the OCI layout marker"),
     "kubespray-extra-file": (kubespray_extra_file, "Kubespray tree digest"),
     "name-unicode-lookalike": (_rename_blob(lambda p: p[:-1] + "\u0430", "a Cyrillic a ends a layer's name"),
                                "not a bundle file name"),
