@@ -205,3 +205,24 @@ def test_the_lock_entry_must_match_lock_sha256() -> None:
                                                        kind="lock")])
     assert "lock_sha256 is" in (index_problem(bad) or "")
     assert "no airlock.lock" in (index_problem(BundleIndex(lock_sha256=LOCK, entries=[])) or "")
+
+
+# -- a Kubespray directory source ---------------------------------------------------------------
+
+def test_the_tree_digest_is_recomputed_from_the_bundled_tar(tmp_path: Path) -> None:
+    from airlock.bundle.consistency import check_tree
+    from airlock.bundle.write import tar_directory
+    from airlock.kubespray.source import tree_digest
+
+    root = tmp_path / "kubespray"
+    for rel, text in [("roles/a/tasks/main.yml", "- a\n"), ("roles/a10/x", "x"), ("roles/a-b/y", "y"),
+                      (".git", "gitdir: /home/someone/repo\n"), ("contrib/sub/.git/config", "[core]\n"),
+                      ("README.md", "hi\n")]:
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    data = tar_directory(root)
+    assert b"gitdir" not in data and b"[core]" not in data
+    check_tree(io.BytesIO(data), tree_digest(root), "k.tar")
+    (root / "roles/a/tasks/main.yml").write_text("- b\n")
+    with pytest.raises(BundleError, match="do not match the Kubespray tree digest"):
+        check_tree(io.BytesIO(data), tree_digest(root), "k.tar")
