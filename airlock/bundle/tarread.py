@@ -232,6 +232,13 @@ class _JoinedParts(io.RawIOBase):
         return 0
 
 
+def drain_parts(stream: Any) -> None:
+    """Read a split bundle to its end, so a damaged part raises its own error; a single file needs nothing."""
+    if isinstance(getattr(stream, "raw", None), _JoinedParts):
+        while stream.read(CHUNK):
+            pass
+
+
 def _split_parts(path: Path, sums: Path) -> tuple[list[tuple[Path, str]], str]:
     """The parts a checksum list names, strictly: ``NAME.000``, ``NAME.001``... in order, then ``NAME``."""
     if sums.stat().st_size > MAX_SUMS:

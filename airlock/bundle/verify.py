@@ -21,7 +21,7 @@ from pydantic import ValidationError
 
 from airlock.bundle.consistency import check_against_lock, check_tree
 from airlock.bundle.model import MAX_INDEX, MAX_KEPT, BundleIndex, Entry, index_problem
-from airlock.bundle.tarread import CHUNK, BundleError, iter_members, open_bundle
+from airlock.bundle.tarread import CHUNK, BundleError, drain_parts, iter_members, open_bundle
 from airlock.errors import AirlockError
 from airlock.lockfile import Lock, parse_lock
 
@@ -45,9 +45,14 @@ def verify_bundle(path: Path, *, keep: Any = None, expect_lock: str | None = Non
         try:
             for member, data in iter_members(stream, where):
                 scan.member(member.name, data)
+                if scan.wrong_lock:
+                    break  # conclusive, and no damage explains a well-formed other lock: do not read on
         except AirlockError:
-            _drain(stream)  # a damaged part of a split bundle is the better message
+            drain_parts(stream)  # a damaged part of a split bundle is the better message
             raise
+    if scan.wrong_lock:
+        raise BundleError(f"{where}: the bundle's lock is sha256 {scan.wrong_lock}, not the expected {expect_lock}",
+                          hint="this is not the bundle of the reviewed lock; do not use it")
     if scan.index is None or scan.lock is None:
         raise BundleError(f"{where}: empty bundle" if scan.index is None else f"{where}: the bundle has no lock",
                           hint="this is not an airlock bundle")
@@ -59,11 +64,6 @@ def verify_bundle(path: Path, *, keep: Any = None, expect_lock: str | None = Non
     return Verified(scan.index, scan.lock, scan.lock_bytes, scan.kept)
 
 
-def _drain(stream: Any) -> None:
-    while stream.read(CHUNK):
-        pass
-
-
 class _Scan:
     def __init__(self, where: str, keep: Any, expect_lock: str | None):
         self.where, self.keep, self.expect_lock = where, keep, expect_lock
@@ -73,6 +73,7 @@ class _Scan:
         self.listed: dict[str, Entry] = {}
         self.seen: set[str] = set()
         self.kept: dict[str, bytes] = {}
+        self.wrong_lock: str | None = None
 
     def member(self, name: str, data: Any) -> None:
         where = self.where
@@ -85,9 +86,7 @@ class _Scan:
                                   "airlock reads", hint="do not use this bundle")
             self.index = _parse_index(data.read(), where)
             if self.expect_lock and self.index.lock_sha256 != self.expect_lock:
-                raise BundleError(f"{where}: the bundle's lock is sha256 {self.index.lock_sha256}, "
-                                  f"not the expected {self.expect_lock}",
-                                  hint="this is not the bundle of the reviewed lock; do not use it")
+                self.wrong_lock = self.index.lock_sha256
             self.listed = {e.path: e for e in self.index.entries}
             return
         if data is None:
@@ -121,21 +120,26 @@ class _Scan:
         """Hash (and pass to ``keep``) the member's bytes; return them when they are kept for checks."""
         tee = _Tee(data, bytearray() if entry.kind in MAX_KEPT else None,  # sizes were capped by index_problem
                    self.keep(name, entry) if self.keep else None)
+        tree_error = None
         try:
             if entry.kind == "kubespray" and self.lock is not None and self.lock.kubespray.kind == "directory":
                 # A directory is pinned by its tree digest, not by the tar fetch made of it: recompute it.
-                check_tree(tee, self.lock.kubespray.sha256, f"{self.where}: {name} (Kubespray source)")
+                try:
+                    check_tree(tee, self.lock.kubespray.sha256, f"{self.where}: {name} (Kubespray source)")
+                except BundleError as exc:
+                    tree_error = exc  # damage in transit is the better message, if the hash shows it
             while tee.read(CHUNK):
                 pass
         finally:
             if tee.sink:
                 tee.sink.close()
-        h, buf = tee.h, tee.buf
-        got = "sha256:" + h.hexdigest()
+        got = "sha256:" + tee.h.hexdigest()
         if got != entry.digest:
             raise BundleError(f"{self.where}: {name} ({_what(entry)}) is damaged: expected {entry.digest}, got {got}",
                               hint="copy the bundle again; do not use this one")
-        return bytes(buf) if buf is not None else None
+        if tree_error:
+            raise tree_error
+        return bytes(tee.buf) if tee.buf is not None else None
 
 
 class _Tee:

@@ -229,6 +229,16 @@ def kubespray_extra_file(t: Tampered) -> None:
     t.rename(entry["path"], "blobs/sha256/" + sha(old.data).split(":", 1)[1])
 
 
+def kubespray_damaged(t: Tampered) -> None:
+    """A bit of the Kubespray source flips in transit (bundle.json untouched): damage, not a forged tree."""
+    entry = t.entries("kubespray")[0]
+    it = t.item(entry["path"])
+    data = bytearray(it.data or b"")
+    data[512 * 3 + 1] ^= 0x20  # inside the first file's bytes (or a header: damage either way)
+    it.data = bytes(data)
+    t.frozen.add(entry["path"])
+
+
 def _rename_blob(fn: Callable[[str], str], doc_: str) -> Callable[[Tampered], None]:
     def attack(t: Tampered) -> None:
         path = t.entries("image-layer")[0]["path"]
@@ -393,6 +403,7 @@ ATTACKS: dict[str, tuple[Callable[[Tampered], None], str]] = {
     "sbom-forged": (lambda t: add_sbom(t, forge=True), "sbom.cdx.json does not describe the lock"),
     "oci-layout-forged": (forged_oci_layout, "oci-layout is not the OCI layout marker"),
     "kubespray-extra-file": (kubespray_extra_file, "Kubespray tree digest"),
+    "kubespray-damaged": (kubespray_damaged, r"\(kubespray\) is damaged"),
     "name-unicode-lookalike": (_rename_blob(lambda p: p[:-1] + "\u0430", "a Cyrillic a ends a layer's name"),
                                "not a bundle file name"),
     "name-fullwidth-digit": (_rename_blob(lambda p: p[:13] + "\uff10" + p[14:], "a fullwidth zero in a name"),
