@@ -235,10 +235,13 @@ SPLIT_ATTACKS = {
 }
 
 
-def test_split_bundle_verifies_and_applies(real: Path, tmp_path: Path) -> None:
+def test_split_bundle_verifies_with_the_pin(real: Path, tmp_path: Path) -> None:
     out, _, _ = _split(real, tmp_path)
     res = airlock("verify", str(out), "--expect-lock", lock_sha(real), cache=tmp_path / "c")
     assert res.returncode == 0, res.stderr
+    dry = airlock("apply", str(out), "--dest", str(tmp_path / "site"), "--url", URL, "--dry-run",
+                  "--expect-lock", lock_sha(real), cache=tmp_path / "c")
+    assert dry.returncode == 0, dry.stderr
 
 
 @pytest.mark.parametrize("attack", list(SPLIT_ATTACKS))
