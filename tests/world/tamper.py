@@ -188,6 +188,13 @@ def swap_image_tags(t: Tampered) -> None:
     t.item("index.json").data = json.dumps(doc, indent=1, sort_keys=True).encode() + b"\n"
 
 
+def index_annotations_list(t: Tampered) -> None:
+    """index.json's annotations become a list (a reader expecting a mapping would crash)."""
+    doc = json.loads(t.item("index.json").data or b"")
+    doc["manifests"][0]["annotations"] = ["org.opencontainers.image.ref.name"]
+    t.item("index.json").data = json.dumps(doc, indent=1, sort_keys=True).encode() + b"\n"
+
+
 def _set_kind(kind_from: str, kind_to: str) -> Callable[[Tampered], None]:
     def attack(t: Tampered) -> None:
         def edit(doc: dict[str, Any]) -> None:
@@ -394,6 +401,7 @@ ATTACKS: dict[str, tuple[Callable[[Tampered], None], str]] = {
     "swap-blob-names": (swap_blob_names, "a blob's name must be its own sha256"),
     "swap-serves": (swap_serves, "the lock has this digest serving"),
     "swap-image-tags": (swap_image_tags, "index.json does not map"),
+    "index-annotations-list": (index_annotations_list, "index.json does not map"),
     "manifest-as-layer": (_set_kind("image-manifest", "image-layer"), "not image-layer"),
     "config-as-layer": (_set_kind("image-config", "image-layer"), "not image-layer"),
     "index-as-manifest": (_set_kind("image-index", "image-manifest"), "not image-manifest"),
