@@ -38,6 +38,7 @@ class ApplyOptions:
     push: str | None = None
     insecure_registry: bool = False
     dry_run: bool = False
+    expect_lock: str | None = None  # the reviewed lock's sha256: any other bundle is refused
 
 
 @dataclass
@@ -97,7 +98,7 @@ def apply(bundle: Path, opts: ApplyOptions) -> ApplyReport:
                 return (staging / "blobs" / name.rsplit("/", 1)[1]).open("wb")
             return None
 
-        v = verify_bundle(bundle, keep=keep)
+        v = verify_bundle(bundle, keep=keep, expect_lock=opts.expect_lock)
         loaded = _bundled_manifest(v, staging, bundle)
         _check_base(v, dest)
         tree_dir = _kubespray(v, dest, staging, store)

@@ -1,4 +1,4 @@
-"""Deterministic tar writing, safe streaming tar reading, and split bundles.
+"""Deterministic tar writing and split bundles (reading is in ``tarread``, re-exported here).
 
 Written entries are USTAR (no pax headers, so no timestamps), mtime 0, uid/gid 0, empty
 uname/gname, mode 0644 for files and 0755 for directories. Parts of a split bundle are
@@ -11,19 +11,14 @@ import hashlib
 import io
 import os
 import tarfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from airlock.errors import AirlockError
+from airlock.bundle.tarread import BLOCK, CHUNK, BundleError, Member, iter_members, open_bundle
 
-BLOCK = 512
+__all__ = ["BLOCK", "CHUNK", "RECORD", "BundleError", "Member", "SplitWriter", "TarWriter", "iter_members",
+           "open_bundle"]
 RECORD = 20 * BLOCK
-CHUNK = 1 << 20
-
-
-class BundleError(AirlockError):
-    """A bundle is unreadable, incomplete, tampered with or unsafe."""
 
 
 def _header(name: str, size: int, directory: bool = False) -> bytes:
@@ -169,77 +164,3 @@ class SplitWriter(io.RawIOBase):
             self._f.close()
         for name, _ in self.parts:
             (self.base.parent / (name + ".tmp")).unlink(missing_ok=True)
-
-
-class _JoinedParts(io.RawIOBase):
-    """Reads the parts of a split bundle as one stream, checking each part's sha256 at its end."""
-
-    def __init__(self, parts: list[tuple[Path, str]]):
-        self._parts = parts
-        self._i = -1
-        self._f: IO[bytes] | None = None
-        self._h: Any = None
-        self._next()
-
-    def readable(self) -> bool:
-        return True
-
-    def _next(self) -> None:
-        if self._f is not None:
-            self._f.close()
-            path, want = self._parts[self._i]
-            if self._h.hexdigest() != want:
-                raise BundleError(f"part {path.name} does not match its sha256 in the checksum list",
-                                  hint="copy that part again")
-        self._i += 1
-        if self._i < len(self._parts):
-            self._f, self._h = self._parts[self._i][0].open("rb"), hashlib.sha256()
-        else:
-            self._f = None
-
-    def readinto(self, buf: Any) -> int:
-        while self._f is not None:
-            n = self._f.readinto(buf)
-            if n:
-                self._h.update(memoryview(buf)[:n])
-                return n
-            self._next()
-        return 0
-
-
-def open_bundle(path: Path) -> IO[bytes]:
-    """Open a bundle, or transparently the parts of a split one (``path`` names the whole)."""
-    if path.is_file():
-        return path.open("rb")
-    sums = path.with_name(path.name + ".sha256sums")
-    if not sums.is_file():
-        raise BundleError(f"{path} does not exist (nor {sums.name} of a split bundle)",
-                          hint="pass the path of bundle.tar, or of the whole for a split bundle")
-    parts = []
-    for line in sums.read_text().splitlines():
-        digest, _, name = line.partition("  ")
-        if name != path.name:
-            if not (path.parent / name).is_file():
-                raise BundleError(f"part {name} of the split bundle is missing", hint="copy every part")
-            parts.append((path.parent / name, digest))
-    return io.BufferedReader(_JoinedParts(parts), CHUNK)
-
-
-def iter_members(stream: IO[bytes], where: str) -> Iterator[tuple[tarfile.TarInfo, IO[bytes] | None]]:
-    """Regular files and directories only, with safe relative names; anything else is an error."""
-    try:
-        with tarfile.open(fileobj=stream, mode="r|") as tar:
-            for member in tar:
-                name = member.name
-                parts = name.rstrip("/").split("/")
-                if name.startswith("/") or ".." in parts or "" in parts[:-1] or "\\" in name:
-                    raise BundleError(f"{where}: unsafe path {name!r} in the bundle", hint="do not use this bundle")
-                if member.isdir():
-                    yield member, None
-                elif member.isreg():
-                    yield member, tar.extractfile(member)
-                else:
-                    raise BundleError(f"{where}: {name!r} is a link or device, which bundles never contain",
-                                      hint="do not use this bundle")
-    except tarfile.TarError as exc:
-        raise BundleError(f"{where}: not a readable tar ({exc})", hint="the bundle is truncated or corrupt") from None

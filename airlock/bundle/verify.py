@@ -1,17 +1,17 @@
 """``airlock verify`` and ``airlock inspect``: check a bundle completely, or describe it.
 
-Verification streams the bundle once: bundle.json must come first; every later entry must be listed
-there with the same size and sha256; only regular files and directories with safe relative paths
-may appear; every listed entry must be present; the lock inside must be the one bundle.json names,
-and (for a full bundle) every blob the lock needs must be there, including each platform
-manifest's config and layers.
+Verification streams the bundle once (see docs/bundle-format.md for what it proves): bundle.json
+comes first and must follow the naming rules (``model.index_problem``); airlock.lock comes second and
+must hash to ``lock_sha256`` (and to ``--expect-lock`` when given); every later member must be listed,
+once, with the same size and sha256, and hash to its own name; members read into memory are refused
+above their cap before they are read; then every blob is checked against what the lock says it is
+(``consistency``), and a full bundle must hold every blob the lock needs.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import tarfile
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,8 +19,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from airlock.bundle.model import BundleIndex
-from airlock.bundle.tarstream import CHUNK, BundleError, iter_members, open_bundle
+from airlock.bundle.consistency import check_against_lock, check_tree
+from airlock.bundle.model import MAX_INDEX, MAX_KEPT, BundleIndex, Entry, index_problem
+from airlock.bundle.tarread import CHUNK, BundleError, drain_parts, iter_members, open_bundle
+from airlock.errors import AirlockError
 from airlock.lockfile import Lock, parse_lock
 
 
@@ -32,135 +34,154 @@ class Verified:
     manifests: dict[str, bytes] = field(default_factory=dict)  # small JSON blobs kept for checks
 
 
-def verify_bundle(path: Path, *, keep: Any = None) -> Verified:
-    """Verify ``path`` (or its split parts). ``keep(name, chunks)`` may consume each entry's bytes."""
+def verify_bundle(path: Path, *, keep: Any = None, expect_lock: str | None = None) -> Verified:
+    """Verify ``path`` (or its split parts). ``keep(name, entry)`` may return a sink for each entry's bytes.
+
+    ``expect_lock`` (a lowercase sha256) refuses a bundle whose lock is any other, before its blobs are read.
+    """
     where = str(path)
     with open_bundle(path) as stream:
+        scan = _Scan(where, keep, expect_lock)
         try:
-            try:
-                index, seen, lock_bytes, small = _scan(stream, where, keep)
-            except (tarfile.TarError, EOFError) as exc:
-                raise BundleError(f"{where}: the tar ends early ({exc})",
-                                  hint="the bundle is truncated; copy it again") from None
-        except BundleError:
-            _drain(stream)  # a damaged part of a split bundle is the better message
+            for member, data in iter_members(stream, where):
+                scan.member(member.name, data)
+                if scan.wrong_lock:
+                    break  # conclusive, and no damage explains a well-formed other lock: do not read on
+        except AirlockError:
+            drain_parts(stream)  # a damaged part of a split bundle is the better message
             raise
-        _drain(stream)
-    listed = {e.path: e for e in index.entries}
-    missing = sorted(set(listed) - seen)
+    if scan.wrong_lock:
+        raise BundleError(f"{where}: the bundle's lock is sha256 {scan.wrong_lock}, not the expected {expect_lock}",
+                          hint="this is not the bundle of the reviewed lock; do not use it")
+    if scan.index is None or scan.lock is None:
+        raise BundleError(f"{where}: empty bundle" if scan.index is None else f"{where}: the bundle has no lock",
+                          hint="this is not an airlock bundle")
+    missing = sorted(set(scan.listed) - scan.seen)
     if missing:
         raise BundleError(f"{where}: {len(missing)} listed entries are missing, e.g. {missing[0]}",
                           hint="the bundle is truncated; copy it again")
-    if hashlib.sha256(lock_bytes).hexdigest() != index.lock_sha256:
-        raise BundleError(f"{where}: airlock.lock does not match the digest in bundle.json")
-    lock = parse_lock(lock_bytes.decode("utf-8"), f"{where}:airlock.lock")
-    result = Verified(index, lock, lock_bytes, small)
-    if index.base_lock_sha256 is None:
-        _complete(result, where)
-    return result
+    check_against_lock(scan.index, scan.lock, scan.kept, where)
+    return Verified(scan.index, scan.lock, scan.lock_bytes, scan.kept)
 
 
-def _drain(stream: Any) -> None:
-    while stream.read(CHUNK):
-        pass
+class _Scan:
+    def __init__(self, where: str, keep: Any, expect_lock: str | None):
+        self.where, self.keep, self.expect_lock = where, keep, expect_lock
+        self.index: BundleIndex | None = None
+        self.lock: Lock | None = None
+        self.lock_bytes = b""
+        self.listed: dict[str, Entry] = {}
+        self.seen: set[str] = set()
+        self.kept: dict[str, bytes] = {}
+        self.wrong_lock: str | None = None
 
-
-def _scan(stream: Any, where: str, keep: Any) -> tuple[BundleIndex, set[str], bytes, dict[str, bytes]]:
-    index: BundleIndex | None = None
-    listed: dict[str, Any] = {}
-    seen: set[str] = set()
-    lock_bytes = b""
-    small: dict[str, bytes] = {}
-    for member, data in iter_members(stream, where):
-        name = member.name.rstrip("/")
-        if index is None:
+    def member(self, name: str, data: Any) -> None:
+        where = self.where
+        if self.index is None:
             if name != "bundle.json" or data is None:
                 raise BundleError(f"{where}: the first entry is {name!r}, not bundle.json",
                                   hint="this is not an airlock bundle, or it was repacked")
-            index = _parse_index(data.read(), where)
-            listed = {e.path: e for e in index.entries}
-            continue
+            if data.left > MAX_INDEX:
+                raise BundleError(f"{where}: bundle.json is {data.left} bytes, more than the {MAX_INDEX >> 20} MiB "
+                                  "airlock reads", hint="do not use this bundle")
+            self.index = _parse_index(data.read(), where)
+            if self.expect_lock and self.index.lock_sha256 != self.expect_lock:
+                self.wrong_lock = self.index.lock_sha256
+            self.listed = {e.path: e for e in self.index.entries}
+            return
         if data is None:
             if name not in ("blobs", "blobs/sha256"):
-                raise BundleError(f"{where}: unexpected directory {name!r}")
-            continue
-        entry = listed.get(name)
+                raise BundleError(f"{where}: unexpected directory {name!r}", hint="do not use this bundle")
+            return
+        entry = self.listed.get(name)
         if entry is None:
             raise BundleError(f"{where}: {name!r} is not listed in bundle.json", hint="do not use this bundle")
-        if name in seen:
-            raise BundleError(f"{where}: {name!r} appears twice")
-        seen.add(name)
-        h = hashlib.sha256()
-        size = 0
-        keep_small = entry.size <= 4 << 20 and entry.kind in ("lock", "manifest", "image-index", "image-manifest",
-                                                               "layout")
-        buf = bytearray() if keep_small else None
-        sink = keep(name, entry) if keep else None
-        for chunk in iter(lambda: data.read(CHUNK), b""):
-            h.update(chunk)
-            size += len(chunk)
-            if buf is not None:
-                buf += chunk
-            if sink:
-                sink.write(chunk)
-        if sink:
-            sink.close()
-        got = "sha256:" + h.hexdigest()
-        if got != entry.digest or size != entry.size:
-            raise BundleError(f"{where}: {name} ({', '.join(entry.serves) or entry.kind}) is damaged: "
-                              f"expected {entry.digest} ({entry.size} bytes), got {got} ({size} bytes)",
-                              hint="copy the bundle again; do not use this one")
+        if name in self.seen:
+            raise BundleError(f"{where}: {name!r} appears twice", hint="do not use this bundle")
+        if self.lock is None and name != "airlock.lock":
+            raise BundleError(f"{where}: {name!r} comes before airlock.lock",
+                              hint="this is not an airlock bundle, or it was repacked")
+        self.seen.add(name)
+        if data.left != entry.size:
+            raise BundleError(f"{where}: {name} ({_what(entry)}) is {data.left} bytes in the tar, but bundle.json "
+                              f"says {entry.size}", hint="copy the bundle again; do not use this one")
+        buf = self._read(name, entry, data)
         if buf is not None:
-            small[entry.digest] = bytes(buf)
-            if name == "airlock.lock":
-                lock_bytes = bytes(buf)
-    if index is None:
-        raise BundleError(f"{where}: empty bundle")
-    return index, seen, lock_bytes, small
+            self.kept[entry.digest] = buf
+        if name == "airlock.lock":
+            self.lock_bytes = buf or b""
+            try:
+                text = self.lock_bytes.decode("utf-8")
+            except UnicodeDecodeError:
+                raise BundleError(f"{where}: airlock.lock is not UTF-8", hint="do not use this bundle") from None
+            self.lock = parse_lock(text, f"{where}:airlock.lock")
+
+    def _read(self, name: str, entry: Entry, data: Any) -> bytes | None:
+        """Hash (and pass to ``keep``) the member's bytes; return them when they are kept for checks."""
+        tee = _Tee(data, bytearray() if entry.kind in MAX_KEPT else None,  # sizes were capped by index_problem
+                   self.keep(name, entry) if self.keep else None)
+        tree_error = None
+        try:
+            if entry.kind == "kubespray" and self.lock is not None and self.lock.kubespray.kind == "directory":
+                # A directory is pinned by its tree digest, not by the tar fetch made of it: recompute it.
+                try:
+                    check_tree(tee, self.lock.kubespray.sha256, f"{self.where}: {name} (Kubespray source)")
+                except BundleError as exc:
+                    tree_error = exc  # damage in transit is the better message, if the hash shows it
+            while tee.read(CHUNK):
+                pass
+        finally:
+            if tee.sink:
+                tee.sink.close()
+        got = "sha256:" + tee.h.hexdigest()
+        if got != entry.digest:
+            raise BundleError(f"{self.where}: {name} ({_what(entry)}) is damaged: expected {entry.digest}, got {got}",
+                              hint="copy the bundle again; do not use this one")
+        if tree_error:
+            raise tree_error
+        return bytes(tee.buf) if tee.buf is not None else None
+
+
+class _Tee:
+    """A member's bytes as they are read: hashed, kept when asked, and copied to ``keep``'s sink."""
+
+    def __init__(self, data: Any, buf: bytearray | None, sink: Any):
+        self.data, self.buf, self.sink = data, buf, sink
+        self.h = hashlib.sha256()
+
+    def read(self, n: int) -> bytes:
+        chunk: bytes = self.data.read(n)
+        self.h.update(chunk)
+        if self.buf is not None:
+            self.buf += chunk
+        if self.sink:
+            self.sink.write(chunk)
+        return chunk
+
+
+def _what(entry: Entry) -> str:
+    return ", ".join(entry.serves) or entry.kind
 
 
 def _parse_index(raw: bytes, where: str) -> BundleIndex:
     try:
         data = json.loads(raw)
-    except ValueError:
-        raise BundleError(f"{where}: bundle.json is not JSON") from None
-    if data.get("format") != 1:
-        raise BundleError(f"{where}: bundle format {data.get('format')!r} is not supported (this airlock reads 1)",
+    except (ValueError, RecursionError):
+        raise BundleError(f"{where}: bundle.json is not JSON", hint="do not use this bundle") from None
+    if not isinstance(data, dict) or data.get("format") != 1:
+        got = data.get("format") if isinstance(data, dict) else None
+        raise BundleError(f"{where}: bundle format {got!r} is not supported (this airlock reads 1)",
                           hint="use the airlock release that wrote the bundle")
     try:
-        return BundleIndex.model_validate(data)
+        index = BundleIndex.model_validate(data)
     except ValidationError as exc:
-        raise BundleError(f"{where}: invalid bundle.json: {exc.errors()[0]['msg']}") from None
-
-
-def _complete(v: Verified, where: str) -> None:
-    """Every blob the lock needs is in the bundle."""
-    have = {e.digest for e in v.index.entries if e.path.startswith("blobs/")}
-
-    def need(digest: str, what: str) -> None:
-        if digest not in have:
-            raise BundleError(f"{where}: {what} needs blob {digest}, which the bundle lacks",
-                              hint="re-run `airlock fetch` for this lock")
-
-    if v.lock.kubespray.kind != "directory":
-        need("sha256:" + v.lock.kubespray.sha256, "the Kubespray source")
-    for f in v.lock.file:
-        need("sha256:" + f.sha256, f"file {f.name} ({f.arch})")
-    for r in v.lock.rpm:
-        need("sha256:" + r.sha256, f"rpm {r.name} ({r.os})")
-    for d in v.lock.deb:
-        need("sha256:" + d.sha256, f"deb {d.name} ({d.os})")
-    for w in v.lock.wheel:
-        need("sha256:" + w.sha256, f"python package {w.filename}")
-    for i in v.lock.deb_index:
-        need("sha256:" + i.sha256, f"deb index {i.repo} ({i.os}, {i.arch})")
-    for img in v.lock.image:
-        need(img.target_digest, f"image {img.ref}")
-        for p in img.platforms:
-            need(p.digest, f"image {img.ref} ({p.arch})")
-            doc = json.loads(v.manifests[p.digest])
-            for d in [doc["config"], *doc.get("layers", [])]:
-                need(d["digest"], f"image {img.ref} ({p.arch})")
+        err = exc.errors(include_url=False)[0]
+        loc = ".".join(str(p) for p in err["loc"])
+        raise BundleError(f"{where}: invalid bundle.json: {loc}: {err['msg']}", hint="do not use this bundle") from None
+    problem = index_problem(index)
+    if problem:
+        raise BundleError(f"{where}: bundle.json: {problem}", hint="do not use this bundle")
+    return index
 
 
 def inspect_bundle(path: Path) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from airlock.cli.fetch import expect_lock_option
 from airlock.cli.main import cli
 
 
@@ -24,17 +25,19 @@ from airlock.cli.main import cli
 @click.option("--concurrency", default=8, show_default=True, type=click.IntRange(1, 64))
 @click.option("--key", type=click.Path(exists=True, dir_okay=False),
               help="Public ssh key: refuse the bundle unless BUNDLE.sig is a valid signature by it.")
+@expect_lock_option
 @click.option("--dry-run", is_flag=True, help="Verify and report what would change; change nothing.")
 @click.option("--json", "as_json", is_flag=True)
 def apply(bundle: str, dest: str, url: str, push: str | None, registry_user: str | None,
           registry_password_stdin: bool, ca_file: str | None, insecure_registry: bool, concurrency: int,
-          key: str | None, dry_run: bool, as_json: bool) -> None:
+          key: str | None, expect_lock: str | None, dry_run: bool, as_json: bool) -> None:
     """Verify BUNDLE, then lay out the site in DIR: files, images, Kubespray, offline.yml, node/."""
     from airlock.apply.execute import ApplyOptions, site_for
     from airlock.apply.execute import apply as do_apply
     from airlock.errors import UsageError
 
-    opts = ApplyOptions(dest=Path(dest), url=url, push=push, insecure_registry=insecure_registry, dry_run=dry_run)
+    opts = ApplyOptions(dest=Path(dest), url=url, push=push, insecure_registry=insecure_registry, dry_run=dry_run,
+                        expect_lock=expect_lock)
     site_for(opts)  # refuse a bad --url or --push (or one carrying a password) before reading anything
     password = None
     if registry_password_stdin:

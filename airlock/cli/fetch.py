@@ -30,6 +30,19 @@ def _split(text: str) -> int:
     return size
 
 
+def expect_lock_option(f):  # type: ignore[no-untyped-def]
+    """``--expect-lock SHA256``, shared by verify and apply: pins the reviewed lock."""
+    def check(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+        if value is None:
+            return None
+        hexd = value.strip().lower().removeprefix("sha256:")
+        if not re.fullmatch(r"[0-9a-f]{64}", hexd):
+            raise click.BadParameter(f"{value!r} is not a sha256 (64 hex digits, e.g. from `sha256sum airlock.lock`)")
+        return hexd
+    return click.option("--expect-lock", metavar="SHA256", callback=check,
+                        help="Refuse the bundle unless its airlock.lock has this sha256 (the reviewed lock).")(f)
+
+
 def human(n: float) -> str:
     for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
         if n < 1024 or unit == "TiB":
@@ -107,7 +120,8 @@ def fetch(lock_path: str, output: str, cache: str | None, base_lock: str | None,
 @click.argument("bundle", type=click.Path(dir_okay=False))
 @click.option("--key", type=click.Path(exists=True, dir_okay=False),
               help="Public ssh key: also require a valid signature (BUNDLE.sig) by it.")
-def verify(bundle: str, key: str | None) -> None:
+@expect_lock_option
+def verify(bundle: str, key: str | None, expect_lock: str | None) -> None:
     """Re-hash every entry of BUNDLE against bundle.json and the lock (split bundles too)."""
     from airlock.bundle.verify import verify_bundle
 
@@ -115,9 +129,9 @@ def verify(bundle: str, key: str | None) -> None:
         from airlock.review.signing import verify_signature
 
         verify_signature(Path(bundle), Path(key))
-    v = verify_bundle(Path(bundle))
+    v = verify_bundle(Path(bundle), expect_lock=expect_lock)
     kind = f"delta of lock {v.index.base_lock_sha256[:12]}" if v.index.base_lock_sha256 else "complete"
-    signed = ", signature OK" if key else ""
+    signed = (", signature OK" if key else "") + (", lock as expected" if expect_lock else "")
     click.echo(f"{bundle}: OK — {len(v.index.entries)} entries verified ({kind}{signed}), "
                f"Kubespray {v.lock.kubespray.version}, {len(v.lock.file)} files, {len(v.lock.image)} images, "
                f"{len(v.lock.rpm) + len(v.lock.deb)} OS packages, {len(v.lock.wheel)} wheels")

@@ -71,7 +71,7 @@ def tree_digest(root: Path) -> str:
     h = hashlib.sha256()
     for path in sorted(p for p in root.rglob("*") if p.is_file() and not p.is_symlink()):
         rel = path.relative_to(root).as_posix()
-        if rel.startswith(".git/"):
+        if ".git" in rel.split("/"):  # git metadata anywhere (a worktree's .git file, submodules): as tar_directory
             continue
         h.update(f"{rel}\0{sha256_file(path)}\n".encode())
     return h.hexdigest()
