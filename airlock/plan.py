@@ -14,6 +14,7 @@ from airlock.errors import AirlockError
 from airlock.kubespray.context import Target, make_evaluator
 from airlock.kubespray.downloads import select_downloads
 from airlock.kubespray.packages import select_packages
+from airlock.kubespray.releases import kube_version_var, plain_version
 from airlock.kubespray.source import Source, open_source
 from airlock.kubespray.tree import DOWNLOAD_ROLES, PACKAGE_ROLES, KubesprayTree
 from airlock.manifest.loader import LoadedManifest
@@ -94,7 +95,7 @@ def build_plan(loaded: LoadedManifest, *, source: Source | None = None, transpor
         probe_arch = next(a for a in targets().arches if a != arch)
         for os_name in oses:
             ev = make_evaluator(tree, DOWNLOAD_ROLES, inventory, Target(arch, os_name))
-            kube_version = str(ev.var("kube_version"))
+            kube_version = plain_version(str(ev.var("kube_version")))
             probe = make_evaluator(tree, DOWNLOAD_ROLES, inventory, Target(probe_arch, os_name))
             found_files, found_images = select_downloads(ev)
             for f in found_files:
@@ -129,7 +130,8 @@ def inventory_vars(loaded: LoadedManifest, tree: KubesprayTree) -> dict[str, Any
     """The user's Kubespray variables (group_vars/all): ``vars`` plus the manifest's shorthands."""
     m = loaded.manifest
     inv: dict[str, Any] = dict(m.vars)
-    shorthands = {"kube_version": m.kube_version, "kube_network_plugin": m.network_plugin,
+    kube_version = kube_version_var(tree, m.kube_version) if m.kube_version else None
+    shorthands = {"kube_version": kube_version, "kube_network_plugin": m.network_plugin,
                   "container_manager": m.container_manager}
     for var, value in shorthands.items():
         if value is None:
@@ -176,10 +178,12 @@ def _check_kube_version(loaded: LoadedManifest, tree: KubesprayTree, inventory: 
     version = loaded.manifest.kube_version
     if version is None:
         return
-    _, role_vars = tree.layers(DOWNLOAD_ROLES)
+    defaults, role_vars = tree.layers(DOWNLOAD_ROLES)
     for table in ("kubelet_checksums", "kubeadm_checksums", "kubectl_checksums"):
         for arch in loaded.manifest.arch:
-            known = [str(k) for k in (role_vars.get(table, {}).get(arch) or {})]
+            # vars since 2.28, defaults in 2.27 (where the keys carry a v)
+            rows = role_vars.get(table) or defaults.get(table) or {}
+            known = [plain_version(str(k)) for k in (rows.get(arch) or {})]
             if version not in known:
                 newest = sorted(known, key=_version_key, reverse=True)
                 raise loaded.error(
