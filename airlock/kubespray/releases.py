@@ -26,6 +26,15 @@ def parse(version: str) -> tuple[int, int, int] | None:
     return (int(m.group(1)), int(m.group(2)), int(m.group(3))) if m else None
 
 
+def check_declared(declared: str) -> None:
+    """Refuse a release below the supported range before anything is downloaded for it."""
+    found = parse(declared)
+    if found is None or found < OLDEST:
+        raise KubesprayError(
+            f"Kubespray {declared} is not supported",
+            hint=f"airlock evaluates Kubespray {SUPPORTED}; use one of those releases")
+
+
 def check_release(declared: str, tree: Any) -> None:
     """Refuse a release outside the supported range, or a tree that says it is another release.
 
@@ -39,12 +48,9 @@ def check_release(declared: str, tree: Any) -> None:
             f"(its galaxy.yml)",
             hint=f"set kubespray.version: \"{own.removeprefix('v')}\" or point kubespray.source at a "
                  f"{declared} tree (supported: {SUPPORTED})")
+    check_declared(own or declared)
     found = parse(own or declared)
-    if found is None or found < OLDEST:
-        raise KubesprayError(
-            f"Kubespray {own or declared} is not supported",
-            hint=f"airlock evaluates Kubespray {SUPPORTED}; use one of those releases")
-    if found[:2] > NEWEST_TESTED:
+    if found is not None and found[:2] > NEWEST_TESTED:
         print(f"warning: Kubespray {own or declared} is newer than the releases airlock is tested on "
               f"({SUPPORTED}): check the plan against Kubespray's own downloads before trusting it",
               file=sys.stderr)

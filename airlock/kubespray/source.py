@@ -17,7 +17,7 @@ from typing import Any
 
 from airlock.cache import cache_root
 from airlock.errors import KubesprayError, NetworkError
-from airlock.kubespray.releases import check_release
+from airlock.kubespray.releases import check_declared, check_release
 from airlock.kubespray.tree import KubesprayTree
 from airlock.net.mirrors import rewrite_url
 
@@ -46,6 +46,7 @@ class Source:
 
 def open_source(version: str, source: str, *, base_dir: Path, mirrors: Mapping[str, str] | None = None,
                 transport: Any = None, offline: bool = False) -> Source:
+    check_declared(version)
     if is_url(source):
         if offline and not _cached_download(source).is_file():
             raise KubesprayError(f"Kubespray {source} is not in the cache and the network is not used here",

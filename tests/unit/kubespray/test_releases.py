@@ -110,3 +110,10 @@ def test_git_checkout_of_a_fork_with_a_changed_default(tmp_path: Path) -> None:
     refs = [i["ref"] for i in json.loads(out)["images"]]
     assert any(r.startswith("registry.fork.example/k8s/kube-apiserver:v1.34.3") for r in refs)
     assert not any(r.startswith("registry.k8s.io/kube-") for r in refs)
+
+
+def test_unsupported_release_is_refused_before_downloading(tmp_path: Path) -> None:
+    p = tmp_path / "airlock.yaml"
+    p.write_text('kubespray: {version: "2.26.0"}\n')  # default source: a GitHub URL, never fetched
+    code, _, err = plan_cli(p)
+    assert code == 2 and "Kubespray 2.26.0 is not supported" in err and "airlock.yaml:1" in err
