@@ -134,10 +134,10 @@ def _unserved(tree: KubesprayTree, lock: Lock, user_vars: dict[str, Any], offlin
                     problems.append(_Unserved("file", f"{f.name} ({arch})", var, pin.url if pin else f.url))
             for img in imgs:
                 if img.ref not in served_images:
-                    pin = images.get(img.name)
+                    image_pin = images.get(img.name)
                     key = img.name if img.name in raw else f"kubeadm_{img.name}"
                     problems.append(_Unserved("image", img.name, _repo_var(ev, raw.get(key, {}).get("repo")),
-                                              pin.ref if pin else img.ref))
+                                              image_pin.ref if image_pin else img.ref))
     return problems
 
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import re
 import sys
-from typing import Any
 
 from airlock.errors import KubesprayError
+from airlock.kubespray.tree import KubesprayTree
 
 OLDEST = (2, 27, 0)
 # The newest release line airlock is tested on: master while it prepares 2.32.0.
@@ -35,11 +35,11 @@ def check_declared(declared: str) -> None:
             hint=f"airlock evaluates Kubespray {SUPPORTED}; use one of those releases")
 
 
-def check_release(declared: str, tree: Any) -> None:
+def check_release(declared: str, tree: KubesprayTree) -> None:
     """Refuse a release outside the supported range, or a tree that says it is another release.
 
-    ``tree`` is a :class:`~airlock.kubespray.tree.KubesprayTree`; a tree without galaxy.yml (a bare
-    copy of the roles) cannot say which release it is and is taken as declared.
+    A tree without galaxy.yml (a bare copy of the roles) cannot say which release it is and is
+    taken as declared.
     """
     own = tree.own_version()
     if own is not None and parse(own) != parse(declared):
@@ -56,20 +56,20 @@ def check_release(declared: str, tree: Any) -> None:
               file=sys.stderr)
 
 
-def checksum_keys(tree: Any) -> dict[str, list[str]]:
+def checksum_keys(tree: KubesprayTree) -> dict[str, list[str]]:
     """kube_version keys of the kubelet checksum table per arch (vars since 2.28, defaults in 2.27)."""
     defaults, role_vars = tree.layers(("kubespray_defaults",))
     table = role_vars.get("kubelet_checksums") or defaults.get("kubelet_checksums") or {}
     return {str(arch): [str(k) for k in (versions or {})] for arch, versions in table.items()}
 
 
-def uses_v_prefix(tree: Any) -> bool:
+def uses_v_prefix(tree: KubesprayTree) -> bool:
     """True when the release keys versions as ``v1.31.9`` (2.27) rather than ``1.31.9``."""
     keys = checksum_keys(tree).get("amd64") or []
     return bool(keys) and keys[0].startswith("v")
 
 
-def kube_version_var(tree: Any, version: str) -> str:
+def kube_version_var(tree: KubesprayTree, version: str) -> str:
     """``version`` (written without a v in airlock.yaml) as this release's ``kube_version``."""
     return f"v{version}" if uses_v_prefix(tree) else version
 
