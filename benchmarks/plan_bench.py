@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -26,10 +27,17 @@ sys.path.insert(0, str(REPO / "tests" / "oracle"))
 RELEASE_VERSION = {"master": "2.32.0"}  # what master's galaxy.yml says
 
 
-def timed(cmd: list[str], env: dict[str, str]) -> float:
+def timed(cmd: list[str], env: dict[str, str], cpu: list[float] | None = None) -> float:
+    """Wall seconds of one run; its CPU seconds (user + sys, which other load on the machine does not
+    inflate) are appended to ``cpu``."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, env=env)
-    return time.perf_counter() - t0
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if cpu is not None:
+        cpu.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    return wall
 
 
 def main() -> None:
@@ -40,7 +48,8 @@ def main() -> None:
     from cases import VERSIONS
     from regen import release_dir, venvs_dir
 
-    print(f"{'release':8} {'cold s':>8} {'warm median s':>14} {'warm max s':>11} {'ansible s':>10} {'ratio':>7}")
+    print(f"{'release':8} {'cold s':>8} {'warm median s':>14} {'warm max s':>11} {'cpu median s':>13} "
+          f"{'ansible s':>10} {'ratio':>7}")
     for name in VERSIONS:
         ks = release_dir(name, SHARED)
         version = RELEASE_VERSION.get(name, name)
@@ -58,7 +67,8 @@ def main() -> None:
             env = dict(os.environ, AIRLOCK_CACHE=str(Path(tmp) / "cache"))
             cmd = [sys.executable, "-m", "airlock", "plan", "-f", str(manifest), "--json"]
             cold = timed(cmd, env)
-            warm = [timed(cmd, env) for _ in range(args.runs)]
+            cpu: list[float] = []
+            warm = [timed(cmd, env, cpu) for _ in range(args.runs)]
             peer = "-"
             ratio = "-"
             if playbook:
@@ -68,7 +78,8 @@ def main() -> None:
                 run(ks, "amd64", "rocky-10", {}, playbook)
                 peer_s = time.perf_counter() - t0
                 peer, ratio = f"{peer_s:.3f}", f"{peer_s / statistics.median(warm):.1f}x"
-            print(f"{name:8} {cold:8.3f} {statistics.median(warm):14.3f} {max(warm):11.3f} {peer:>10} {ratio:>7}")
+            print(f"{name:8} {cold:8.3f} {statistics.median(warm):14.3f} {max(warm):11.3f} "
+                  f"{statistics.median(cpu):13.3f} {peer:>10} {ratio:>7}")
 
 
 if __name__ == "__main__":
