@@ -11,11 +11,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from airlock.errors import AirlockError
-from airlock.kubespray.context import Target, make_evaluator
-from airlock.kubespray.downloads import select_downloads
-from airlock.kubespray.packages import select_packages
+from airlock.kubespray.inputs import KUBE_TABLES, addons, known_kube_versions, network_plugins, shorthand_vars
+from airlock.kubespray.selection import downloads_for, packages_for
 from airlock.kubespray.source import Source, open_source
-from airlock.kubespray.tree import DOWNLOAD_ROLES, PACKAGE_ROLES, KubesprayTree
+from airlock.kubespray.tree import KubesprayTree
 from airlock.manifest.loader import LoadedManifest
 from airlock.targets import targets
 
@@ -86,25 +85,20 @@ def build_plan(loaded: LoadedManifest, *, source: Source | None = None, transpor
     m = loaded.manifest
     tree = (source or open_manifest_source(loaded, transport=transport)).tree
     inventory = inventory_vars(loaded, tree)
-    _check_kube_version(loaded, tree, inventory)
+    _check_kube_version(loaded, tree)
 
     oses: list[str | None] = list(m.os) or [None]
     files: dict[str, PlanFile] = {}
     images: dict[str, tuple[str, set[str]]] = {}
     kube_version = ""
     for arch in m.arch:
-        probe_arch = next(a for a in targets().arches if a != arch)
         for os_name in oses:
-            ev = make_evaluator(tree, DOWNLOAD_ROLES, inventory, Target(arch, os_name))
-            kube_version = str(ev.var("kube_version"))
-            probe = make_evaluator(tree, DOWNLOAD_ROLES, inventory, Target(probe_arch, os_name))
-            found_files, found_images = select_downloads(ev)
-            for f in found_files:
-                # A URL that does not change with the arch is one artifact for every arch.
-                same = _probe_url(probe, f.name) == f.url
-                files.setdefault(f.url, PlanFile(f.name, "noarch" if same else arch, f.url,
+            found = downloads_for(tree, inventory, arch, os_name)
+            kube_version = found.kube_version
+            for f, noarch in found.files:
+                files.setdefault(f.url, PlanFile(f.name, "noarch" if noarch else arch, f.url,
                                                  f.checksum or None, f.kubespray_var, serve_path(f.url)))
-            for img in found_images:
+            for img in found.images:
                 images.setdefault(img.ref, (img.name, set()))[1].add(arch)
 
     for x in m.files:
@@ -131,37 +125,18 @@ def inventory_vars(loaded: LoadedManifest, tree: KubesprayTree) -> dict[str, Any
     """The user's Kubespray variables (group_vars/all): ``vars`` plus the manifest's shorthands."""
     m = loaded.manifest
     inv: dict[str, Any] = dict(m.vars)
-    shorthands = {"kube_version": m.kube_version, "kube_network_plugin": m.network_plugin,
-                  "container_manager": m.container_manager}
-    for var, value in shorthands.items():
-        if value is None:
-            continue
-        if var in m.vars:
-            raise loaded.error(("vars", var), f"{var} is set both in vars and by its own key",
-                               hint="keep only one of the two")
-        inv[var] = value
     if m.network_plugin is not None:
         _check_choice(loaded, ("network_plugin",), m.network_plugin, network_plugins(tree), "network_plugin")
     allowed = addons(tree)
     for i, addon in enumerate(m.addons):
         _check_choice(loaded, ("addons", i), addon, allowed, "addon")
-        inv[f"{addon}_enabled"] = True
+    for sh in shorthand_vars(tree, kube_version=m.kube_version, network_plugin=m.network_plugin,
+                             container_manager=m.container_manager, addon_names=list(m.addons)):
+        if sh.key != "addons" and sh.var in m.vars:
+            raise loaded.error(("vars", sh.var), f"{sh.var} is set both in vars and by its own key",
+                               hint="keep only one of the two")
+        inv[sh.var] = sh.value
     return inv
-
-
-def addons(tree: KubesprayTree) -> list[str]:
-    """Addons are the boolean ``X_enabled`` switches of Kubespray's defaults."""
-    defaults, _ = tree.layers(DOWNLOAD_ROLES)
-    return sorted(k[: -len("_enabled")] for k, v in defaults.items()
-                  if k.endswith("_enabled") and isinstance(v, bool))
-
-
-def network_plugins(tree: KubesprayTree) -> list[str]:
-    """Kubespray's network plugin roles (roles/network_plugin/<name>), plus 'none'."""
-    base = tree.root / "roles" / "network_plugin"
-    skip = {"calico_defaults", "multus"}  # shared defaults and an add-on meta plugin, not choices
-    found = {p.name for p in base.iterdir() if p.is_dir() and p.name not in skip} if base.is_dir() else set()
-    return sorted(found | {"none"})
 
 
 def _check_choice(loaded: LoadedManifest, loc: tuple[Any, ...], value: str, allowed: list[str],
@@ -174,14 +149,13 @@ def _check_choice(loaded: LoadedManifest, loc: tuple[Any, ...], value: str, allo
                            hint=(f"did you mean {close[0]!r}? " if close else "") + f"allowed: {', '.join(allowed)}")
 
 
-def _check_kube_version(loaded: LoadedManifest, tree: KubesprayTree, inventory: dict[str, Any]) -> None:
+def _check_kube_version(loaded: LoadedManifest, tree: KubesprayTree) -> None:
     version = loaded.manifest.kube_version
     if version is None:
         return
-    _, role_vars = tree.layers(DOWNLOAD_ROLES)
-    for table in ("kubelet_checksums", "kubeadm_checksums", "kubectl_checksums"):
+    for table in KUBE_TABLES:
         for arch in loaded.manifest.arch:
-            known = [str(k) for k in (role_vars.get(table, {}).get(arch) or {})]
+            known = known_kube_versions(tree, table, arch)
             if version not in known:
                 newest = sorted(known, key=_version_key, reverse=True)
                 raise loaded.error(
@@ -190,23 +164,12 @@ def _check_kube_version(loaded: LoadedManifest, tree: KubesprayTree, inventory: 
                     hint=f"use one of: {', '.join(newest)}")
 
 
-def _probe_url(probe: Any, name: str) -> str | None:
-    raw = probe.raw("downloads").get(name)
-    if not raw or "url" not in raw:
-        return None
-    try:
-        return str(probe.template(raw["url"], label=f"downloads.{name}.url"))
-    except Exception:  # the other arch may lack a checksum/version; then it is arch-specific
-        return None
-
-
 def _packages(loaded: LoadedManifest, tree: KubesprayTree, inventory: dict[str, Any]) -> dict[str, list[str]]:
     """Per OS: what Kubespray's system_packages installs on it, plus `packages`."""
     m = loaded.manifest
     out: dict[str, list[str]] = {}
     for os_name in m.os:
-        ev = make_evaluator(tree, PACKAGE_ROLES, inventory, Target(m.arch[0], os_name))
-        out[os_name] = sorted(set(select_packages(ev)) | set(m.packages))
+        out[os_name] = sorted(set(packages_for(tree, inventory, m.arch[0], os_name)) | set(m.packages))
     return out
 
 

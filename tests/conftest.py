@@ -8,11 +8,15 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
 KUBESPRAY = SHARED / "kubespray"
-VERSIONS = ("2.29.1", "2.30.0", "2.31.0")
+# Every supported release airlock is tested on; "master" is the newest master-<commit> snapshot.
+VERSIONS = ("2.27.1", "2.28.1", "2.29.1", "2.30.0", "2.31.0", "master")
+# The version a release's own galaxy.yml states (what kubespray.version must say for that tree).
+RELEASE_VERSION = {"master": "2.32.0"}
 
 
 def kubespray_dir(version: str) -> Path:
-    path = KUBESPRAY / version
+    found = sorted(KUBESPRAY.glob("master-*")) if version == "master" else [KUBESPRAY / version]
+    path = found[-1] if found else KUBESPRAY / version
     if not (path / "roles").is_dir():
         pytest.skip(f"Kubespray {version} data not found at {path} (../shared beside the repo)")
     return path

@@ -27,6 +27,7 @@ from airlock.apply.site import file_links, node_files
 from airlock.bundle.tarstream import BundleError
 from airlock.bundle.verify import Verified, verify_bundle
 from airlock.errors import AirlockError, UsageError
+from airlock.kubespray.offline import pypi_vars
 from airlock.kubespray.tree import KubesprayTree
 from airlock.names import check_registry, has_credentials, redact
 
@@ -111,7 +112,7 @@ def apply(bundle: Path, opts: ApplyOptions) -> ApplyReport:
                                     list(m.os) or [None], site)
         offline = dict(sorted({**offline, **offline_repo_vars(v.lock, site)}.items()))
         if v.lock.wheel:  # for tools that pip-install on nodes; Kubespray's own venv uses node/pip.conf
-            offline["pyrepo_index"] = site.files_repo.rsplit("/files", 1)[0] + "/pypi/simple/"
+            offline.update(pypi_vars(site))
         outputs = _outputs(v, loaded.path.read_bytes(), offline, site, dest)
         outputs.update(node_repo_files(v.lock, site))
         if v.lock.wheel:

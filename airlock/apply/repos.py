@@ -14,6 +14,7 @@ from pathlib import Path
 
 from airlock.apply.offline import Site
 from airlock.errors import AirlockError
+from airlock.kubespray.offline import repo_vars as offline_repo_vars  # noqa: F401  (moved there)
 from airlock.lockfile import Lock
 from airlock.names import safe_paths, safe_rel, url_basename
 from airlock.packages import rpm_arch
@@ -108,17 +109,6 @@ else
   echo "no repository for $os in $here" >&2; exit 2
 fi
 """
-
-
-def offline_repo_vars(lock: Lock, site: Site) -> dict[str, str]:
-    base = site.files_repo.rsplit("/files", 1)[0]
-    out: dict[str, str] = {}
-    for os_name in sorted({r.os for r in lock.rpm}):
-        out.setdefault("yum_repo", f"{base}/rpms/{os_name}")
-    for os_name in sorted({d.os for d in lock.deb}):
-        key = "ubuntu_repo" if os_name.startswith("ubuntu") else "debian_repo"
-        out.setdefault(key, f"{base}/debs/{os_name}")
-    return out
 
 
 def createrepo_binary() -> str:

@@ -31,6 +31,9 @@ def facts_for(target: Target) -> dict[str, Any]:
     }
     if target.os:
         facts.update(targets().os[target.os]["facts"])
+    # Gathered facts are also in the ``ansible_facts`` dict without their prefix (Kubespray's
+    # newer releases read ``ansible_facts['architecture']``); Kubespray's set_facts are not.
+    facts["ansible_facts"] = {k.removeprefix("ansible_"): v for k, v in facts.items()}
     facts.update(targets().runtime_facts)
     return facts
 

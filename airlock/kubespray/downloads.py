@@ -5,6 +5,11 @@ The loop below is Kubespray's ``roles/download/tasks/main.yml``: every item of
 kept when all of the task's ``when:`` conditions hold; ``download.container`` decides between
 an image and a file. ``kubeadm_images`` is what ``prep_kubeadm_images.yml`` derives from
 ``kubeadm config images list`` (minus coredns and pause, which are in ``downloads``).
+
+Across releases: the pinned file checksum is the item's ``checksum`` (2.28+, ``sha256:<hex>``)
+or ``sha256`` (2.27, a bare hex digest); an image is pulled by digest exactly when the item has a
+non-empty ``sha256`` (``set_container_facts.yml``, unchanged since 2.27, so from 2.28 on the
+``*_digest_checksum`` variables, now under ``checksum``, no longer pin images).
 """
 
 from __future__ import annotations
@@ -51,8 +56,12 @@ def kubeadm_images(ev: Evaluator) -> dict[str, dict[str, Any]]:
     if not all(ev.condition(c, label="prep_kubeadm_images") for c in PREP_KUBEADM_WHEN) or \
             not ev.condition(KUBEADM_IMAGES_WHEN, label="prep_kubeadm_images"):
         return ev.var("kubeadm_images") if ev.has("kubeadm_images") else {}
-    repo = ev.var("kubeadm_image_repo")
-    listed = [f"{repo}/{c}:v{ev.var('kube_version')}" for c in KUBEADM_COMPONENTS]
+    # kubeadm-images.yaml.j2's imageRepository: kubeadm_image_repo since 2.29, kube_image_repo before.
+    repo = ev.var("kubeadm_image_repo" if ev.has("kubeadm_image_repo") else "kube_image_repo")
+    # kubernetesVersion: 2.27 keeps the v in kube_version, later templates add it; kubeadm prints v<version>.
+    version = str(ev.var("kube_version"))
+    tag = version if version.startswith("v") else f"v{version}"
+    listed = [f"{repo}/{c}:{tag}" for c in KUBEADM_COMPONENTS]
     if ev.var("etcd_deployment_type") == "kubeadm":
         etcd_repo = re.sub(r"/etcd$", "", str(ev.var("etcd_image_repo")))
         listed.append(f"{etcd_repo}/etcd:{ev.var('etcd_image_tag')}")
@@ -88,16 +97,24 @@ def select_downloads(ev: Evaluator) -> tuple[list[FileDownload], list[ImageDownl
             files.append(FileDownload(
                 name=key,
                 url=str(download["url"]),
-                checksum=str(download["checksum"]),
+                checksum=_file_checksum(download),
                 kubespray_var=ev.single_var_reference(raw.get("url")),
             ))
     return files, images
 
 
+def _file_checksum(download: Any) -> str:
+    """The pinned checksum as ``algo:hex`` (empty when none): 2.28+ ``checksum``, 2.27 ``sha256``."""
+    if "checksum" in download:
+        return str(download["checksum"] or "")
+    digest = download.get("sha256")
+    return f"sha256:{digest}" if digest else ""
+
+
 def _image_ref(download: Any) -> str:
-    """The name Kubespray pulls: by digest when a digest checksum is set, else repo:tag."""
-    repo, checksum = download["repo"], download.get("checksum")
-    if checksum:
-        digest = checksum if str(checksum).startswith("sha256:") else f"sha256:{checksum}"
-        return f"{repo}@{digest}"
-    return f"{repo}:{download['tag']}"
+    """The name Kubespray pulls (set_container_facts.yml): ``repo@sha256:<sha256>`` when the item
+    has a non-empty ``sha256``, else ``repo:tag``."""
+    digest = download.get("sha256")
+    if digest:
+        return f"{download['repo']}@sha256:{digest}"
+    return f"{download['repo']}:{download['tag']}"

@@ -15,7 +15,7 @@ from jinja2 import Template, TemplateError, UndefinedError, nodes, pass_context
 from jinja2.nativetypes import NativeEnvironment
 
 from airlock.errors import EvaluationError
-from airlock.kubespray.jinja import AnsibleUndefined, is_template, make_environment
+from airlock.kubespray.jinja import AnsibleUndefined, escape_backslashes, is_template, make_environment
 
 _ENV: NativeEnvironment | None = None
 # Compiled templates, shared by all evaluators: the same Kubespray strings recur per arch and OS.
@@ -130,7 +130,8 @@ class Evaluator:
         try:
             tmpl = _TEMPLATES.get(text)
             if tmpl is None:
-                tmpl = _TEMPLATES[text] = self.env.get_template(self.env.loader.name_for(text))  # type: ignore[union-attr]
+                source = escape_backslashes(self.env, text)
+                tmpl = _TEMPLATES[text] = self.env.get_template(self.env.loader.name_for(source))  # type: ignore[union-attr]
             names = self._vars if local is None else _LazyVars(self, local)
             ctx = tmpl.new_context(names, shared=True)  # type: ignore[arg-type]
             return self.env.concat(tmpl.root_render_func(ctx))  # type: ignore[attr-defined]

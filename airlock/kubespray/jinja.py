@@ -132,5 +132,27 @@ def make_environment() -> NativeEnvironment:
     return env
 
 
+def escape_backslashes(env: NativeEnvironment, text: str) -> str:
+    """Double the backslashes of string literals inside ``{{ }}``, as ansible-core (<= 2.18) does.
+
+    YAML already unescaped them once; without this, Jinja would unescape them again, and
+    ``regex_replace('^v([0-9]+)', 'v\\1')`` would substitute ``\\x01`` instead of the group.
+    Only literals in expressions are touched; ``{% %}`` blocks and text keep their backslashes.
+    """
+    if "\\" not in text or env.variable_start_string not in text:
+        return text
+    out: list[str] = []
+    in_expression = False
+    for _line, kind, value in env.lex(env.preprocess(text)):
+        if kind == "variable_begin":
+            in_expression = True
+        elif kind == "variable_end":
+            in_expression = False
+        elif in_expression and kind == "string":
+            value = value.replace("\\", "\\\\")
+        out.append(value)
+    return "".join(out)
+
+
 def is_template(value: str) -> bool:
     return "{{" in value or "{%" in value or "{#" in value

@@ -1,6 +1,6 @@
 """Find the Kubespray tree a manifest names: a local directory, a local tarball, or a URL.
 
-Tarballs are unpacked (only ``roles/``, ``inventory/`` and ``requirements.txt``, regular files,
+Tarballs are unpacked (only ``roles/``, ``inventory/``, ``requirements.txt`` and ``galaxy.yml``, regular files,
 nothing outside the tree) into the cache under their sha256, so a second plan reads the cache.
 """
 
@@ -17,10 +17,11 @@ from typing import Any
 
 from airlock.cache import cache_root
 from airlock.errors import KubesprayError, NetworkError
+from airlock.kubespray.releases import check_declared, check_release
 from airlock.kubespray.tree import KubesprayTree
 from airlock.net.mirrors import rewrite_url
 
-_KEEP = ("roles/", "inventory/", "requirements.txt")
+_KEEP = ("roles/", "inventory/", "requirements.txt", "galaxy.yml")
 
 
 def is_url(source: str) -> bool:
@@ -45,6 +46,7 @@ class Source:
 
 def open_source(version: str, source: str, *, base_dir: Path, mirrors: Mapping[str, str] | None = None,
                 transport: Any = None, offline: bool = False, net: Any = None) -> Source:
+    check_declared(version)
     if is_url(source):
         if offline and not _cached_download(source).is_file():
             raise KubesprayError(f"Kubespray {source} is not in the cache and the network is not used here",
@@ -64,6 +66,7 @@ def open_source(version: str, source: str, *, base_dir: Path, mirrors: Mapping[s
                                  hint="set kubespray.source to a Kubespray directory, .tar.gz or URL")
     tree = KubesprayTree(root=root, version=version)
     tree.check()
+    check_release(version, tree)
     return Source(tree, kind, origin)
 
 
@@ -137,7 +140,7 @@ def _bad_status(status: int, url: str) -> None:
 
 def _unpack(tarball: Path) -> Path:
     digest = sha256_file(tarball)
-    dest = cache_root() / "kubespray" / "trees" / digest
+    dest = cache_root() / "kubespray" / "trees-v2" / digest  # v2: with galaxy.yml
     if dest.is_dir():
         return dest
     dest.parent.mkdir(parents=True, exist_ok=True)

@@ -2,6 +2,10 @@
 
 Ansible loads a role's ``defaults/main.yml`` or every file of ``defaults/main/`` (sorted by
 name, later files replacing earlier top-level keys); the same for ``vars/``.
+
+Callers name roles by their current (2.28+) names; :data:`ROLE_DIRS` lists where older releases
+keep the same variables (2.27: ``kubespray-defaults``, and the package list in
+``kubernetes/preinstall`` before ``system_packages`` existed). The first directory that exists wins.
 """
 
 from __future__ import annotations
@@ -28,12 +32,12 @@ except AttributeError:  # pragma: no cover - only without libyaml
 # Roles whose variables are in scope where Kubespray's download role and system_packages run.
 DOWNLOAD_ROLES = ("kubespray_defaults",)
 PACKAGE_ROLES = ("kubespray_defaults", "system_packages")
-REQUIRED = (
-    "roles/kubespray_defaults/defaults/main",
-    "roles/kubespray_defaults/vars/main",
-    "roles/system_packages/vars/main.yml",
-    "requirements.txt",
-)
+# Logical role -> the directories (under roles/) that hold it, newest layout first.
+ROLE_DIRS: dict[str, tuple[str, ...]] = {
+    "kubespray_defaults": ("kubespray_defaults", "kubespray-defaults"),
+    "system_packages": ("system_packages", "kubernetes/preinstall"),
+}
+_MARKER = {"kubespray_defaults": "defaults/main", "system_packages": "vars/main.yml"}  # named in errors
 
 
 @dataclass
@@ -44,15 +48,38 @@ class KubesprayTree:
         default_factory=dict, repr=False, compare=False)
 
     def check(self) -> None:
-        missing = [p for p in REQUIRED if not (self.root / p).exists()]
+        missing = [" or ".join(f"roles/{d}/{_MARKER[role]}" for d in dirs) for role, dirs in ROLE_DIRS.items()
+                   if self.role_dir(role) is None]
+        if not (self.root / "requirements.txt").is_file():
+            missing.append("requirements.txt")
         if missing:
             raise KubesprayError(
                 f"the Kubespray tree at {self.root} lacks {', '.join(missing)}",
                 hint=f"point kubespray.source at a Kubespray {self.version} source tree or tarball")
 
+    def role_dir(self, role: str) -> Path | None:
+        """The directory of a logical role in this release's layout (None when it has none)."""
+        for name in ROLE_DIRS.get(role, (role,)):
+            path = self.root / "roles" / name
+            if (path / "defaults").is_dir() or (path / "vars").is_dir():
+                return path
+        return None
+
+    def own_version(self) -> str | None:
+        """The release the tree says it is (galaxy.yml ``version``), None when it does not say."""
+        path = self.root / "galaxy.yml"
+        if not path.is_file():
+            return None
+        data = self._load(path)
+        version = data.get("version")
+        return str(version) if version is not None else None
+
     def role_layer(self, role: str, kind: str) -> dict[str, Any]:
         """Merged ``defaults`` or ``vars`` of one role (empty when the role has none)."""
-        base = self.root / "roles" / role / kind
+        role_dir = self.role_dir(role)
+        if role_dir is None:
+            return {}
+        base = role_dir / kind
         files: list[Path] = []
         if (base / "main").is_dir():
             files = sorted(p for p in (base / "main").iterdir() if p.suffix in (".yml", ".yaml", ""))

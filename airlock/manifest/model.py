@@ -144,9 +144,11 @@ class Manifest(_Strict):
     @field_validator("kube_version")
     @classmethod
     def _kube(cls, v: str | None) -> str | None:
-        if v is not None and not _RELEASE.match(v):
-            raise ValueError(f"{v!r} is not a Kubernetes version like \"1.34.3\" (no leading v)")
-        return v
+        # Written with or without the v (Kubespray 2.27 spells it v1.31.9): kept without it, and
+        # the planner spells it the way the release does.
+        if v is not None and not _RELEASE.match(v.removeprefix("v")):
+            raise ValueError(f"{v!r} is not a Kubernetes version like \"1.34.3\"")
+        return v.removeprefix("v") if v is not None else None
 
     @field_validator("arch", mode="before")
     @classmethod

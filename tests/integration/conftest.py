@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import shutil
-import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
-from tests.conftest import KUBESPRAY
+from tests.conftest import KUBESPRAY, REPO
 from tests.world.world import DEFAULT_CASES, World
 
 
@@ -34,9 +35,17 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
 
 
 @pytest.fixture(scope="session")
-def ansible_playbook(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """ansible-playbook of ansible-core 2.17 (Kubespray's pin) in a throwaway venv (needs PyPI)."""
-    venv = tmp_path_factory.mktemp("ansible-venv")
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "ansible-core==2.17.*"], check=True)
-    return str(venv / "bin" / "ansible-playbook")
+def ansible_for(tmp_path_factory: pytest.TempPathFactory) -> Callable[[Path], str]:
+    """ansible-playbook of the ansible-core a Kubespray tree pins (2.16/2.17/2.18), each in a venv
+    made from PyPI once per session (or reused from $AIRLOCK_ANSIBLE_VENVS)."""
+    sys.path.insert(0, str(REPO / "tests" / "oracle"))
+    from oracle import ansible_core_for, ansible_playbook_for
+
+    venvs = Path(os.environ.get("AIRLOCK_ANSIBLE_VENVS") or tmp_path_factory.mktemp("ansible-venvs"))
+    return lambda kubespray: ansible_playbook_for(ansible_core_for(kubespray), venvs)
+
+
+@pytest.fixture(scope="session")
+def ansible_playbook(ansible_for: Callable[[Path], str]) -> str:
+    """ansible-playbook of ansible-core 2.17 (the pin of Kubespray 2.30.0, the world's release)."""
+    return ansible_for(KUBESPRAY / "2.30.0")

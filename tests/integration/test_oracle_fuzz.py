@@ -1,6 +1,6 @@
 """Seeded random configurations: airlock's evaluation against Kubespray's own in real ansible-core.
 
-Every configuration draws a release, arch, OS, network plugin, container manager, etcd deployment,
+Every configuration draws a release (all six supported ones, each in the ansible-core it pins), arch, OS, network plugin, container manager, etcd deployment,
 proxy mode, a few addons and switches. Needs PyPI for ansible-core, hence the `network` marker.
 """
 
@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import random
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, kubespray_dir
+from airlock.kubespray.tree import KubesprayTree
+from tests.conftest import REPO, VERSIONS, kubespray_dir
 from tests.unit.kubespray.test_against_ansible_goldens import evaluate
 
 sys.path.insert(0, str(REPO / "tests" / "oracle"))
@@ -26,13 +28,9 @@ SWITCHES = ("enable_nodelocaldns", "download_container", "skip_kubeadm_images", 
 
 
 def config(seed: int) -> tuple[str, str, str, dict]:
-    import yaml
-
     rng = random.Random(seed)
-    version = rng.choice(["2.29.1", "2.30.0", "2.31.0"])
-    defaults: dict = {}
-    for f in sorted((kubespray_dir(version) / "roles/kubespray_defaults/defaults/main").iterdir()):
-        defaults.update(yaml.safe_load(f.read_text()))
+    version = rng.choice(VERSIONS)
+    defaults, _ = KubesprayTree(kubespray_dir(version), version).layers(("kubespray_defaults",))
     addons = sorted(k for k, v in defaults.items() if k.endswith("_enabled") and isinstance(v, bool))
     user = {a: rng.random() < 0.3 for a in rng.sample(addons, 8)}
     user["kube_network_plugin"] = rng.choice(["calico", "flannel", "cilium", "kube-ovn", "kube-router", "macvlan",
@@ -48,8 +46,9 @@ def config(seed: int) -> tuple[str, str, str, dict]:
     return version, rng.choice(["amd64", "arm64"]), rng.choice(OSES), user
 
 
-@pytest.mark.parametrize("seed", range(20))
-def test_random_configuration_agrees(ansible_playbook: str, seed: int) -> None:
+@pytest.mark.parametrize("seed", range(36))
+def test_random_configuration_agrees(ansible_for: Callable[[Path], str], seed: int) -> None:
     version, arch, os_name, user = config(seed)
-    want = run(Path(kubespray_dir(version)), arch, os_name, user, ansible_playbook)
+    ks = Path(kubespray_dir(version))
+    want = run(ks, arch, os_name, user, ansible_for(ks))
     assert evaluate(version, arch, os_name, user) == want, (version, arch, os_name, user)

@@ -1,4 +1,4 @@
-"""Re-run Kubespray's evaluation in real ansible-core 2.17 and compare with airlock, live.
+"""Re-run Kubespray's evaluation in real ansible-core (the release's pin) and compare with airlock, live.
 
 Needs PyPI (to install ansible-core into a throwaway venv), hence the `network` marker.
 Regenerate the committed goldens with `python tests/oracle/regen.py` after changing cases.
@@ -7,6 +7,7 @@ Regenerate the committed goldens with `python tests/oracle/regen.py` after chang
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -24,9 +25,9 @@ pytestmark = pytest.mark.network
 
 @pytest.mark.parametrize("version", VERSIONS)
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_live_ansible_agrees(ansible_playbook: str, version: str, case: str) -> None:
+def test_live_ansible_agrees(ansible_for: Callable[[Path], str], version: str, case: str) -> None:
     ks = kubespray_dir(version)
     spec = CASES[case]
     for arch in spec["arch"]:
-        want = run(Path(ks), arch, spec["os"], case_vars(ks, spec), ansible_playbook)
+        want = run(Path(ks), arch, spec["os"], case_vars(ks, spec), ansible_for(Path(ks)))
         assert evaluate(version, arch, spec["os"], case_vars(ks, spec)) == want

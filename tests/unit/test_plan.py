@@ -95,10 +95,15 @@ def test_duplicate_image_refs_collapse(tmp_path: Path) -> None:
     assert not any(f.name == "etcd" for f in p.files)  # etcd runs as a container then
 
 
-def test_digest_pinned_images_are_pulled_by_digest(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("version", "by_digest"), [("2.27.1", True), ("2.30.0", False)])
+def test_digest_pins_are_followed_as_kubespray_does(tmp_path: Path, version: str, by_digest: bool) -> None:
+    # set_container_facts.yml pulls by digest when the item has a `sha256`; since 2.28 the
+    # *_digest_checksum variables land in `checksum` instead, so Kubespray pulls by tag.
     digest = "c" * 64
-    p = plan(tmp_path, f"vars: {{pod_infra_digest_checksum: \"{digest}\"}}\n")
-    assert f"registry.k8s.io/pause@sha256:{digest}" in [i.ref for i in p.images]
+    p = plan(tmp_path, f"vars: {{pod_infra_digest_checksum: \"{digest}\"}}\n", version)
+    pause = [i.ref for i in p.images if i.ref.startswith("registry.k8s.io/pause")]
+    assert pause == ([f"registry.k8s.io/pause@sha256:{digest}"] if by_digest else [pause[0].split("@")[0]])
+    assert ("@" in pause[0]) is by_digest
 
 
 @pytest.mark.parametrize("version", ["2.29.1", "2.30.0", "2.31.0"])

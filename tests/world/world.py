@@ -34,6 +34,16 @@ EXTRA_IMAGES = (
 )
 
 
+# kubespray.version -> the directory under ../shared/kubespray holding that release (master's snapshot).
+SHARED_NAMES = {"2.32.0": "master"}
+
+
+def shared_tree(version: str) -> Path:
+    name = SHARED_NAMES.get(version, version)
+    found = sorted(SHARED.glob("master-*")) if name == "master" else [SHARED / name]
+    return found[-1] if found else SHARED / name
+
+
 @dataclass
 class Case:
     version: str
@@ -70,7 +80,7 @@ class World:
         for case in self.cases:
             real = self.root / "plans" / f"{case.version}.yaml"
             real.parent.mkdir(parents=True, exist_ok=True)
-            real.write_text(f'kubespray: {{version: "{case.version}", source: "{SHARED / case.version}"}}\n'
+            real.write_text(f'kubespray: {{version: "{case.version}", source: "{shared_tree(case.version)}"}}\n'
                             + case.body)
             plan = build_plan(load_manifest(real))
             for f in plan.files:
@@ -92,11 +102,14 @@ class World:
 
         stand_ins = []
         for version in sorted({c.version for c in self.cases}):
-            for line in (SHARED / version / "requirements.txt").read_text().splitlines():
+            for line in (shared_tree(version) / "requirements.txt").read_text().splitlines():
                 line = line.split("#", 1)[0].strip()
                 if "==" in line:
                     name, ver = line.split("==", 1)
                     stand_ins.append(wheels.Wheel(name, ver))
+                elif "<" in line:  # master's "bcrypt<6": one release just below the bound
+                    name, bound = line.split("<", 1)
+                    stand_ins.append(wheels.Wheel(name.strip(), f"{int(bound.strip().split('.')[0]) - 1}.0.0"))
         wheels.build_index(self.files_root / "pypi.fixture.example", list(wheels.STRUCTURE) + stand_ins)
         self.file_hosts.add("pypi.fixture.example")
 
@@ -105,12 +118,14 @@ class World:
     PACKAGE_OSES = {"rocky-10": "rpm", "debian-12": "deb"}
 
     def _package_repos(self) -> None:
-        import yaml
-
         from airlock.packages import site_packages
         from tests.world import debrepo, rpmrepo
 
-        pkgs = yaml.safe_load((SHARED / "2.30.0/roles/system_packages/vars/main.yml").read_text())["pkgs"]
+        from airlock.kubespray.tree import KubesprayTree
+
+        pkgs: set[str] = set()
+        for version in sorted({c.version for c in self.cases} | {"2.30.0"}):
+            pkgs |= set(KubesprayTree(shared_tree(version), version).role_layer("system_packages", "vars")["pkgs"])
         for os_name, fam in self.PACKAGE_OSES.items():
             names = sorted(set(pkgs) | set(site_packages(os_name)) | {"nfs-utils", "nfs-common"})
             root = self.files_root / f"{fam}.fixture.example" / os_name
@@ -150,12 +165,14 @@ class World:
         dest = self.kubespray(version)
         if dest.exists():
             shutil.rmtree(dest)
-        shutil.copytree(SHARED / version, dest)
-        path = dest / "roles/kubespray_defaults/vars/main/checksums.yml"
+        shutil.copytree(shared_tree(version), dest)
+        path = next(p for p in (dest / "roles/kubespray_defaults/vars/main/checksums.yml",
+                                dest / "roles/kubespray-defaults/defaults/main/checksums.yml") if p.is_file())
         path.chmod(0o644)
         text = path.read_text()
         for old, new in self.checksum_map.items():
             text = text.replace(old, new)
+            text = text.replace(f": {old.split(':', 1)[1]}\n", f": {new.split(':', 1)[1]}\n")  # 2.27: bare hex
         path.write_text(text)
         for p in dest.rglob("*"):
             p.chmod(0o755 if p.is_dir() else 0o644)
@@ -218,6 +235,8 @@ class World:
 
 
 DEFAULT_CASES = (
+    Case("2.27.1", "os: [rocky-10]\narch: [amd64, arm64]\n"),
+    Case("2.32.0", "os: [rocky-10]\narch: [amd64, arm64]\n"),
     Case("2.29.1", "os: [rocky-10]\n"),
     Case("2.30.0", "os: [rocky-10]\narch: [amd64, arm64]\n"),
     Case("2.30.0", "arch: [arm64]\nnetwork_plugin: flannel\naddons: [helm, metrics_server]\n"),

@@ -125,3 +125,15 @@ def test_lazy_only_what_is_asked_is_evaluated() -> None:
 
 def test_plain_strings_are_not_converted() -> None:
     assert ev(s="True").var("s") == "True"
+
+
+def test_backslashes_in_expression_literals_are_doubled_as_ansible_does() -> None:
+    # Kubespray 2.27's kube_major_version, as YAML hands it over (single backslashes).
+    e = ev(kube_version="v1.31.9",
+           major="{{ kube_version | regex_replace('^v([0-9])+\\.([0-9]+)\\.[0-9]+', 'v\\1.\\2') }}")
+    assert e.var("major") == "v1.31"
+
+
+def test_backslashes_outside_expressions_are_left_alone() -> None:
+    e = ev(text="a\\tb {{ 'x' }}")
+    assert e.var("text") == "a\\tb x"

@@ -76,3 +76,20 @@ def test_corrupt_tarball(tmp_path: Path) -> None:
     bad.write_bytes(b"not a tarball")
     with pytest.raises(KubesprayError, match="cannot unpack"):
         open_tree("2.30.0", str(bad), base_dir=tmp_path)
+
+
+def test_tarball_galaxy_version_must_match_the_manifest(tmp_path: Path) -> None:
+    body = make_tarball("2.30.0")
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=io.BytesIO(body), mode="r:gz") as src, tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        for member in src:
+            tar.addfile(member, src.extractfile(member) if member.isfile() else None)
+        galaxy = b"namespace: kubernetes_sigs\nname: kubespray\nversion: 2.30.0\n"
+        info = tarfile.TarInfo("kubespray-2.30.0/galaxy.yml")
+        info.size = len(galaxy)
+        tar.addfile(info, io.BytesIO(galaxy))
+    tgz = tmp_path / "ks.tar.gz"
+    tgz.write_bytes(buf.getvalue())
+    assert open_tree("2.30.0", str(tgz), base_dir=tmp_path).own_version() == "2.30.0"
+    with pytest.raises(KubesprayError, match="is version 2.30.0"):
+        open_tree("2.31.0", str(tgz), base_dir=tmp_path)

@@ -1,0 +1,161 @@
+"""The Kubespray inventory variables that point every download at a site, and their completeness proof.
+
+Derivation (from the release's own defaults, not from a list):
+- ``files_repo`` is the site's ``/files`` URL; every default ``*_url`` that is a bare upstream origin
+  (``github_url: https://github.com``, ``dl_k8s_io_url``...) becomes ``<files_repo>/<host>``;
+- every default ``*_image_repo`` that is a bare registry host (``kube_image_repo: registry.k8s.io``...)
+  becomes ``<registry>/<host>``;
+- then Kubespray is evaluated with these variables for every arch and OS of the lock: a file whose
+  URL is still not the site's gets an override of the variable the lock recorded for it
+  (``kubespray_var``, e.g. ``kubeadm_download_url``: Kubespray's own template with the upstream
+  origin replaced, so it stays right for every arch); an image whose ref is still not the site's gets
+  its repo variable overridden. If anything is still not served, :class:`IncompleteSiteError`.
+Plus the site's package repositories (``yum_repo``, ``debian_repo``/``ubuntu_repo``), its Python
+index (``pyrepo_index``) and its registry as containerd's mirror (``containerd_registries_mirrors``).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+from airlock.errors import AirlockError
+from airlock.kubespray.context import Target, make_evaluator
+from airlock.kubespray.downloads import select_downloads
+from airlock.kubespray.evaluator import Evaluator
+from airlock.kubespray.tree import DOWNLOAD_ROLES, KubesprayTree
+from airlock.lockfile import Lock
+
+_ORIGIN = re.compile(r"^https?://[^/{}\s]+$")
+_HOST = re.compile(r"^[a-z0-9-]+(\.[a-z0-9-]+)+(:\d+)?$")
+
+
+class IncompleteSiteError(AirlockError):
+    """Kubespray, with offline.yml applied, would still download something the site does not serve."""
+
+
+class SiteAddress(Protocol):
+    """Where a site serves things (airlock.apply.offline.Site)."""
+
+    @property
+    def files_repo(self) -> str: ...      # http://ADMIN:PORT/files
+
+    @property
+    def registry(self) -> str: ...        # ADMIN:PORT or registry.example[/prefix]
+
+    @property
+    def registry_plain(self) -> bool: ...  # plain HTTP
+
+
+def base_variables(tree: KubesprayTree, site: SiteAddress) -> dict[str, Any]:
+    defaults, _ = tree.layers(DOWNLOAD_ROLES)
+    out: dict[str, Any] = {"files_repo": site.files_repo}
+    for name, value in defaults.items():
+        if name.endswith("_url") and isinstance(value, str) and _ORIGIN.match(value):
+            out[name] = f"{site.files_repo}/{urlsplit(value).netloc}"
+        if name.endswith("_image_repo") and isinstance(value, str) and _HOST.match(value):
+            out[name] = f"{site.registry}/{value}"
+    return out
+
+
+def offline_variables(tree: KubesprayTree, lock: Lock, user_vars: dict[str, Any], arches: list[str],
+                      oses: list[str | None], site: SiteAddress) -> dict[str, Any]:
+    """The download variables of offline.yml, checked by evaluating Kubespray with them."""
+    offline = base_variables(tree, site)
+    defaults, _ = tree.layers(DOWNLOAD_ROLES)
+    for _round in range(3):
+        problems = _unserved(tree, lock, user_vars, offline, arches, oses, site)
+        if not problems:
+            break
+        for problem in problems:
+            override = _override(problem, defaults, site)
+            if override is not None:
+                offline[override[0]] = override[1]
+    problems = _unserved(tree, lock, user_vars, offline, arches, oses, site)
+    if problems:
+        first = problems[0]
+        raise IncompleteSiteError(f"{first.kind} {first.key} would still be downloaded from {first.upstream}",
+                                  hint="the bundle does not hold it, or its variable cannot be redirected; "
+                                       "re-resolve and re-fetch")
+    offline.update(containerd_mirror_vars(site))
+    return dict(sorted(offline.items()))
+
+
+def containerd_mirror_vars(site: SiteAddress) -> dict[str, Any]:
+    host = site.registry.split("/", 1)[0]
+    return {"containerd_registries_mirrors": [{
+        "prefix": host,
+        "mirrors": [{"host": f"{'http' if site.registry_plain else 'https'}://{host}",
+                     "capabilities": ["pull", "resolve"], "skip_verify": site.registry_plain}],
+    }]}
+
+
+def repo_vars(lock: Lock, site: SiteAddress) -> dict[str, str]:
+    """Kubespray's package repository variables, pointed at the site's rpm/deb repositories."""
+    base = site.files_repo.rsplit("/files", 1)[0]
+    out: dict[str, str] = {}
+    for os_name in sorted({r.os for r in lock.rpm}):
+        out.setdefault("yum_repo", f"{base}/rpms/{os_name}")
+    for os_name in sorted({d.os for d in lock.deb}):
+        key = "ubuntu_repo" if os_name.startswith("ubuntu") else "debian_repo"
+        out.setdefault(key, f"{base}/debs/{os_name}")
+    return out
+
+
+def pypi_vars(site: SiteAddress) -> dict[str, str]:
+    """``pyrepo_index``, for tools that pip-install on nodes (Kubespray's own venv uses node/pip.conf)."""
+    return {"pyrepo_index": site.files_repo.rsplit("/files", 1)[0] + "/pypi/simple/"}
+
+
+class _Unserved:
+    def __init__(self, kind: str, key: str, var: str | None, upstream: str):
+        self.kind, self.key, self.var, self.upstream = kind, key, var, upstream
+
+
+def _unserved(tree: KubesprayTree, lock: Lock, user_vars: dict[str, Any], offline: dict[str, Any],
+              arches: list[str], oses: list[str | None], site: SiteAddress) -> list[_Unserved]:
+    served_files = {f"{site.files_repo}/{f.path}" for f in lock.file}
+    served_images = {f"{site.registry}/{i.ref}" for i in lock.image}
+    by_name = {(f.name, f.arch): f for f in lock.file} | {(f.name, "noarch"): f for f in lock.file}
+    images = {i.name: i for i in lock.image}
+    problems = []
+    inventory = {**user_vars, **offline}
+    for arch in arches:
+        for os_name in oses:
+            ev = make_evaluator(tree, DOWNLOAD_ROLES, inventory, Target(arch, os_name))
+            files, imgs = select_downloads(ev)
+            raw = ev.raw("downloads")
+            for f in files:
+                if f.url not in served_files:
+                    pin = by_name.get((f.name, arch)) or by_name.get((f.name, "noarch"))
+                    # the variable the lock recorded for this file (what plan saw in downloads[...].url)
+                    var = pin.kubespray_var if pin and pin.kubespray_var else f.kubespray_var
+                    problems.append(_Unserved("file", f"{f.name} ({arch})", var, pin.url if pin else f.url))
+            for img in imgs:
+                if img.ref not in served_images:
+                    image_pin = images.get(img.name)
+                    key = img.name if img.name in raw else f"kubeadm_{img.name}"
+                    problems.append(_Unserved("image", img.name, _repo_var(ev, raw.get(key, {}).get("repo")),
+                                              image_pin.ref if image_pin else img.ref))
+    return problems
+
+
+def _repo_var(ev: Evaluator, raw_repo: Any) -> str | None:
+    return ev.single_var_reference(raw_repo)
+
+
+def _override(problem: _Unserved, defaults: dict[str, Any], site: SiteAddress) -> tuple[str, str] | None:
+    """(variable, value) that redirects one download, or None."""
+    if problem.var is None:
+        return None
+    upstream = urlsplit(problem.upstream)
+    if problem.kind == "file":
+        template = defaults.get(problem.var)
+        origin = f"{upstream.scheme}://{upstream.netloc}"
+        if isinstance(template, str) and template.startswith(origin):
+            return problem.var, f"{site.files_repo}/{upstream.netloc}{template[len(origin):]}"
+        return None
+    repo = problem.upstream.rsplit("@", 1)[0]
+    repo = repo.rsplit(":", 1)[0] if ":" in repo.rsplit("/", 1)[-1] else repo
+    return problem.var, f"{site.registry}/{repo}"

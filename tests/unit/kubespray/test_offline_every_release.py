@@ -1,0 +1,69 @@
+"""offline.yml is proven complete on every supported release: with its variables applied, Kubespray's
+own selection (airlock's evaluation of it) fetches every file and image from the site."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from airlock.kubespray.context import Target, make_evaluator
+from airlock.kubespray.downloads import select_downloads
+from airlock.kubespray.offline import IncompleteSiteError, offline_variables, pypi_vars, repo_vars
+from airlock.kubespray.tree import DOWNLOAD_ROLES
+from airlock.lockfile.model import FilePin, ImagePin, Inputs, KubesprayPin, Lock, RpmPin
+from airlock.manifest import load_manifest
+from airlock.plan import build_plan, inventory_vars, open_manifest_source
+from tests.conftest import RELEASE_VERSION, VERSIONS, kubespray_dir
+
+D = "sha256:" + "0" * 64
+
+
+class Site:
+    files_repo = "http://10.1.2.3:8080/files"
+    registry = "10.1.2.3:8080"
+    registry_plain = True
+
+
+def lock_for(tmp_path: Path, release: str, body: str) -> tuple[Lock, object, dict]:
+    version = RELEASE_VERSION.get(release, release)
+    p = tmp_path / "airlock.yaml"
+    p.write_text(f'kubespray: {{version: "{version}", source: "{kubespray_dir(release)}"}}\n' + body)
+    loaded = load_manifest(p)
+    tree = open_manifest_source(loaded).tree
+    plan = build_plan(loaded)
+    lock = Lock(
+        inputs=Inputs(manifest_sha256="0" * 64, kubespray_sha256="0" * 64),
+        kubespray=KubesprayPin(version=version, kind="directory", url=".", sha256="0" * 64),
+        file=[FilePin(name=f.name, arch=f.arch, url=f.url, sha256="0" * 64, size=1, path=f.path,
+                      kubespray_var=f.kubespray_var) for f in plan.files],
+        image=[ImagePin(name=i.name, ref=i.ref, digest=D, media_type="m", target="platform", target_digest=D,
+                        target_media_type="m", platforms=[]) for i in plan.images],
+        rpm=[RpmPin(os="rocky-10", name="x", version="1", release="1", arch="noarch", repo="r", url="u/x.rpm",
+                    sha256="0" * 64, size=1)],
+    )
+    return lock, tree, inventory_vars(loaded, tree)
+
+
+@pytest.mark.parametrize("release", VERSIONS)
+def test_offline_yml_redirects_every_download(tmp_path: Path, release: str) -> None:
+    body = "arch: [amd64, arm64]\nos: [rocky-10]\naddons: [helm, metrics_server]\nnetwork_plugin: cilium\n"
+    lock, tree, user = lock_for(tmp_path, release, body)
+    offline = offline_variables(tree, lock, user, ["amd64", "arm64"], ["rocky-10"], Site())  # type: ignore[arg-type]
+    served = {f"{Site.files_repo}/{f.path}" for f in lock.file}
+    for arch in ("amd64", "arm64"):
+        files, images = select_downloads(make_evaluator(tree, DOWNLOAD_ROLES, {**user, **offline},  # type: ignore[arg-type]
+                                                        Target(arch, "rocky-10")))
+        assert files and images
+        assert {f.url for f in files} <= served
+        assert all(i.ref.startswith("10.1.2.3:8080/") for i in images)
+    assert offline["containerd_registries_mirrors"][0]["prefix"] == "10.1.2.3:8080"
+    assert repo_vars(lock, Site()) == {"yum_repo": "http://10.1.2.3:8080/rpms/rocky-10"}
+    assert pypi_vars(Site()) == {"pyrepo_index": "http://10.1.2.3:8080/pypi/simple/"}
+
+
+def test_a_file_the_bundle_lacks_is_named(tmp_path: Path) -> None:
+    lock, tree, user = lock_for(tmp_path, "2.27.1", "")
+    without = lock.model_copy(update={"file": [f for f in lock.file if f.name != "kubeadm"]})
+    with pytest.raises(IncompleteSiteError, match="file kubeadm"):
+        offline_variables(tree, without, user, ["amd64"], [None], Site())  # type: ignore[arg-type]
