@@ -18,6 +18,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Self
 
 HOST_ADDR, NS_ADDR = "10.203.0.1", "10.203.0.2"
 PREFIX = "airlock-wan-"
@@ -87,7 +88,7 @@ class Link:
     def ns(self, *cmd: str) -> list[str]:
         return ["ip", "netns", "exec", self.netns, *cmd]
 
-    def __enter__(self) -> "Link":
+    def __enter__(self) -> Self:
         cleanup_stale()
         route = ip("route", "get", NS_ADDR, check=False).stdout
         if "dev awl" not in route and " via " not in route and "dev" in route:
