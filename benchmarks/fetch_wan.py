@@ -60,8 +60,8 @@ def run(cmd: list[str], timeout: float = 600) -> tuple[float, str]:
     return time.perf_counter() - t0, out.decode()
 
 
-def run_rss(cmd: list[str]) -> tuple[float, int, str]:
-    """Like run(), with the peak RSS of the child itself (os.wait4), stdout to a temp file."""
+def run_rss(cmd: list[str]) -> tuple[float, int, float, str]:
+    """Like run(), with the peak RSS and CPU seconds of the child itself (os.wait4)."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         t0 = time.perf_counter()
         proc = subprocess.Popen(cmd, env=child_env(), stdout=out, stderr=err, start_new_session=True)
@@ -76,7 +76,7 @@ def run_rss(cmd: list[str]) -> tuple[float, int, str]:
         err.seek(0)
         if status:
             raise RuntimeError(f"{' '.join(cmd)} failed: {err.read().decode(errors='replace')[-2000:]}")
-        return wall, usage.ru_maxrss * 1024, out.read().decode()
+        return wall, usage.ru_maxrss * 1024, usage.ru_utime + usage.ru_stime, out.read().decode()
 
 
 class Sampler:
@@ -119,10 +119,11 @@ class Bench:
         print(f"[{world}] {text} {st.load()}", flush=True)
 
     def fetch(self, lock: Path, cache: Path, out: Path, *extra: str) -> dict[str, Any]:
-        wall, rss, stdout = run_rss([*self.airlock, "fetch", "--json", "--lock", str(lock), "--cache", str(cache),
+        wall, rss, cpu, stdout = run_rss([*self.airlock, "fetch", "--json", "--lock", str(lock), "--cache", str(cache),
                                      "-o", str(out), *extra])
         summary = json.loads(stdout)
-        return {"wall": wall, "rss": rss, "downloaded": summary["downloaded_bytes"], "size": summary["size"]}
+        return {"wall": wall, "rss": rss, "cpu": cpu, "downloaded": summary["downloaded_bytes"],
+                "size": summary["size"]}
 
     # -- shaped worlds ----------------------------------------------------------------------
 
@@ -176,12 +177,13 @@ class Bench:
                             f"{busy:.2f} s moving at {100 * st.utilisation(moved, params.rate_bytes, busy):.1f}% of "
                             f"the rate, {c['wall'] - span[1]:.2f} s after; {c['requests']} requests on "
                             f"{c['conns']} TCP connections (peak {c['peak_conns']} open), {c['retrans']} "
-                            f"retransmitted segments")
+                            f"retransmitted segments; airlock used {c['cpu']:.1f} s of CPU")
         rss = max(x["rss"] for x in colds)
         self.say(label, f"peak RSS: {rss / 2**20:.0f} MiB for a {st.mb(c['size'])} bundle "
                         f"(target < 150 MB: {st.verdict(rss / 1e6, 150, False)})")
         warm = self._measured(link, srv, lock, work / "cache", work / "warm.tar")
-        self.say(label, f"warm fetch: {warm['wall']:.2f} s = {100 * warm['wall'] / cold:.1f}% of cold "
+        self.say(label, f"warm fetch ({warm['cpu']:.1f} s CPU): {warm['wall']:.2f} s = "
+                        f"{100 * warm['wall'] / cold:.1f}% of cold "
                         f"(target <= 3%: {st.verdict(warm['wall'] / cold, 0.03, False)}); upstream requests "
                         f"{warm['requests']} (target 0: {st.verdict(warm['requests'], 0, False)})")
         for sweep in self.args.sweep:
@@ -209,17 +211,20 @@ class Bench:
                                  "-o", str(work / "resume.tar")], env=child_env(), stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL, start_new_session=True)
         LIVE.add(proc)
-        t0, got = time.perf_counter(), 0
+        t0, got, partial = time.perf_counter(), 0, 0
         while proc.poll() is None and got < moved // 2:
             time.sleep(0.05)
             got = sum(p.stat().st_size for p in cache.rglob("*") if p.is_file()) if cache.exists() else 0
+            partial = sum(p.stat().st_size for p in (cache / "partial").rglob("*") if p.is_file()) \
+                if (cache / "partial").exists() else 0
         killed_at = time.perf_counter() - t0
         proc.kill()
         proc.wait()
         LIVE.discard(proc)
         r = self.fetch(lock, cache, work / "resume.tar")
         self.say(label, f"resume: killed after {killed_at:.2f} s with {st.mb(got)} cached "
-                        f"({100 * got / moved:.0f}%); rerun {r['wall']:.2f} s = {100 * r['wall'] / cold:.1f}% of "
+                        f"({100 * got / moved:.0f}%, {st.mb(partial)} of it partial downloads); "
+                        f"rerun {r['wall']:.2f} s = {100 * r['wall'] / cold:.1f}% of "
                         f"cold (target <= 55%: {st.verdict(r['wall'] / cold, 0.55, False)})")
         shutil.rmtree(cache, ignore_errors=True)
         (work / "resume.tar").unlink(missing_ok=True)
@@ -271,9 +276,11 @@ class Bench:
         self.say("loopback", f"airlock cold fetch {cold['wall']:.2f} s for {st.mb(cold['downloaded'])} = "
                              f"{cold['downloaded'] / cold['wall'] / 1e6:.0f} MB/s; skopeo copy to an OCI dir "
                              f"{skopeo:.2f} s for {st.mb(oci)} (images only) = {oci / skopeo / 1e6:.0f} MB/s")
-        self.say("loopback", f"warm fetch writes {st.mb(size)} in {warm['wall']:.2f} s = {size / warm['wall'] / 1e6:.0f}"
+        self.say("loopback", f"warm fetch writes {st.mb(size)} in {warm['wall']:.2f} s = "
+                             f"{size / warm['wall'] / 1e6:.0f}"
                              f" MB/s; cp of the bundle {cp:.2f} s = {size / cp / 1e6:.0f} MB/s; warm/cp speed "
-                             f"{100 * cp / warm['wall']:.0f}% (target >= 80%: {st.verdict(cp / warm['wall'], 0.8, True)})")
+                             f"{100 * cp / warm['wall']:.0f}% "
+                             f"(target >= 80%: {st.verdict(cp / warm['wall'], 0.8, True)})")
         shutil.rmtree(work, ignore_errors=True)
 
 
