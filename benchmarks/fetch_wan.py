@@ -142,12 +142,13 @@ class Bench:
     def _measured(self, link: Link, srv: ww.Servers, lock: Path, cache: Path, out: Path,
                   *extra: str) -> dict[str, Any]:
         sampler = Sampler(srv.procs[0].pid, link.ns_if, {srv.reg_port, srv.web_port})
-        before, reqs = sampler.snmp(), srv.requests()
+        before, reqs = sampler.snmp(), srv.requests_by_method()
         with sampler:
             r = self.fetch(lock, cache, out, *extra)
         after = sampler.snmp()
         r.update(conns=after["PassiveOpens"] - before["PassiveOpens"], retrans=after["RetransSegs"] - before[
-            "RetransSegs"], requests=srv.requests() - reqs, peak_conns=max(sampler.conns, default=0),
+            "RetransSegs"], requests=srv.requests() - sum(reqs.values()),
+            methods={k: v - reqs.get(k, 0) for k, v in srv.requests_by_method().items()}, peak_conns=max(sampler.conns, default=0),
             span=st.busy_span(sampler.samples, int(0.05 * link.params.rate_bytes * 0.05)))
         return r
 
@@ -175,7 +176,8 @@ class Bench:
             busy = span[1] - span[0]
             self.say(label, f"  anatomy: first byte at {span[0]:.2f} s, last at {span[1]:.2f} s, "
                             f"{busy:.2f} s moving at {100 * st.utilisation(moved, params.rate_bytes, busy):.1f}% of "
-                            f"the rate, {c['wall'] - span[1]:.2f} s after; {c['requests']} requests on "
+                            f"the rate, {c['wall'] - span[1]:.2f} s after; {c['requests']} requests "
+                            f"({', '.join(f'{n} {m}' for m, n in sorted(c['methods'].items()) if n)}) on "
                             f"{c['conns']} TCP connections (peak {c['peak_conns']} open), {c['retrans']} "
                             f"retransmitted segments; airlock used {c['cpu']:.1f} s of CPU")
         rss = max(x["rss"] for x in colds)
@@ -303,7 +305,11 @@ def main() -> None:
     args = parse_args()
     if os.geteuid() != 0:
         sys.exit("fetch_wan.py needs root: it creates a network namespace, TUN devices and tc qdiscs")
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    # ^C, kill and a closed terminal all unwind through the finally blocks below (and the Link's and
+    # Servers' exits): SIGINT may arrive ignored from a non-interactive parent, so set it explicitly.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.default_int_handler)
     root = Path(tempfile.mkdtemp(prefix="airlock-fetch-wan-"))
     t_start = time.perf_counter()
     try:

@@ -43,7 +43,7 @@ KUBESPRAY_WHEELS = (("ansible", "10.7.0", 16 * MB), ("cryptography", "46.0.3", 4
                     ("jmespath", "1.1.0", 30_000), ("netaddr", "1.3.0", 2 * MB))
 LARGE = WorldSpec("large", images=12, layers=1, layer_size=11 * MB, base_size=2 * MB, files=11, file_size=4 * MB,
                   wheel_sizes=KUBESPRAY_WHEELS)
-LATENCY = WorldSpec("latency", images=80, layers=2, layer_size=100_000, base_size=0, files=20, file_size=100_000,
+LATENCY = WorldSpec("latency", images=40, layers=4, layer_size=100_000, base_size=0, files=20, file_size=100_000,
                     wheel_sizes=tuple((n, v, 100_000) for n, v, _ in KUBESPRAY_WHEELS))
 
 
@@ -176,10 +176,16 @@ class Servers:
         self.procs.append(subprocess.Popen(self.prefix + cmd, stdout=log.open("ab"), stderr=subprocess.STDOUT,
                                            start_new_session=True))
 
+    def requests_by_method(self) -> dict[str, int]:
+        """Requests served so far by both servers (access-log lines), by HTTP method."""
+        out: dict[str, int] = {}
+        for log in (self.reg_log, self.web_log):
+            for method, n in count_requests(log.read_text(errors="replace") if log.exists() else "").items():
+                out[method] = out.get(method, 0) + n
+        return out
+
     def requests(self) -> int:
-        """Requests served so far (access-log lines of both servers)."""
-        return count_requests(self.reg_log.read_text(errors="replace")) + count_requests(
-            self.web_log.read_text(errors="replace") if self.web_log.exists() else "")
+        return sum(self.requests_by_method().values())
 
     def __exit__(self, *exc: object) -> None:
         for p in self.procs:
@@ -193,6 +199,12 @@ class Servers:
                 p.wait()
 
 
-def count_requests(log: str) -> int:
-    """Access-log lines (combined format: ``... "GET /path HTTP/1.1" 200 ...``) in ``log``."""
-    return sum(1 for line in log.splitlines() if '"GET ' in line or '"HEAD ' in line)
+def count_requests(log: str) -> dict[str, int]:
+    """Access-log lines (combined format: ``... "GET /path HTTP/1.1" 200 ...``) in ``log``, by method."""
+    out: dict[str, int] = {}
+    for line in log.splitlines():
+        _, quote, rest = line.partition('"')
+        method = rest.split(" ", 1)[0] if quote else ""
+        if method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"):
+            out[method] = out.get(method, 0) + 1
+    return out

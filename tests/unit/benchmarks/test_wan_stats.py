@@ -81,8 +81,8 @@ def test_count_requests_counts_access_log_lines() -> None:
     log = ('10.203.0.1 - - [30/Nov/2026:21:55:34 +0000] "GET /v2/ HTTP/1.1" 200 2 "" "airlock/0.1.0"\n'
            'time="2026-11-30T21:55:34Z" level=error msg="something"\n'
            '10.203.0.1 - - [30/Nov/2026:21:55:35 +0000] "HEAD /files/a.bin HTTP/1.1" 200 0 "-" "curl/8"\n')
-    assert count_requests(log) == 2
-    assert count_requests("") == 0
+    assert count_requests(log) == {"GET": 1, "HEAD": 1}
+    assert count_requests("") == {}
 
 
 def test_link_params() -> None:
