@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks import wan_stats as st  # noqa: E402
 from benchmarks import wan_world as ww  # noqa: E402
-from benchmarks.wan_link import NS_ADDR, Link, LinkParams  # noqa: E402
+from benchmarks.wan_link import NS_ADDR, PREFIX, Link, LinkParams, cleanup_stale  # noqa: E402
 from tests.world.servers import free_port, need  # noqa: E402
 
 LIVE: set[subprocess.Popen[Any]] = set()  # children to end on the way out, by pid
@@ -310,7 +310,8 @@ def main() -> None:
     signal.signal(signal.SIGINT, signal.default_int_handler)
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, signal.default_int_handler)
-    root = Path(tempfile.mkdtemp(prefix="airlock-fetch-wan-"))
+    cleanup_stale()
+    root = Path(tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}-"))
     t_start = time.perf_counter()
     try:
         bench = Bench(args, root)
@@ -340,4 +341,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except KeyboardInterrupt:
+        sys.exit("fetch_wan: interrupted; the link, servers and temp files are cleaned up")

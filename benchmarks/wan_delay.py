@@ -25,6 +25,7 @@ import time
 TUNSETIFF = 0x400454CA
 IFF_TUN, IFF_NO_PI = 0x0001, 0x1000
 CLONE_NEWNET = 0x40000000
+PR_SET_PDEATHSIG = 1
 
 
 def open_tun(name: str) -> int:
@@ -47,6 +48,7 @@ def main() -> None:
     netns, host_if, ns_if, delay_ms, loss, seed = sys.argv[1:7]
     delay, p_loss = float(delay_ms) / 1000, float(loss)
     rng = random.Random(int(seed))
+    ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)  # the benchmark SIGKILLed: the link goes too
     a = open_tun(host_if)
     enter_netns(netns)
     b = open_tun(ns_if)

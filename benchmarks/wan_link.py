@@ -10,11 +10,13 @@ is routed anywhere else. ``Link`` is a context manager that tears everything dow
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,7 +56,11 @@ def kill_netns_pids(netns: str) -> None:
 
 
 def cleanup_stale() -> None:
-    """Namespaces named after a benchmark process that no longer exists (a SIGKILLed run)."""
+    """Namespaces and temp dirs named after a benchmark process that no longer exists (a SIGKILLed run)."""
+    for d in Path(tempfile.gettempdir()).glob(f"{PREFIX}*"):
+        pid = d.name[len(PREFIX):].split("-", 1)[0]
+        if d.is_dir() and pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(d, ignore_errors=True)
     for line in ip("netns", "list", check=False).stdout.splitlines():
         name = line.split()[0] if line.split() else ""
         if name.startswith(PREFIX) and name[len(PREFIX):].isdigit() and not _alive(int(name[len(PREFIX):])):
