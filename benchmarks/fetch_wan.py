@@ -176,7 +176,7 @@ class Bench:
         span = c["span"]
         if span:
             busy = span[1] - span[0]
-            self.say(label, f"  anatomy: first byte at {span[0]:.2f} s, last at {span[1]:.2f} s, "
+            self.say(label, f"  anatomy: link busy (> 5% of the rate) from {span[0]:.2f} s to {span[1]:.2f} s, "
                             f"{busy:.2f} s moving at {100 * st.utilisation(moved, params.rate_bytes, busy):.1f}% of "
                             f"the rate, {c['wall'] - span[1]:.2f} s after; {c['requests']} requests "
                             f"({', '.join(f'{n} {m}' for m, n in sorted(c['methods'].items()) if n)}) on "
