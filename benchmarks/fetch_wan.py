@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks import wan_stats as st  # noqa: E402
 from benchmarks import wan_world as ww  # noqa: E402
-from benchmarks.wan_link import NS_ADDR, PREFIX, Link, LinkParams, cleanup_stale  # noqa: E402
+from benchmarks.wan_link import NS_ADDR, PREFIX, Link, LinkParams, cleanup_stale, shaping_problems  # noqa: E402
 from benchmarks.wan_proc import LIVE, Sampler, child_env, run, run_rss  # noqa: E402
 from tests.world.servers import free_port, need  # noqa: E402
 
@@ -56,6 +56,11 @@ class Bench:
     def shaped(self, label: str, world: ww.Built, params: LinkParams, *, peer: bool, resume: bool) -> None:
         with Link(params) as link:
             connect, rate = link.verify()
+            errors, warnings = shaping_problems(connect, rate, params)
+            if errors:
+                raise RuntimeError("the link is not shaped as configured: " + "; ".join(errors))
+            for w in warnings:
+                self.say(label, f"WARNING: {w} (figures below include it)")
             self.say(label, f"link {params.describe()}; verified: connect {1000 * connect:.1f} ms "
                             f"({connect / (params.rtt_ms / 1000):.2f}x RTT), 20 MB at {8 * rate / 1e6:.1f} Mbit/s "
                             f"({100 * rate / params.rate_bytes:.1f}% of the rate)")

@@ -166,6 +166,21 @@ class Link:
             server.wait()
 
 
+def shaping_problems(connect: float, rate: float, params: LinkParams) -> tuple[list[str], list[str]]:
+    """(errors, warnings) of a verification: a link faster than configured is not shaped (the
+    figures would mean nothing); a slower one is an overloaded machine, worth saying next to them."""
+    rtt, errors, warnings = params.rtt_ms / 1000, [], []
+    if connect < 0.9 * rtt:
+        errors.append(f"a connect took {1000 * connect:.1f} ms, less than the {params.rtt_ms:g} ms RTT: no delay")
+    elif connect > 1.5 * rtt:
+        warnings.append(f"a connect took {1000 * connect:.1f} ms for a {params.rtt_ms:g} ms RTT")
+    if rate > 1.02 * params.rate_bytes:
+        errors.append(f"{8 * rate / 1e6:.0f} Mbit/s is above the {params.rate_mbit:g} Mbit/s shaped: no rate limit")
+    elif rate < 0.8 * params.rate_bytes:
+        warnings.append(f"20 MB reached only {8 * rate / 1e6:.0f} Mbit/s of {params.rate_mbit:g} Mbit/s")
+    return errors, warnings
+
+
 def transfer_marks(s: socket.socket, size: int) -> list[tuple[float, int]]:
     got, marks = 0, [(time.perf_counter(), 0)]
     while got < size:

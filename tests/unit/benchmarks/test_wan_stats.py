@@ -6,7 +6,7 @@ import pytest
 
 from benchmarks import wan_stats as st
 from benchmarks.fetch_wan import parse_args
-from benchmarks.wan_link import LinkParams, steady_rate
+from benchmarks.wan_link import LinkParams, shaping_problems, steady_rate
 from benchmarks.wan_world import count_requests
 
 SNMP = """Ip: Forwarding DefaultTTL
@@ -97,3 +97,14 @@ def test_parse_args() -> None:
     assert parse_args([]).runs == 3 and parse_args([]).world == "all"
     with pytest.raises(SystemExit):
         parse_args(["--world", "moon"])
+
+
+def test_shaping_problems() -> None:
+    p = LinkParams(rtt_ms=50, rate_mbit=200)
+    assert shaping_problems(0.051, 24e6, p) == ([], [])
+    errors, _ = shaping_problems(0.0002, 24e6, p)
+    assert errors and "no delay" in errors[0]
+    errors, _ = shaping_problems(0.051, 100e6, p)
+    assert errors and "no rate limit" in errors[0]
+    errors, warnings = shaping_problems(0.09, 10e6, p)
+    assert not errors and len(warnings) == 2
