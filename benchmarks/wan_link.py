@@ -96,9 +96,11 @@ class Link:
 
     def __enter__(self) -> Self:
         cleanup_stale()
-        route = ip("route", "get", NS_ADDR, check=False).stdout
-        if "dev awl" not in route and " via " not in route and "dev" in route:
-            raise RuntimeError(f"{NS_ADDR} is already on this machine's network: {route.strip()}")
+        # Reached other than through a gateway: another run's link (or a real network) holds it.
+        route = ip("route", "get", NS_ADDR, check=False)
+        if route.returncode == 0 and " via " not in route.stdout:
+            raise RuntimeError(f"{NS_ADDR} is already reachable on this machine ({route.stdout.strip()}): "
+                               "is another fetch_wan.py running?")
         try:
             self._up()
         except BaseException:
