@@ -31,7 +31,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks import wan_stats as st  # noqa: E402
 from benchmarks import wan_world as ww  # noqa: E402
-from benchmarks.wan_link import NS_ADDR, PREFIX, Link, LinkParams, cleanup_stale, shaping_problems  # noqa: E402
+from benchmarks.wan_link import (  # noqa: E402
+    NS_ADDR,
+    PREFIX,
+    Link,
+    LinkParams,
+    check_address_free,
+    cleanup_stale,
+    shaping_problems,
+)
 from benchmarks.wan_proc import LIVE, Sampler, child_env, run, run_rss  # noqa: E402
 from tests.world.servers import free_port, need  # noqa: E402
 
@@ -249,6 +257,7 @@ def main() -> None:
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, signal.default_int_handler)
     cleanup_stale()
+    check_address_free()
     root = Path(tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}-"))
     t_start = time.perf_counter()
     try:
@@ -283,3 +292,5 @@ if __name__ == "__main__":
         main()
     except KeyboardInterrupt:
         sys.exit("fetch_wan: interrupted; the link, servers and temp files are cleaned up")
+    except RuntimeError as exc:  # a failed tool or an unusable link: one line, everything cleaned up
+        sys.exit(f"fetch_wan: {exc}")

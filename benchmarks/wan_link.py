@@ -68,6 +68,14 @@ def cleanup_stale() -> None:
             ip("netns", "del", name, check=False)
 
 
+def check_address_free() -> None:
+    """Reached other than through a gateway, the address is held by another run's link (or a real network)."""
+    route = ip("route", "get", NS_ADDR, check=False)
+    if route.returncode == 0 and " via " not in route.stdout:
+        raise RuntimeError(f"{NS_ADDR} is already reachable on this machine ({' '.join(route.stdout.split())}): "
+                           "is another fetch_wan.py running?")
+
+
 @dataclass
 class LinkParams:
     rtt_ms: float = 50.0
@@ -96,11 +104,7 @@ class Link:
 
     def __enter__(self) -> Self:
         cleanup_stale()
-        # Reached other than through a gateway: another run's link (or a real network) holds it.
-        route = ip("route", "get", NS_ADDR, check=False)
-        if route.returncode == 0 and " via " not in route.stdout:
-            raise RuntimeError(f"{NS_ADDR} is already reachable on this machine ({route.stdout.strip()}): "
-                               "is another fetch_wan.py running?")
+        check_address_free()
         try:
             self._up()
         except BaseException:
