@@ -111,16 +111,8 @@ class Bench:
         self.say(label, f"airlock cold fetch: {cold:.2f} s median of {len(colds)} "
                         f"({', '.join(f'{w:.2f}' for w in walls)}); link utilisation {100 * util:.1f}%"
                         + (f" (target >= {100 * target:.0f}%: {st.verdict(util, target, True)})" if target else ""))
-        c = colds[len(colds) // 2]
-        span = c["span"]
-        if span:
-            busy = span[1] - span[0]
-            self.say(label, f"  anatomy: link busy (> 5% of the rate) from {span[0]:.2f} s to {span[1]:.2f} s, "
-                            f"{busy:.2f} s moving at {100 * st.utilisation(moved, params.rate_bytes, busy):.1f}% of "
-                            f"the rate, {c['wall'] - span[1]:.2f} s after; {c['requests']} requests "
-                            f"({', '.join(f'{n} {m}' for m, n in sorted(c['methods'].items()) if n)}) on "
-                            f"{c['conns']} TCP connections (peak {c['peak_conns']} open), {c['retrans']} "
-                            f"retransmitted segments; airlock used {c['cpu']:.1f} s of CPU")
+        c = sorted(colds, key=lambda x: x["wall"])[len(colds) // 2]  # the median run
+        self._anatomy(label, c, params.rate_bytes)
         rss = max(x["rss"] for x in colds)
         self.say(label, f"peak RSS: {rss / 2**20:.0f} MiB for a {st.mb(c['size'])} bundle "
                         f"(target < 150 MB: {st.verdict(rss / 1e6, 150, False)})")
@@ -136,7 +128,7 @@ class Bench:
                             f"{100 * st.utilisation(moved, params.rate_bytes, s['wall']):.1f}%, {s['conns']} "
                             f"connections (peak {s['peak_conns']} open), {s['retrans']} retransmits")
         if resume:
-            self._resume(label, lock, work, moved, cold)
+            self._resume(label, link, srv, lock, work, moved, cold)
         if peer:
             peer_wall, parts = self._peer(world, srv, work / "peer")
             ratio = peer_wall / cold
@@ -147,7 +139,19 @@ class Bench:
             (work / p).unlink(missing_ok=True)
         shutil.rmtree(work / "cache", ignore_errors=True)
 
-    def _resume(self, label: str, lock: Path, work: Path, moved: int, cold: float) -> None:
+    def _anatomy(self, label: str, c: dict[str, Any], rate_bytes: float) -> None:
+        span = c["span"]
+        if span:
+            busy = span[1] - span[0]
+            self.say(label, f"  anatomy: link busy (> 5% of the rate) from {span[0]:.2f} s to {span[1]:.2f} s, "
+                            f"{busy:.2f} s moving at {100 * st.utilisation(c['downloaded'], rate_bytes, busy):.1f}% "
+                            f"of the rate, {c['wall'] - span[1]:.2f} s after; {c['requests']} requests "
+                            f"({', '.join(f'{n} {m}' for m, n in sorted(c['methods'].items()) if n)}) on "
+                            f"{c['conns']} TCP connections (peak {c['peak_conns']} open), {c['retrans']} "
+                            f"retransmitted segments; airlock used {c['cpu']:.1f} s of CPU")
+
+    def _resume(self, label: str, link: Link, srv: ww.Servers, lock: Path, work: Path, moved: int,
+                cold: float) -> None:
         cache = work / "cache-resume"
         shutil.rmtree(cache, ignore_errors=True)
         proc = subprocess.Popen([*self.airlock, "fetch", "--json", "--lock", str(lock), "--cache", str(cache),
@@ -164,11 +168,12 @@ class Bench:
         proc.kill()
         proc.wait()
         LIVE.discard(proc)
-        r = self.fetch(lock, cache, work / "resume.tar")
+        r = self._measured(link, srv, lock, cache, work / "resume.tar")
         self.say(label, f"resume: killed after {killed_at:.2f} s with {st.mb(got)} cached "
                         f"({100 * got / moved:.0f}%, {st.mb(partial)} of it partial downloads); "
                         f"rerun {r['wall']:.2f} s = {100 * r['wall'] / cold:.1f}% of "
                         f"cold (target <= 55%: {st.verdict(r['wall'] / cold, 0.55, False)})")
+        self._anatomy(label, r, link.params.rate_bytes)
         shutil.rmtree(cache, ignore_errors=True)
         (work / "resume.tar").unlink(missing_ok=True)
 
