@@ -168,6 +168,7 @@ class Bench:
         proc.kill()
         proc.wait()
         LIVE.discard(proc)
+        time.sleep(1)  # let the killed fetch's data in flight drain off the link before timing the rerun
         r = self._measured(link, srv, lock, cache, work / "resume.tar")
         self.say(label, f"resume: killed after {killed_at:.2f} s with {st.mb(got)} cached "
                         f"({100 * got / moved:.0f}%, {st.mb(partial)} of it partial downloads); "
