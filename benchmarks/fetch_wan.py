@@ -53,8 +53,8 @@ class Bench:
         print(f"[{world}] {text} {st.load()}", flush=True)
 
     def fetch(self, lock: Path, cache: Path, out: Path, *extra: str) -> dict[str, Any]:
-        wall, rss, cpu, stdout = run_rss([*self.airlock, "fetch", "--json", "--lock", str(lock), "--cache", str(cache),
-                                     "-o", str(out), *extra])
+        wall, rss, cpu, stdout = run_rss([*self.airlock, "fetch", "--json", "--lock", str(lock),
+                                          "--cache", str(cache), "-o", str(out), *extra])
         summary = json.loads(stdout)
         return {"wall": wall, "rss": rss, "cpu": cpu, "downloaded": summary["downloaded_bytes"],
                 "size": summary["size"]}
@@ -84,11 +84,14 @@ class Bench:
         before, reqs = sampler.snmp(), srv.requests_by_method()
         with sampler:
             r = self.fetch(lock, cache, out, *extra)
-        after = sampler.snmp()
-        r.update(conns=after["PassiveOpens"] - before["PassiveOpens"], retrans=after["RetransSegs"] - before[
-            "RetransSegs"], requests=srv.requests() - sum(reqs.values()),
-            methods={k: v - reqs.get(k, 0) for k, v in srv.requests_by_method().items()}, peak_conns=max(sampler.conns, default=0),
-            span=st.busy_span(sampler.samples, int(0.05 * link.params.rate_bytes * 0.05)))
+        after, methods = sampler.snmp(), srv.requests_by_method()
+        r["methods"] = {k: v - reqs.get(k, 0) for k, v in methods.items()}
+        r["requests"] = sum(r["methods"].values())
+        r["conns"] = after["PassiveOpens"] - before["PassiveOpens"]  # connections the servers accepted
+        r["retrans"] = after["RetransSegs"] - before["RetransSegs"]
+        r["peak_conns"] = max(sampler.conns, default=0)
+        # "busy": more than 5% of the rate in a 50 ms sample
+        r["span"] = st.busy_span(sampler.samples, int(0.05 * link.params.rate_bytes * 0.05))
         return r
 
     def _shaped_runs(self, label: str, world: ww.Built, params: LinkParams, link: Link, srv: ww.Servers,

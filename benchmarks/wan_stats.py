@@ -32,7 +32,7 @@ def tcp_counters(snmp: str) -> dict[str, int]:
     rows = [line.split() for line in snmp.splitlines() if line.startswith("Tcp:")]
     if len(rows) < 2:
         return {}
-    return {k: int(v) for k, v in zip(rows[0][1:], rows[1][1:])}
+    return {k: int(v) for k, v in zip(rows[0][1:], rows[1][1:], strict=False)}
 
 
 def dev_bytes(netdev: str, dev: str) -> tuple[int, int]:
