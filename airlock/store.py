@@ -21,7 +21,7 @@ from typing import Any
 
 from airlock.cache import cache_root
 from airlock.errors import NetworkError
-from airlock.scratch import disk_full, is_no_space, scratch_file, sweep
+from airlock.scratch import disk_full, is_no_space, scratch_file, sweep, test_hook
 
 CHUNK = 1 << 20
 
@@ -146,6 +146,7 @@ class Store:
                         out.truncate()
                         for chunk in resp.iter_raw():  # as it arrives: a dropped connection keeps it
                             out.write(chunk)
+                            test_hook("fetch-partial")
                             h256.update(chunk)
                             if h512:
                                 h512.update(chunk)

@@ -113,8 +113,7 @@ class _Space:
 
     def require(self, more: int, what: str) -> None:
         self.need += more
-        if os.environ.get("AIRLOCK_SPACE_CHECK") != "0":
-            require_space(self.dest.parent, self.need, what)
+        require_space(self.dest.parent, self.need, what)
 
 
 def _apply(bundle: Path, opts: ApplyOptions, dest: Path, site: Site, staging: Path, space: _Space) -> ApplyReport:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from airlock.errors import AirlockError
+from airlock.scratch import test_hook
 
 BLOCK = 512
 RECORD = 20 * BLOCK
@@ -201,6 +202,7 @@ class SplitWriter(io.RawIOBase):
         for name, _ in self.parts:
             os.replace(self.workdir / (name + ".tmp"), self.base.parent / name)
             out.append(self.base.parent / name)
+            test_hook("fetch-split-commit")
         i = len(self.parts)  # parts of an earlier, longer split of the same name are not part of this one
         while (stale := self.base.parent / f"{self.base.name}.{i:03d}").is_file():
             stale.unlink()

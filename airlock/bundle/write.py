@@ -14,7 +14,7 @@ from airlock.bundle.model import BundleIndex
 from airlock.bundle.tarstream import SplitWriter, TarWriter, tar_size
 from airlock.errors import AirlockError
 from airlock.lockfile import Lock
-from airlock.scratch import disk_full, is_no_space, scratch_dir, sweep
+from airlock.scratch import disk_full, is_no_space, scratch_dir, sweep, test_hook
 from airlock.store import Store
 
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -111,6 +111,7 @@ def _write(out: Path, stage: Path, head: bytes, meta: dict[str, tuple[bytes, str
             wait(b.digest)
             path = store.path(b.digest)
             w.add_file(f"blobs/sha256/{b.digest.split(':', 1)[1]}", path, path.stat().st_size)
+            test_hook("fetch-writing")
         w.close()
         digest = w.sha256.hexdigest()
         if splitter:
