@@ -78,11 +78,13 @@ def check_base(v: Verified, dest: Path, applied: list[str], bundle: Path) -> Non
             else:
                 problem = ""
             if problem:
+                repair = f"delete {path}, re-apply the base bundle" if problem == "damaged in" else \
+                    "re-apply the base bundle"
                 raise BundleError(
                     f"{bundle}: delta bundle for lock sha256:{base[:12]}: {what} needs blob {digest}, which is "
                     f"neither in the bundle nor intact in {dest} ({problem} {store})",
-                    hint="apply the full bundle of this lock (fetch without --base), or re-apply the base "
-                         "bundle to repair DIR first; nothing was changed")
+                    hint=f"apply the full bundle of this lock (fetch without --base), or {repair} and then this "
+                         "delta; nothing was changed")
             checked.add(digest)
         return path.read_bytes()
 

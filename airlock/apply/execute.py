@@ -126,7 +126,7 @@ def _apply(bundle: Path, opts: ApplyOptions, dest: Path, site: Site, staging: Pa
                       f"the blobs of {bundle.name}")
 
     def keep(name: str, entry: Any) -> Any:
-        if name.startswith("blobs/sha256/") and not (store / name.rsplit("/", 1)[1]).is_file():
+        if name.startswith("blobs/sha256/") and not _present(store / name.rsplit("/", 1)[1], entry.size):
             return (staging / "blobs" / name.rsplit("/", 1)[1]).open("wb")
         return None
 
@@ -180,6 +180,14 @@ def _apply(bundle: Path, opts: ApplyOptions, dest: Path, site: Site, staging: Pa
     swap_in(new, dest, staging / "old")
     test_hook("apply-swapped")
     return report
+
+
+def _present(path: Path, size: int) -> bool:
+    """In DIR's store with the right size (a truncated or emptied blob is replaced from the bundle)."""
+    try:
+        return path.stat().st_size == size
+    except OSError:
+        return False
 
 
 def _peek_index(bundle: Path) -> BundleIndex | None:
