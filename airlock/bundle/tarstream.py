@@ -8,6 +8,7 @@ uname/gname, mode 0644 for files and 0755 for directories. Parts of a split bund
 from __future__ import annotations
 
 import errno
+import glob
 import hashlib
 import io
 import os
@@ -203,10 +204,10 @@ class SplitWriter(io.RawIOBase):
             os.replace(self.workdir / (name + ".tmp"), self.base.parent / name)
             out.append(self.base.parent / name)
             test_hook("fetch-split-commit")
-        i = len(self.parts)  # parts of an earlier, longer split of the same name are not part of this one
-        while (stale := self.base.parent / f"{self.base.name}.{i:03d}").is_file():
-            stale.unlink()
-            i += 1
+        ours = {name for name, _ in self.parts}  # parts of an earlier, longer split of this name are stale
+        for stale in self.base.parent.glob(f"{glob.escape(self.base.name)}.[0-9][0-9][0-9]"):
+            if stale.name not in ours:
+                stale.unlink()
         os.replace(tmp, sums_path)
         return [*out, sums_path]
 
