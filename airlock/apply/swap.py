@@ -31,6 +31,8 @@ def staging_prefix(dest: Path) -> str:
 
 
 def check_dest(dest: Path) -> None:
+    if dest.exists() and not dest.is_dir():
+        raise UsageError(f"--dest {dest} exists and is not a directory", hint="choose a directory for the site")
     if os.path.ismount(dest):
         raise UsageError(f"{dest} is a mount point; apply replaces the site directory as a whole",
                          hint=f"use a directory inside the mount, e.g. --dest {dest / 'site'}")
@@ -51,7 +53,7 @@ def inside(dest: Path, rel: str) -> Path:
 
 def is_leftover_temp(path: Path) -> bool:
     m = _TEMP.match(path.name)
-    return bool(m) and (path.parent / m.group("name")).exists() and path.is_file()
+    return m is not None and (path.parent / m.group("name")).exists() and path.is_file()
 
 
 def clone(src: Path, dst: Path, skip: set[str]) -> None:
@@ -60,7 +62,7 @@ def clone(src: Path, dst: Path, skip: set[str]) -> None:
     Top-level names in ``skip`` are left out (a tree apply replaces anyway); leftover temp files too.
     """
     dst.mkdir(mode=0o755)
-    os.chmod(dst, os.stat(src).st_mode & 0o7777)
+    _same_meta(src, dst)
     stack = [(src, dst, True)]
     while stack:
         s, d, top = stack.pop()
@@ -73,12 +75,20 @@ def clone(src: Path, dst: Path, skip: set[str]) -> None:
                     os.symlink(os.readlink(entry.path), target)
                 elif entry.is_dir():
                     target.mkdir()
-                    os.chmod(target, entry.stat().st_mode & 0o7777)
+                    _same_meta(Path(entry.path), target)
                     stack.append((Path(entry.path), target, False))
                 elif entry.is_file():
                     if is_leftover_temp(Path(entry.path)):
                         continue
                     link_or_copy(Path(entry.path), target)
+
+
+def _same_meta(src: Path, dst: Path) -> None:
+    """A cloned directory keeps its mode, and its owner when we may set it (running as root)."""
+    st = os.stat(src)
+    os.chmod(dst, st.st_mode & 0o7777)
+    if os.geteuid() == 0 and (st.st_uid, st.st_gid) != (0, 0):
+        os.chown(dst, st.st_uid, st.st_gid)
 
 
 def link_or_copy(src: Path, target: Path) -> None:

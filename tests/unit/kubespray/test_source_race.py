@@ -20,7 +20,7 @@ def test_a_tree_unpacked_meanwhile_by_another_resolve_is_used(tmp_path: Path, mo
         tar.addfile(info, io.BytesIO(b"a: 1"[:3]))
     real_mkdtemp = source.tempfile.mkdtemp
 
-    def racing_mkdtemp(dir: str, prefix: str) -> str:  # noqa: A002 - tempfile's own parameter name
+    def racing_mkdtemp(dir: str, prefix: str) -> str:
         other = Path(dir) / source.sha256_file(tarball)  # the other resolve finishes first
         (other / "roles").mkdir(parents=True)
         (other / "roles" / "x.yml").write_bytes(b"a: ")
