@@ -98,22 +98,24 @@ def apply(bundle: Path, opts: ApplyOptions) -> ApplyReport:
         try:
             return _apply(bundle, opts, dest, site, stage.path, space)
         except OSError as exc:
-            if is_no_space(exc):
-                raise disk_full(dest.parent, space.need, f"applying {bundle.name}") from None
-            raise
+            if not is_no_space(exc):
+                raise
+            stage.remove()  # first, so the message reports the space free without it
+            raise disk_full(dest.parent, space.need, f"applying {bundle.name}") from None
         finally:
             stage.remove()
 
 
 class _Space:
-    """What the apply needs on DIR's filesystem, as far as known (for the up-front check and the message)."""
+    """What the apply needs on DIR's filesystem, as far as known (for the checks and the message)."""
 
     def __init__(self, dest: Path):
         self.dest, self.need = dest, 0
 
     def require(self, more: int, what: str) -> None:
+        """Check, before the next step writes, that its ``more`` bytes fit in what is free now."""
         self.need += more
-        require_space(self.dest.parent, self.need, what)
+        require_space(self.dest.parent, more, what)
 
 
 def _apply(bundle: Path, opts: ApplyOptions, dest: Path, site: Site, staging: Path, space: _Space) -> ApplyReport:

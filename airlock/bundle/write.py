@@ -87,9 +87,10 @@ def write_bundle(out: Path, index: BundleIndex, meta: dict[str, tuple[bytes, str
     try:
         return _write(out, stage.path, head, meta, blobs, store, split, wait)
     except OSError as exc:
-        if is_no_space(exc):
-            raise disk_full(out.parent, need, f"the bundle {out.name}") from None
-        raise
+        if not is_no_space(exc):
+            raise
+        stage.remove()  # first, so the message reports the space free without the partial bundle
+        raise disk_full(out.parent, need, f"the bundle {out.name}") from None
     finally:
         stage.remove()
 
