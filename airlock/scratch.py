@@ -140,7 +140,8 @@ def require_space(path: Path, needed: int, what: str) -> None:
         raise disk_full(path, needed, what, free=free)
 
 
-def disk_full(path: Path, needed: int, what: str, *, free: int | None = None) -> DiskFullError:
+def disk_full(path: Path, needed: int, what: str, *, free: int | None = None,
+              left: str = "nothing was half-written") -> DiskFullError:
     if free is None:
         try:
             free = free_bytes(path)
@@ -149,7 +150,7 @@ def disk_full(path: Path, needed: int, what: str, *, free: int | None = None) ->
     return DiskFullError(f"not enough disk space in {path} for {what}: needs {human(needed)}, "
                          f"{human(free)} free",
                          hint=f"free at least {human(max(needed - free, 1))} there (or choose another location) "
-                              "and run the command again; nothing was half-written")
+                              f"and run the command again; {left}")
 
 
 def is_no_space(exc: BaseException) -> bool:

@@ -160,7 +160,8 @@ class Store:
             except OSError as exc:
                 if is_no_space(exc):  # the partial stays: the next run resumes it
                     have = part.stat().st_size if part.exists() else 0
-                    raise disk_full(self.partial, max((size or 0) - have, 1 << 20), what) from None
+                    raise disk_full(self.partial, max((size or 0) - have, 1 << 20), what,
+                                    left="the partial download is kept and resumed then") from None
                 last_error = exc
                 continue
             except Exception as exc:  # dropped connection, truncated body: resume from what we have

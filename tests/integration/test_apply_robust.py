@@ -80,6 +80,7 @@ def test_full_disk_leaves_the_old_site(bundles: dict[str, Path], reference: dict
         res = apply(bundles["b"], site, env=env)
         assert res.returncode == 2, res.stderr
         assert "Traceback" not in res.stderr and "internal error" not in res.stderr
+        print(res.stderr)  # the message a user sees, in the test log
         assert f"not enough disk space in {mnt}" in res.stderr and "needs" in res.stderr, res.stderr
         assert tree_fingerprint(site) == before == reference["a"]
         assert strays(mnt) == []

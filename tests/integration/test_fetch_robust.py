@@ -86,6 +86,7 @@ def test_full_disk_is_a_clear_error(world: World, tmp_path: Path, where: str) ->
         res = airlock("fetch", "--lock", str(lock), "-o", str(out), cache=cache, env=env)
         assert res.returncode == 2, res.stderr
         assert "Traceback" not in res.stderr and "internal error" not in res.stderr
+        print(res.stderr)  # the message a user sees, in the test log
         assert f"not enough disk space in {full}" in res.stderr and "needs" in res.stderr, res.stderr
         if where != "cache-while-downloading":
             assert sorted(p.name for p in mnt.iterdir()) == before  # nothing half-written
