@@ -164,7 +164,7 @@ def _apply(bundle: Path, opts: ApplyOptions, dest: Path, site: Site, staging: Pa
     if opts.dry_run:
         return report
     _sweep_temps(dest)
-    if not report.changed and not repo_dirs:
+    if not report.changed and not _repodata_changes(dest, repo_dirs, staging):
         return report  # nothing to commit: DIR stays exactly as it is
     space.require(sum(len(d) for d in outputs.values()) + (1 << 20), f"the new site beside {dest}")
     new = staging / "site"
@@ -182,6 +182,19 @@ def _apply(bundle: Path, opts: ApplyOptions, dest: Path, site: Site, staging: Pa
     swap_in(new, dest, staging / "old")
     test_hook("apply-swapped")
     return report
+
+
+def _repodata_changes(dest: Path, repo_dirs: list[str], staging: Path) -> bool:
+    """Whether createrepo_c would now write other repodata than DIR has (tried on clones of the repo dirs only)."""
+    for repo_dir in repo_dirs:
+        probe = staging / "probe" / repo_dir
+        if not (dest / repo_dir).is_dir():
+            return True
+        probe.parent.mkdir(parents=True, exist_ok=True)
+        clone(dest / repo_dir, probe, skip=set())
+        if build_rpm_repodata(probe, staging):
+            return True
+    return False
 
 
 def _present(path: Path, size: int) -> bool:

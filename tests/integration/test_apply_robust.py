@@ -206,3 +206,16 @@ def test_serve_keeps_serving_across_the_swap(bundles: dict[str, Path], tmp_path:
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_reapply_repairs_lost_repodata(bundles: dict[str, Path], reference: dict[str, str], tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    assert apply(bundles["a"], site).returncode == 0
+    repodata = next(site.glob("rpms/*/*/repodata"))
+    for p in repodata.iterdir():
+        p.unlink()
+    res = apply(bundles["a"], site)
+    assert res.returncode == 0 and "repodata" in res.stdout, res.stdout + res.stderr
+    assert tree_fingerprint(site) == reference["a"] and strays(tmp_path) == []
+    again = apply(bundles["a"], site)
+    assert "up to date, nothing changed" in again.stdout
