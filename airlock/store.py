@@ -14,13 +14,14 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
+import re
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
 from airlock.cache import cache_root
-from airlock.errors import NetworkError
+from airlock.errors import AirlockError, NetworkError
 from airlock.scratch import disk_full, is_no_space, scratch_file, sweep, test_hook
 
 CHUNK = 1 << 20
@@ -30,10 +31,18 @@ class DigestMismatch(NetworkError):
     """Downloaded bytes do not match the digest the lock pins."""
 
 
+class BadDigest(AirlockError):
+    """A digest (from a lock, a manifest or a registry) that is not ``sha256:<64 lowercase hex>``."""
+
+
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+
+
 def hex_of(digest: str) -> str:
+    """The hex part, refused unless it is exactly 64 lowercase hex digits: it becomes a file name."""
     algo, _, hexd = digest.partition(":")
-    if algo != "sha256" or len(hexd) != 64:
-        raise ValueError(f"not a sha256 digest: {digest}")
+    if algo != "sha256" or not _HEX64.fullmatch(hexd):
+        raise BadDigest(f"{digest[:100]!r} is not a sha256 digest", hint="do not use this lock or image")
     return hexd
 
 

@@ -115,3 +115,15 @@ def test_no_space_in_the_cache_is_a_clear_error(tmp_path: Path, monkeypatch: pyt
     with pytest.raises(DiskFullError, match=f"not enough disk space in {tmp_path / 'partial'} for blob: needs"):
         store.download(DIGEST, len(DATA), opener_for(lambda r: httpx.Response(200, stream=httpx.ByteStream(DATA))),
                        what="blob")
+
+
+@pytest.mark.parametrize("digest", ["sha256:" + "../" * 21 + "x", "sha256:" + "A" * 64, "sha512:" + "a" * 64,
+                                    "sha256:" + "a" * 63, "sha256:" + "a" * 63 + "\u0661"])
+def test_digests_that_are_not_plain_hex_never_become_paths(tmp_path: Path, digest: str) -> None:
+    from airlock.store import BadDigest
+
+    with pytest.raises(BadDigest, match="not a sha256 digest"):
+        Store(tmp_path).path(digest)
+    with pytest.raises(BadDigest):
+        Store(tmp_path).download(digest, 1, opener_for(lambda r: httpx.Response(200)), what="x")
+    assert not list(tmp_path.rglob("*x"))
