@@ -124,7 +124,7 @@ def _apply(bundle: Path, opts: ApplyOptions, dest: Path, site: Site, staging: Pa
     peek = _peek_index(bundle)
     if peek is not None:
         space.require(sum(e.size for e in peek.entries if e.path.startswith("blobs/sha256/")
-                          and not (store / e.path.rsplit("/", 1)[1]).is_file()) + (1 << 20),
+                          and not _present(store / e.path.rsplit("/", 1)[1], e.size)) + (1 << 20),
                       f"the blobs of {bundle.name}")
 
     def keep(name: str, entry: Any) -> Any:
