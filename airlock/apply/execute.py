@@ -14,13 +14,13 @@ import json
 import os
 import shutil
 import tarfile
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from airlock.apply.base import check_base
+from airlock.apply.commit import Space, build_site, peek_index, plan_changes, present, repodata_changes, sweep_temps
 from airlock.apply.offline import Site, offline_variables, render
 from airlock.apply.pypi import index_files, pip_conf, wheel_links
 from airlock.apply.repos import (
@@ -36,18 +36,15 @@ from airlock.apply.swap import (
     check_dest,
     clone,
     inside,
-    is_leftover_temp,
-    link_or_copy,
     recover,
     staging_prefix,
     swap_in,
 )
-from airlock.bundle.model import BundleIndex
-from airlock.bundle.tarstream import BundleError, iter_members, open_bundle
+from airlock.bundle.tarstream import BundleError
 from airlock.bundle.verify import Verified, verify_bundle
 from airlock.errors import AirlockError, UsageError
 from airlock.kubespray.tree import KubesprayTree
-from airlock.scratch import disk_full, is_no_space, locked, require_space, scratch_dir, sweep, test_hook
+from airlock.scratch import disk_full, is_no_space, locked, scratch_dir, sweep, test_hook
 
 
 @dataclass
@@ -94,7 +91,7 @@ def apply(bundle: Path, opts: ApplyOptions) -> ApplyReport:
         recover(dest, stagings)
         sweep(dest.parent, stagings)
         stage = scratch_dir(dest.parent, staging_prefix(dest))
-        space = _Space(dest)
+        space = Space(dest)
         try:
             return _apply(bundle, opts, dest, site, stage.path, space)
         except OSError as exc:
@@ -106,29 +103,17 @@ def apply(bundle: Path, opts: ApplyOptions) -> ApplyReport:
             stage.remove()
 
 
-class _Space:
-    """What the apply needs on DIR's filesystem, as far as known (for the checks and the message)."""
-
-    def __init__(self, dest: Path):
-        self.dest, self.need = dest, 0
-
-    def require(self, more: int, what: str) -> None:
-        """Check, before the next step writes, that its ``more`` bytes fit in what is free now."""
-        self.need += more
-        require_space(self.dest.parent, more, what)
-
-
-def _apply(bundle: Path, opts: ApplyOptions, dest: Path, site: Site, staging: Path, space: _Space) -> ApplyReport:
+def _apply(bundle: Path, opts: ApplyOptions, dest: Path, site: Site, staging: Path, space: Space) -> ApplyReport:
     store = dest / "oci" / "blobs" / "sha256"
     (staging / "blobs").mkdir()
-    peek = _peek_index(bundle)
+    peek = peek_index(bundle)
     if peek is not None:
         space.require(sum(e.size for e in peek.entries if e.path.startswith("blobs/sha256/")
-                          and not _present(store / e.path.rsplit("/", 1)[1], e.size)) + (1 << 20),
+                          and not present(store / e.path.rsplit("/", 1)[1], e.size)) + (1 << 20),
                       f"the blobs of {bundle.name}")
 
     def keep(name: str, entry: Any) -> Any:
-        if name.startswith("blobs/sha256/") and not _present(store / name.rsplit("/", 1)[1], entry.size):
+        if name.startswith("blobs/sha256/") and not present(store / name.rsplit("/", 1)[1], entry.size):
             return (staging / "blobs" / name.rsplit("/", 1)[1]).open("wb")
         return None
 
@@ -160,11 +145,11 @@ def _apply(bundle: Path, opts: ApplyOptions, dest: Path, site: Site, staging: Pa
     for rel in [*outputs, *links, *repo_dirs, tree_dir.name]:
         inside(dest, rel)  # defence in depth: the lock model validates names; this checks the result
     report = ApplyReport(dest=dest, lock_sha256=v.index.lock_sha256, site=site)
-    _plan(outputs, links, staging, store, dest, tree_dir, report)
+    plan_changes(outputs, links, staging, store, dest, tree_dir, report)
     if opts.dry_run:
         return report
-    _sweep_temps(dest)
-    if not report.changed and not _repodata_changes(dest, repo_dirs, staging):
+    sweep_temps(dest)
+    if not report.changed and not repodata_changes(dest, repo_dirs, staging):
         return report  # nothing to commit: DIR stays exactly as it is
     space.require(sum(len(d) for d in outputs.values()) + (1 << 20), f"the new site beside {dest}")
     new = staging / "site"
@@ -172,7 +157,7 @@ def _apply(bundle: Path, opts: ApplyOptions, dest: Path, site: Site, staging: Pa
         clone(dest, new, skip={tree_dir.name} if tree_dir.parent == staging else set())
     else:
         new.mkdir()
-    _commit(outputs, links, staging, new, tree_dir)
+    build_site(outputs, links, staging, new, tree_dir)
     for repo_dir in repo_dirs:
         if build_rpm_repodata(new / repo_dir, staging):
             report.changed.append(f"{repo_dir}/repodata")
@@ -182,49 +167,6 @@ def _apply(bundle: Path, opts: ApplyOptions, dest: Path, site: Site, staging: Pa
     swap_in(new, dest, staging / "old")
     test_hook("apply-swapped")
     return report
-
-
-def _repodata_changes(dest: Path, repo_dirs: list[str], staging: Path) -> bool:
-    """Whether createrepo_c would now write other repodata than DIR has (tried on clones of the repo dirs only)."""
-    for repo_dir in repo_dirs:
-        probe = staging / "probe" / repo_dir
-        if not (dest / repo_dir).is_dir():
-            return True
-        probe.parent.mkdir(parents=True, exist_ok=True)
-        clone(dest / repo_dir, probe, skip=set())
-        if build_rpm_repodata(probe, staging):
-            return True
-    return False
-
-
-def _present(path: Path, size: int) -> bool:
-    """In DIR's store with the right size (a truncated or emptied blob is replaced from the bundle)."""
-    try:
-        return path.stat().st_size == size
-    except OSError:
-        return False
-
-
-def _peek_index(bundle: Path) -> BundleIndex | None:
-    """bundle.json alone, read before verification only to size the space check (verify checks it)."""
-    try:
-        with open_bundle(bundle) as stream:
-            for member, data in iter_members(stream, str(bundle)):
-                if member.name != "bundle.json" or data is None or member.size > 64 << 20:
-                    return None
-                return BundleIndex.model_validate_json(data.read())
-    except Exception:  # noqa: BLE001 - verification reports every problem properly
-        return None
-    return None
-
-
-def _sweep_temps(dest: Path) -> None:
-    """Temp files earlier airlock versions could leave inside DIR (no live apply can own them: we hold the lock)."""
-    if not dest.is_dir():
-        return
-    for path in dest.rglob(".*"):
-        if is_leftover_temp(path) and not path.relative_to(dest).parts[0].startswith("kubespray-"):
-            path.unlink(missing_ok=True)
 
 
 def _bundled_manifest(v: Verified, staging: Path, bundle: Path) -> Any:
@@ -251,7 +193,7 @@ def _state(dest: Path) -> dict[str, Any]:
         return {"applied": []}
 
 
-def _kubespray(v: Verified, dest: Path, staging: Path, store: Path, space: _Space) -> Path:
+def _kubespray(v: Verified, dest: Path, staging: Path, store: Path, space: Space) -> Path:
     """The Kubespray tree: already in DIR when unchanged, else unpacked safely into staging."""
     entry = next((e for e in v.index.entries if e.kind == "kubespray"), None)
     name = f"kubespray-{v.lock.kubespray.version}"
@@ -338,75 +280,6 @@ class _BlobView:
 
     def __truediv__(self, hexd: str) -> Path:
         return self.paths[hexd]
-
-
-def _plan(outputs: dict[str, bytes], links: dict[str, str], staging: Path, store: Path, dest: Path,
-          tree_dir: Path, report: ApplyReport) -> None:
-    """Fill ``report`` with what applying would change in DIR as it is now."""
-    staged = sorted((staging / "blobs").iterdir())
-    report.blobs_added = len(staged)
-    if staged:
-        report.changed.append(f"oci/blobs/sha256 (+{len(staged)} blobs)")
-    for rel, digest in links.items():
-        target = dest / rel
-        if not (target.is_file() and _same_file(target, store / digest.split(":", 1)[1])):
-            report.changed.append(rel)
-        else:
-            report.unchanged += 1
-    for rel, data in sorted(outputs.items()):
-        target = dest / rel
-        if target.is_file() and target.read_bytes() == data:
-            report.unchanged += 1
-        else:
-            report.changed.append(rel)
-    if tree_dir.parent == staging:
-        report.changed.append(tree_dir.name + "/")
-
-
-def _commit(outputs: dict[str, bytes], links: dict[str, str], staging: Path, new: Path, tree_dir: Path) -> None:
-    """Turn ``new`` (a clone of DIR, or empty) into the complete new site; DIR itself is not touched."""
-    store = new / "oci" / "blobs" / "sha256"
-    store.mkdir(parents=True, exist_ok=True)
-    for blob in sorted((staging / "blobs").iterdir()):
-        os.chmod(blob, 0o644)
-        os.replace(blob, store / blob.name)
-    for rel, digest in links.items():
-        _link(store / digest.split(":", 1)[1], inside(new, rel))
-    if tree_dir.parent == staging:
-        final = new / tree_dir.name
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(tree_dir, final)
-    for rel, data in sorted(outputs.items(), key=lambda kv: kv[0] == ".airlock/state.json"):
-        _write(inside(new, rel), data)  # state.json last: it records a finished apply
-
-
-def _same_file(a: Path, b: Path) -> bool:
-    try:
-        return os.path.samefile(a, b)
-    except OSError:
-        return False
-
-
-def _link(src: Path, target: Path) -> None:
-    if target.is_file() and _same_file(src, target):
-        return
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.airlock-tmp")
-    tmp.unlink(missing_ok=True)
-    link_or_copy(src, tmp)
-    os.replace(tmp, target)
-
-
-def _write(path: Path, data: bytes) -> None:
-    if path.is_file() and path.read_bytes() == data:
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
 
 
 def tree_fingerprint(dest: Path) -> str:
