@@ -9,7 +9,8 @@ AirlockError
 ├── ManifestError         airlock.yaml cannot be read or is invalid (carries file:line)
 ├── KubesprayError        the Kubespray source is missing, unreadable or incomplete
 │   └── EvaluationError   a Kubespray variable failed to evaluate (carries the variable path)
-└── NetworkError          an upstream could not be reached or answered wrongly
+├── NetworkError          an upstream could not be reached or answered wrongly
+└── DiskFullError         a filesystem airlock writes to is (or would be) full
 """
 
 from __future__ import annotations
@@ -55,3 +56,7 @@ class EvaluationError(KubesprayError):
 
 class NetworkError(AirlockError):
     """An upstream server could not be reached or returned an unusable answer."""
+
+
+class DiskFullError(AirlockError):
+    """Not enough space (or quota) to write a bundle, a cache blob or a site; names the path and the need."""

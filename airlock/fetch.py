@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from airlock.bundle.model import BundleIndex, Entry
-from airlock.bundle.write import checked_manifest, layout_index, tar_directory, write_bundle
+from airlock.bundle.write import bundle_bytes, checked_manifest, layout_index, tar_directory, write_bundle
 from airlock.errors import AirlockError
 from airlock.kubespray.source import tree_digest
 from airlock.lockfile import Lock, parse_lock
@@ -27,6 +28,7 @@ from airlock.net.reference import parse_ref
 from airlock.net.registry import Registry
 from airlock.parallel import run_all
 from airlock.resolvers.images import filtered_index
+from airlock.scratch import require_space
 from airlock.store import Store
 
 OCI_LAYOUT = b'{"imageLayoutVersion":"1.0.0"}'
@@ -253,10 +255,23 @@ def base_digests(base: Lock, store: Store, registry: Registry) -> set[str]:
     return out
 
 
+def _check_space(store: Store, out: Path, todo: list[Blob], bundle: int) -> None:
+    """Refuse up front when the downloads and the bundle cannot fit (one sum when both share a filesystem)."""
+    downloads = sum(b.size or 0 for b in todo)
+    store.root.mkdir(parents=True, exist_ok=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if os.stat(store.root).st_dev == os.stat(out.parent).st_dev:
+        require_space(out.parent, downloads + bundle, f"the bundle {out.name} and {len(todo)} downloads to the cache")
+        return
+    require_space(store.root, downloads, f"{len(todo)} downloads to the cache")
+    require_space(out.parent, bundle, f"the bundle {out.name}")
+
+
 def fetch(lock_path: Path, out: Path, opts: FetchOptions, progress: Any = None) -> FetchResult:
     lock_bytes = lock_path.read_bytes()
     lock = parse_lock(lock_bytes.decode("utf-8"), str(lock_path))
     f = _Fetcher(lock, lock_path.parent, opts, progress)
+    f.store.sweep()
     try:
         f.kubespray()
         kube = next(b for b in f.blobs.values() if b.kind == "kubespray")
@@ -291,6 +306,7 @@ def fetch(lock_path: Path, out: Path, opts: FetchOptions, progress: Any = None) 
         index = BundleIndex(lock_sha256=hashlib.sha256(lock_bytes).hexdigest(), base_lock_sha256=base_sha,
                             entries=sorted(entries, key=lambda e: e.path))
         todo = f.pending(blobs)
+        _check_space(f.store, out, todo, bundle_bytes(index))
         if progress:
             progress.start(sum(b.size or 0 for b in todo), len(todo))
         # Downloads run ahead in digest order while the bundle is written in the same order, so

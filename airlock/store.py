@@ -3,20 +3,26 @@
 A download streams into ``partial/<hex>`` while hashing; it is renamed into ``blobs/`` only when size
 and digest match. A partial survives a crash or a dropped connection and is resumed with HTTP
 Range; a blob whose bytes are wrong is deleted and reported with both digests.
+
+Several processes (and threads) may share one cache: a download holds ``flock`` on ``locks/<hex>``,
+so only the holder ever touches ``partial/<hex>``; a waiter that gets the lock after the blob was
+finished uses it. Small blobs are written to a locked ``blobs/sha256/.tmp-*`` and renamed.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
-import tempfile
-from collections.abc import Callable
-from contextlib import AbstractContextManager
+import re
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
 from airlock.cache import cache_root
-from airlock.errors import NetworkError
+from airlock.errors import AirlockError, NetworkError
+from airlock.scratch import disk_full, is_no_space, scratch_file, sweep, test_hook
 
 CHUNK = 1 << 20
 
@@ -25,10 +31,18 @@ class DigestMismatch(NetworkError):
     """Downloaded bytes do not match the digest the lock pins."""
 
 
+class BadDigest(AirlockError):
+    """A digest (from a lock, a manifest or a registry) that is not ``sha256:<64 lowercase hex>``."""
+
+
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+
+
 def hex_of(digest: str) -> str:
+    """The hex part, refused unless it is exactly 64 lowercase hex digits: it becomes a file name."""
     algo, _, hexd = digest.partition(":")
-    if algo != "sha256" or len(hexd) != 64:
-        raise ValueError(f"not a sha256 digest: {digest}")
+    if algo != "sha256" or not _HEX64.fullmatch(hexd):
+        raise BadDigest(f"{digest[:100]!r} is not a sha256 digest", hint="do not use this lock or image")
     return hexd
 
 
@@ -37,6 +51,39 @@ class Store:
         self.root = Path(root) if root else cache_root()
         self.blobs = self.root / "blobs" / "sha256"
         self.partial = self.root / "partial"
+        self.locks = self.root / "locks"
+
+    def sweep(self) -> int:
+        """Remove temp files and lock files that runs which have ended left behind."""
+        n = sweep(self.blobs, list(self.blobs.glob(".tmp-*"))) if self.blobs.is_dir() else 0
+        return n + (sweep(self.locks, list(self.locks.iterdir())) if self.locks.is_dir() else 0)
+
+    @contextmanager
+    def _blob_lock(self, hexd: str) -> Iterator[None]:
+        """Exclusive use of one digest's partial file, across processes and threads.
+
+        The holder unlinks the lock file before it unlocks, so the directory does not fill up with
+        lock files; a waiter that then wakes on an unlinked file opens the path again.
+        """
+        self.locks.mkdir(parents=True, exist_ok=True)
+        path = self.locks / hexd
+        while True:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                if os.stat(path).st_ino == os.fstat(fd).st_ino:
+                    break
+            except FileNotFoundError:
+                pass
+            os.close(fd)
+        try:
+            yield
+        finally:
+            try:
+                path.unlink()
+            except FileNotFoundError:
+                pass
+            os.close(fd)
 
     def path(self, digest: str) -> Path:
         return self.blobs / hex_of(digest)
@@ -55,10 +102,16 @@ class Store:
         if self.has(digest, len(data)):
             return
         self.blobs.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.blobs, prefix=".tmp-")
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, self.path(digest))
+        tmp = scratch_file(self.blobs, ".tmp-")
+        try:
+            tmp.path.write_bytes(data)
+            os.replace(tmp.path, self.path(digest))
+        except OSError as exc:
+            tmp.remove()
+            if is_no_space(exc):
+                raise disk_full(self.blobs, len(data), what) from None
+            raise
+        tmp.close()
 
     def read(self, digest: str) -> bytes:
         return self.path(digest).read_bytes()
@@ -72,6 +125,14 @@ class Store:
         """
         if self.has(digest, size):
             return 0
+        with self._blob_lock(hex_of(digest)):
+            if self.has(digest, size):  # another process finished it while this one waited
+                return 0
+            return self._download(digest, size, opener, what=what, sha512=sha512, retries=retries,
+                                  on_bytes=on_bytes)
+
+    def _download(self, digest: str, size: int | None, opener: Callable[[int], AbstractContextManager[Any]], *,
+                  what: str, sha512: str | None, retries: int, on_bytes: Callable[[int], None] | None) -> int:
         self.partial.mkdir(parents=True, exist_ok=True)
         part = self.partial / hex_of(digest)
         transferred = 0
@@ -94,6 +155,7 @@ class Store:
                         out.truncate()
                         for chunk in resp.iter_raw():  # as it arrives: a dropped connection keeps it
                             out.write(chunk)
+                            test_hook("fetch-partial")
                             h256.update(chunk)
                             if h512:
                                 h512.update(chunk)
@@ -104,6 +166,13 @@ class Store:
                                 break
             except NetworkError:
                 raise
+            except OSError as exc:
+                if is_no_space(exc):  # the partial stays: the next run resumes it
+                    have = part.stat().st_size if part.exists() else 0
+                    raise disk_full(self.partial, max((size or 0) - have, 1 << 20), what,
+                                    left="the partial download is kept and resumed then") from None
+                last_error = exc
+                continue
             except Exception as exc:  # dropped connection, truncated body: resume from what we have
                 last_error = exc
                 continue

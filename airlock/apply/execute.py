@@ -8,28 +8,45 @@ temporary name and renamed, and only when their bytes change.
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import os
 import shutil
 import tarfile
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from airlock.apply.base import check_base
+from airlock.apply.commit import Space, build_site, peek_index, plan_changes, present, repodata_changes, sweep_temps
 from airlock.apply.offline import Site, offline_variables, render
-from airlock.apply.repos import (build_rpm_repodata, deb_indexes, node_repo_files, offline_repo_vars, package_links,
-                                 rpm_repo_dirs)
 from airlock.apply.pypi import index_files, pip_conf, wheel_links
+from airlock.apply.repos import (
+    build_rpm_repodata,
+    deb_indexes,
+    node_repo_files,
+    offline_repo_vars,
+    package_links,
+    rpm_repo_dirs,
+)
 from airlock.apply.site import file_links, node_files
+from airlock.apply.swap import (
+    check_dest,
+    clone,
+    inside,
+    recover,
+    staging_prefix,
+    swap_in,
+)
 from airlock.bundle.tarstream import BundleError
 from airlock.bundle.verify import Verified, verify_bundle
 from airlock.errors import AirlockError, UsageError
 from airlock.kubespray.offline import pypi_vars
 from airlock.kubespray.tree import KubesprayTree
 from airlock.names import check_registry, has_credentials, redact
+from airlock.scratch import disk_full, is_no_space, locked, scratch_dir, sweep, test_hook
 
 
 @dataclass
@@ -88,49 +105,91 @@ def site_for(opts: ApplyOptions) -> Site:
 def apply(bundle: Path, opts: ApplyOptions) -> ApplyReport:
     dest = opts.dest.resolve()
     site = site_for(opts)
-    store = dest / "oci" / "blobs" / "sha256"
+    check_dest(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}.airlock-"))
-    try:
-        (staging / "blobs").mkdir()
+    # One apply per parent directory at a time: the lock is on the parent, whose inode (unlike DIR's)
+    # survives the swap that commits a site.
+    with locked(dest.parent, directory=True):
+        stagings = sorted(dest.parent.glob(glob.escape(staging_prefix(dest)) + "*"))
+        recover(dest, stagings)
+        sweep(dest.parent, stagings)
+        stage = scratch_dir(dest.parent, staging_prefix(dest))
+        space = Space(dest)
+        try:
+            return _apply(bundle, opts, dest, site, stage.path, space)
+        except OSError as exc:
+            if not is_no_space(exc):
+                raise
+            stage.remove()  # first, so the message reports the space free without it
+            raise disk_full(dest.parent, space.need, f"applying {bundle.name}") from None
+        finally:
+            stage.remove()
 
-        def keep(name: str, entry: Any) -> Any:
-            if name.startswith("blobs/sha256/") and not (store / name.rsplit("/", 1)[1]).is_file():
-                return (staging / "blobs" / name.rsplit("/", 1)[1]).open("wb")
-            return None
 
-        v = verify_bundle(bundle, keep=keep, expect_lock=opts.expect_lock)
-        loaded = _bundled_manifest(v, staging, bundle)
-        _check_base(v, dest)
-        tree_dir = _kubespray(v, dest, staging, store)
-        tree = KubesprayTree(tree_dir, v.lock.kubespray.version)
-        tree.check()
-        m = loaded.manifest
-        from airlock.plan import inventory_vars
+def _apply(bundle: Path, opts: ApplyOptions, dest: Path, site: Site, staging: Path, space: Space) -> ApplyReport:
+    store = dest / "oci" / "blobs" / "sha256"
+    (staging / "blobs").mkdir()
+    peek = peek_index(bundle)
+    if peek is not None:
+        space.require(sum(e.size for e in peek.entries if e.path.startswith("blobs/sha256/")
+                          and not present(store / e.path.rsplit("/", 1)[1], e.size)) + (1 << 20),
+                      f"the blobs of {bundle.name}")
 
-        offline = offline_variables(tree, v.lock, inventory_vars(loaded, tree), list(m.arch),
-                                    list(m.os) or [None], site)
-        offline = dict(sorted({**offline, **offline_repo_vars(v.lock, site)}.items()))
-        if v.lock.wheel:  # for tools that pip-install on nodes; Kubespray's own venv uses node/pip.conf
-            offline.update(pypi_vars(site))
-        outputs = _outputs(v, loaded.path.read_bytes(), offline, site, dest)
-        outputs.update(node_repo_files(v.lock, site))
-        if v.lock.wheel:
-            outputs.update(index_files(v.lock))
-            outputs.update(pip_conf(site))
-        blobs_at = {**{p.name: p for p in (store.iterdir() if store.is_dir() else [])},
-                    **{p.name: p for p in (staging / "blobs").iterdir()}}
-        outputs.update(deb_indexes(v.lock, list(m.arch), _BlobView(blobs_at)))
-        links = {**file_links(v.lock), **package_links(v.lock, list(m.arch)), **wheel_links(v.lock)}
-        report = ApplyReport(dest=dest, lock_sha256=v.index.lock_sha256, site=site)
-        _commit(v, outputs, links, staging, store, dest, tree_dir, report, dry_run=opts.dry_run)
-        if not opts.dry_run:
-            for repo_dir in rpm_repo_dirs(v.lock, list(m.arch)):
-                if build_rpm_repodata(dest / repo_dir, staging):
-                    report.changed.append(f"{repo_dir}/repodata")
+    def keep(name: str, entry: Any) -> Any:
+        if name.startswith("blobs/sha256/") and not present(store / name.rsplit("/", 1)[1], entry.size):
+            return (staging / "blobs" / name.rsplit("/", 1)[1]).open("wb")
+        return None
+
+    v = verify_bundle(bundle, keep=keep, expect_lock=opts.expect_lock)
+    test_hook("apply-staged")
+    loaded = _bundled_manifest(v, staging, bundle)
+    check_base(v, dest, _state(dest)["applied"], bundle)
+    tree_dir = _kubespray(v, dest, staging, store, space)
+    tree = KubesprayTree(tree_dir, v.lock.kubespray.version)
+    tree.check()
+    m = loaded.manifest
+    from airlock.plan import inventory_vars
+
+    offline = offline_variables(tree, v.lock, inventory_vars(loaded, tree), list(m.arch),
+                                list(m.os) or [None], site)
+    offline = dict(sorted({**offline, **offline_repo_vars(v.lock, site)}.items()))
+    if v.lock.wheel:  # for tools that pip-install on nodes; Kubespray's own venv uses node/pip.conf
+        offline.update(pypi_vars(site))
+    outputs = _outputs(v, loaded.path.read_bytes(), offline, site, dest)
+    outputs.update(node_repo_files(v.lock, site))
+    if v.lock.wheel:
+        outputs.update(index_files(v.lock))
+        outputs.update(pip_conf(site))
+    blobs_at = {**{p.name: p for p in (store.iterdir() if store.is_dir() else [])},
+                **{p.name: p for p in (staging / "blobs").iterdir()}}
+    outputs.update(deb_indexes(v.lock, list(m.arch), _BlobView(blobs_at)))
+    links = {**file_links(v.lock), **package_links(v.lock, list(m.arch)), **wheel_links(v.lock)}
+    repo_dirs = rpm_repo_dirs(v.lock, list(m.arch))
+    for rel in [*outputs, *links, *repo_dirs, tree_dir.name]:
+        inside(dest, rel)  # defence in depth: the lock model validates names; this checks the result
+    report = ApplyReport(dest=dest, lock_sha256=v.index.lock_sha256, site=site)
+    plan_changes(outputs, links, staging, store, dest, tree_dir, report)
+    if opts.dry_run:
         return report
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    sweep_temps(dest)
+    if not report.changed and not repodata_changes(dest, repo_dirs, staging):
+        return report  # nothing to commit: DIR stays exactly as it is
+    space.require(sum(len(d) for d in outputs.values()) + (1 << 20), f"the new site beside {dest}")
+    new = staging / "site"
+    if dest.is_dir():
+        clone(dest, new, skip={tree_dir.name} if tree_dir.parent == staging else set())
+    else:
+        new.mkdir()
+    build_site(outputs, links, staging, new, tree_dir)
+    for repo_dir in repo_dirs:
+        if build_rpm_repodata(new / repo_dir, staging):
+            report.changed.append(f"{repo_dir}/repodata")
+    if not report.changed:
+        return report  # only the repodata was checked, and it is unchanged: keep DIR as it is
+    test_hook("apply-built")
+    swap_in(new, dest, staging / "old")
+    test_hook("apply-swapped")
+    return report
 
 
 def _bundled_manifest(v: Verified, staging: Path, bundle: Path) -> Any:
@@ -157,14 +216,7 @@ def _state(dest: Path) -> dict[str, Any]:
         return {"applied": []}
 
 
-def _check_base(v: Verified, dest: Path) -> None:
-    base = v.index.base_lock_sha256
-    if base and base not in _state(dest)["applied"]:
-        raise AirlockError(f"this is a delta bundle for lock sha256:{base}, which is not applied in {dest}",
-                           hint="apply the full bundle of that lock to this DIR first")
-
-
-def _kubespray(v: Verified, dest: Path, staging: Path, store: Path) -> Path:
+def _kubespray(v: Verified, dest: Path, staging: Path, store: Path, space: Space) -> Path:
     """The Kubespray tree: already in DIR when unchanged, else unpacked safely into staging."""
     entry = next((e for e in v.index.entries if e.kind == "kubespray"), None)
     name = f"kubespray-{v.lock.kubespray.version}"
@@ -178,9 +230,19 @@ def _kubespray(v: Verified, dest: Path, staging: Path, store: Path) -> Path:
     hexd = entry.digest.split(":", 1)[1]
     blob = staging / "blobs" / hexd if (staging / "blobs" / hexd).is_file() else store / hexd
     out = staging / name
+    space.require(_unpacked_size(blob), f"unpacking Kubespray {v.lock.kubespray.version}")
     _safe_unpack(blob, out)
     (out / ".airlock-source").write_text(entry.digest + "\n")
     return out
+
+
+def _unpacked_size(tarball: Path) -> int:
+    """Bytes the tree takes once unpacked (file sizes plus a block per entry); 0 when unreadable (unpack says why)."""
+    try:
+        with tarfile.open(tarball, "r:*") as tar:
+            return sum(m.size + 4096 for m in tar)
+    except (tarfile.TarError, OSError, EOFError):
+        return 0
 
 
 def _safe_unpack(tarball: Path, out: Path) -> None:
@@ -241,74 +303,6 @@ class _BlobView:
 
     def __truediv__(self, hexd: str) -> Path:
         return self.paths[hexd]
-
-
-def _commit(v: Verified, outputs: dict[str, bytes], links: dict[str, str], staging: Path, store: Path, dest: Path,
-            tree_dir: Path, report: ApplyReport, *, dry_run: bool) -> None:
-    staged = sorted((staging / "blobs").iterdir())
-    report.blobs_added = len(staged)
-    if staged:
-        report.changed.append(f"oci/blobs/sha256 (+{len(staged)} blobs)")
-    for rel, digest in links.items():
-        target = dest / rel
-        if not (target.is_file() and _same_file(target, store / digest.split(":", 1)[1])):
-            report.changed.append(rel)
-        else:
-            report.unchanged += 1
-    for rel, data in sorted(outputs.items()):
-        target = dest / rel
-        if target.is_file() and target.read_bytes() == data:
-            report.unchanged += 1
-        else:
-            report.changed.append(rel)
-    if tree_dir.parent == staging:
-        report.changed.append(tree_dir.name + "/")
-    if dry_run:
-        return
-    store.mkdir(parents=True, exist_ok=True)
-    for blob in staged:
-        os.chmod(blob, 0o644)
-        os.replace(blob, store / blob.name)
-    for rel, digest in links.items():
-        _link(store / digest.split(":", 1)[1], dest / rel)
-    if tree_dir.parent == staging:
-        final = dest / tree_dir.name
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(tree_dir, final)
-    for rel, data in sorted(outputs.items(), key=lambda kv: kv[0] == ".airlock/state.json"):
-        _write(dest / rel, data)  # state.json last: it records a finished apply
-
-
-def _same_file(a: Path, b: Path) -> bool:
-    try:
-        return os.path.samefile(a, b)
-    except OSError:
-        return False
-
-
-def _link(src: Path, target: Path) -> None:
-    if target.is_file() and _same_file(src, target):
-        return
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.airlock-tmp")
-    tmp.unlink(missing_ok=True)
-    try:
-        os.link(src, tmp)
-    except OSError:  # another filesystem: a copy is the only way
-        shutil.copyfile(src, tmp)
-    os.replace(tmp, target)
-
-
-def _write(path: Path, data: bytes) -> None:
-    if path.is_file() and path.read_bytes() == data:
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
 
 
 def tree_fingerprint(dest: Path) -> str:

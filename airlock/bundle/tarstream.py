@@ -7,6 +7,8 @@ uname/gname, mode 0644 for files and 0755 for directories. Parts of a split bund
 
 from __future__ import annotations
 
+import errno
+import glob
 import hashlib
 import io
 import os
@@ -15,10 +17,22 @@ from pathlib import Path
 from typing import IO, Any
 
 from airlock.bundle.tarread import BLOCK, CHUNK, BundleError, Member, iter_members, open_bundle
+from airlock.scratch import test_hook
 
 __all__ = ["BLOCK", "CHUNK", "RECORD", "BundleError", "Member", "SplitWriter", "TarWriter", "iter_members",
            "open_bundle"]
 RECORD = 20 * BLOCK
+# copy_file_range cannot do this pair of files (another filesystem, an old kernel, a filesystem without
+# support): copy through user space instead.
+NO_KERNEL_COPY = {errno.EXDEV, errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EBADF}
+
+
+def tar_size(file_sizes: list[int], dirs: int) -> int:
+    """The exact size TarWriter produces for files of these sizes plus ``dirs`` directories."""
+    n = sum(BLOCK + -(-s // BLOCK) * BLOCK for s in file_sizes) + dirs * BLOCK + 2 * BLOCK
+    return -(-n // RECORD) * RECORD
+
+
 
 
 def _header(name: str, size: int, directory: bool = False) -> bytes:
@@ -40,6 +54,7 @@ class TarWriter:
         self.sha256 = hashlib.sha256()
         self.size = 0
         self._buf = bytearray(CHUNK)  # reused: no allocation per chunk on the hot path
+        self._kernel_copy = True
 
     def _write(self, data: bytes | memoryview) -> None:
         self.out.write(data)
@@ -61,7 +76,7 @@ class TarWriter:
     def add_file(self, name: str, path: Path, size: int) -> None:
         self._write(_header(name, size))
         out_fd = self._out_fd()
-        if size and out_fd is not None:
+        if size and out_fd is not None and self._kernel_copy:
             self._copy_range(path, size, out_fd)
             self._pad(size)
             return
@@ -93,11 +108,30 @@ class TarWriter:
                 self.sha256.update(m)
             offset = 0
             while offset < size:
-                n = os.copy_file_range(f.fileno(), out_fd, size - offset, offset)
+                try:
+                    n = os.copy_file_range(f.fileno(), out_fd, size - offset, offset)
+                except OSError as exc:
+                    if exc.errno not in NO_KERNEL_COPY:
+                        raise
+                    self._kernel_copy = False  # and for every later file too
+                    self._plain_copy(path, f.fileno(), out_fd, offset, size)
+                    break
                 if n <= 0:
                     raise BundleError(f"{path} shrank while it was being written into the bundle")
                 offset += n
         self.size += size
+
+    def _plain_copy(self, path: Path, in_fd: int, out_fd: int, offset: int, size: int) -> None:
+        """The rest of a file from ``offset`` (already hashed), through a reused buffer."""
+        view = memoryview(self._buf)
+        while offset < size:
+            n = os.preadv(in_fd, [view[: min(CHUNK, size - offset)]], offset)
+            if not n:
+                raise BundleError(f"{path} shrank while it was being written into the bundle")
+            done = 0
+            while done < n:
+                done += os.write(out_fd, view[done:n])
+            offset += n
 
     def close(self) -> None:
         self._write(b"\0" * (2 * BLOCK))
@@ -106,10 +140,15 @@ class TarWriter:
 
 
 class SplitWriter(io.RawIOBase):
-    """A write-only file that rolls over to ``NAME.NNN`` every ``part_size`` bytes."""
+    """A write-only file that rolls over to ``NAME.NNN`` every ``part_size`` bytes.
 
-    def __init__(self, base: Path, part_size: int):
+    Parts are written as ``NAME.NNN.tmp`` in ``workdir`` (a run's private scratch directory; default
+    beside NAME) and renamed beside NAME by :meth:`commit`.
+    """
+
+    def __init__(self, base: Path, part_size: int, workdir: Path | None = None):
         self.base, self.part_size = base, part_size
+        self.workdir = workdir or base.parent
         self.parts: list[tuple[str, str]] = []  # (file name, sha256)
         self._f: IO[bytes] | None = None
         self._h: Any = None
@@ -121,7 +160,7 @@ class SplitWriter(io.RawIOBase):
     def _roll(self) -> None:
         self._finish()
         name = f"{self.base.name}.{len(self.parts):03d}"
-        self._f = (self.base.parent / (name + ".tmp")).open("wb")
+        self._f = (self.workdir / (name + ".tmp")).open("wb")
         self._h, self._left = hashlib.sha256(), self.part_size
         self.parts.append((name, ""))
 
@@ -146,16 +185,26 @@ class SplitWriter(io.RawIOBase):
         return len(data)
 
     def commit(self, whole_sha256: str) -> list[Path]:
-        """Rename the parts into place and write the checksum list; returns every file written."""
+        """Rename the parts into place and write the checksum list; returns every file written.
+
+        The old checksum list goes first and the new one comes last, so a run killed in between
+        leaves a bundle that reads as incomplete, never a mix that looks whole.
+        """
         self._finish()
-        out = []
-        for name, _ in self.parts:
-            os.replace(self.base.parent / (name + ".tmp"), self.base.parent / name)
-            out.append(self.base.parent / name)
         sums = "".join(f"{h}  {n}\n" for n, h in self.parts) + f"{whole_sha256}  {self.base.name}\n"
         sums_path = self.base.parent / (self.base.name + ".sha256sums")
-        tmp = sums_path.with_name(sums_path.name + ".tmp")
+        tmp = self.workdir / (sums_path.name + ".tmp")
         tmp.write_text(sums)
+        sums_path.unlink(missing_ok=True)
+        out = []
+        for name, _ in self.parts:
+            os.replace(self.workdir / (name + ".tmp"), self.base.parent / name)
+            out.append(self.base.parent / name)
+            test_hook("fetch-split-commit")
+        ours = {name for name, _ in self.parts}  # parts of an earlier, longer split of this name are stale
+        for stale in self.base.parent.glob(f"{glob.escape(self.base.name)}.[0-9][0-9][0-9]"):
+            if stale.name not in ours:
+                stale.unlink()
         os.replace(tmp, sums_path)
         return [*out, sums_path]
 
@@ -163,4 +212,5 @@ class SplitWriter(io.RawIOBase):
         if self._f is not None:
             self._f.close()
         for name, _ in self.parts:
-            (self.base.parent / (name + ".tmp")).unlink(missing_ok=True)
+            (self.workdir / (name + ".tmp")).unlink(missing_ok=True)
+

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import glob
 import io
 import json
 import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from airlock.bundle.model import BundleIndex
-from airlock.bundle.tarstream import SplitWriter, TarWriter
+from airlock.bundle.tarstream import SplitWriter, TarWriter, tar_size
 from airlock.errors import AirlockError
 from airlock.lockfile import Lock
+from airlock.scratch import disk_full, is_no_space, scratch_dir, sweep, test_hook
 from airlock.store import Store
 
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -61,17 +62,47 @@ def checked_manifest(path: Path, lock: Lock) -> bytes:
     return path.read_bytes()
 
 
+def leftovers(out: Path) -> list[Path]:
+    """What killed or failed runs writing ``out`` may have left beside it (live runs' entries are locked)."""
+    d, name = out.parent, out.name
+    found = [*d.glob(f".{glob.escape(name)}.airlock-*"), *d.glob(f".{glob.escape(name)}.*.tmp"),
+             *d.glob(f"{glob.escape(name)}.[0-9][0-9][0-9].tmp"), *d.glob(f"{glob.escape(name)}.sha256sums.tmp")]
+    return sorted(set(found))
+
+
+def bundle_bytes(index: BundleIndex) -> int:
+    """The exact size of the bundle ``write_bundle`` writes for ``index``."""
+    return tar_size([len(index.dumps()), *(e.size for e in index.entries)], dirs=2)
+
+
 def write_bundle(out: Path, index: BundleIndex, meta: dict[str, tuple[bytes, str, list[str]]],
-                  blobs: list[Any], store: Store, split: int | None,
-                  wait: Callable[[str], None]) -> tuple[str, int, list[Path]]:
+                 blobs: list[Any], store: Store, split: int | None,
+                 wait: Callable[[str], None]) -> tuple[str, int, list[Path]]:
+    """Write the tar (or its parts) in a locked scratch directory beside ``out``, then rename into place."""
     out.parent.mkdir(parents=True, exist_ok=True)
-    splitter = SplitWriter(out, split) if split else None
-    fd, tmp = (None, None) if splitter else tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    sink = splitter if splitter else os.fdopen(fd, "wb", buffering=0)  # type: ignore[arg-type]
+    sweep(out.parent, leftovers(out))
+    head = index.dumps()
+    need = bundle_bytes(index)
+    stage = scratch_dir(out.parent, f".{out.name}.airlock-")
     try:
+        return _write(out, stage.path, head, meta, blobs, store, split, wait)
+    except OSError as exc:
+        if not is_no_space(exc):
+            raise
+        stage.remove()  # first, so the message reports the space free without the partial bundle
+        raise disk_full(out.parent, need, f"the bundle {out.name}") from None
+    finally:
+        stage.remove()
+
+
+def _write(out: Path, stage: Path, head: bytes, meta: dict[str, tuple[bytes, str, list[str]]], blobs: list[Any],
+           store: Store, split: int | None, wait: Callable[[str], None]) -> tuple[str, int, list[Path]]:
+    splitter = SplitWriter(out, split, workdir=stage) if split else None
+    tmp = stage / out.name
+    with splitter if splitter else tmp.open("wb", buffering=0) as sink:
         w = TarWriter(sink)  # type: ignore[arg-type]
         # Metadata first so verify/apply read the index before any blob; then blobs by digest.
-        w.add_bytes("bundle.json", index.dumps())
+        w.add_bytes("bundle.json", head)
         for name in ("airlock.lock", "airlock.yaml", "sbom.cdx.json", "oci-layout", "index.json"):
             if name in meta:
                 w.add_bytes(name, meta[name][0])
@@ -81,18 +112,10 @@ def write_bundle(out: Path, index: BundleIndex, meta: dict[str, tuple[bytes, str
             wait(b.digest)
             path = store.path(b.digest)
             w.add_file(f"blobs/sha256/{b.digest.split(':', 1)[1]}", path, path.stat().st_size)
+            test_hook("fetch-writing")
         w.close()
         digest = w.sha256.hexdigest()
         if splitter:
             return digest, w.size, splitter.commit(digest)
-        sink.close()
-        os.replace(tmp, out)  # type: ignore[arg-type]
-        return digest, w.size, [out]
-    except BaseException:
-        if splitter:
-            splitter.abort()
-        else:
-            sink.close()
-            if tmp and os.path.exists(tmp):
-                os.unlink(tmp)
-        raise
+    os.replace(tmp, out)
+    return digest, w.size, [out]

@@ -157,7 +157,11 @@ def _unpack(tarball: Path) -> Path:
                 assert src is not None
                 with src, out.open("wb") as f:
                     shutil.copyfileobj(src, f)
-        os.replace(tmp, dest)
+        try:
+            os.replace(tmp, dest)
+        except OSError:
+            if not dest.is_dir():
+                raise  # else a concurrent resolve unpacked the same tarball first: use its tree
     except (tarfile.TarError, OSError, EOFError) as exc:
         raise KubesprayError(f"cannot unpack Kubespray tarball {tarball}: {exc}",
                              hint="check that the file is a complete .tar.gz of the Kubespray tree") from None

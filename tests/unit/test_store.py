@@ -62,3 +62,68 @@ def test_sha512_is_checked_too(tmp_path: Path) -> None:
     store.download(DIGEST, len(DATA), opener_for(lambda r: httpx.Response(200, stream=httpx.ByteStream(DATA))), what="file x",
                    sha512=hashlib.sha512(DATA).hexdigest())
     assert store.has(DIGEST, len(DATA))
+
+
+def test_concurrent_downloads_of_one_blob_fetch_it_once(tmp_path: Path) -> None:
+    import threading
+
+    store = Store(tmp_path)
+    requests = []
+    gate = threading.Event()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        requests.append(request)
+        gate.wait(5)  # hold the first download open so the other threads queue behind its lock
+        return httpx.Response(200, stream=httpx.ByteStream(DATA))
+
+    results: list[int] = []
+    threads = [threading.Thread(target=lambda: results.append(
+        store.download(DIGEST, len(DATA), opener_for(handler), what="blob"))) for _ in range(6)]
+    for t in threads:
+        t.start()
+    gate.set()
+    for t in threads:
+        t.join()
+    assert len(requests) == 1 and sorted(results) == [0] * 5 + [len(DATA)]
+    assert store.read(DIGEST) == DATA
+    assert not list((tmp_path / "partial").iterdir()) and not list((tmp_path / "locks").iterdir())
+
+
+def test_no_space_in_the_cache_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    from airlock.errors import DiskFullError
+
+    store = Store(tmp_path)
+
+    class Full:
+        def __init__(self, *a: object) -> None:
+            pass
+
+        def write(self, data: bytes) -> int:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    real_open = Path.open
+
+    def fake_open(self: Path, mode: str = "r", *a, **kw):  # type: ignore[no-untyped-def]
+        f = real_open(self, mode, *a, **kw)
+        if "partial" in str(self) and "b" in mode and ("w" in mode or "+" in mode):
+            f.write = Full().write  # type: ignore[method-assign]
+        return f
+
+    monkeypatch.setattr(Path, "open", fake_open)
+    with pytest.raises(DiskFullError, match=f"not enough disk space in {tmp_path / 'partial'} for blob: needs"):
+        store.download(DIGEST, len(DATA), opener_for(lambda r: httpx.Response(200, stream=httpx.ByteStream(DATA))),
+                       what="blob")
+
+
+@pytest.mark.parametrize("digest", ["sha256:" + "../" * 21 + "x", "sha256:" + "A" * 64, "sha512:" + "a" * 64,
+                                    "sha256:" + "a" * 63, "sha256:" + "a" * 63 + "\u0661"])
+def test_digests_that_are_not_plain_hex_never_become_paths(tmp_path: Path, digest: str) -> None:
+    from airlock.store import BadDigest
+
+    with pytest.raises(BadDigest, match="not a sha256 digest"):
+        Store(tmp_path).path(digest)
+    with pytest.raises(BadDigest):
+        Store(tmp_path).download(digest, 1, opener_for(lambda r: httpx.Response(200)), what="x")
+    assert not list(tmp_path.rglob("*x"))

@@ -74,3 +74,59 @@ def test_unsafe_members_are_refused(name: str, kind: str) -> None:
     buf.seek(0)
     with pytest.raises(BundleError, match="unsafe path|link or device"):
         list(iter_members(buf, "t.tar"))
+
+
+def test_tar_size_is_exact(tmp_path: Path) -> None:
+    from airlock.bundle.tarstream import tar_size
+
+    for sizes in ([0], [1, 511, 512, 513], [10_000] * 7, []):
+        buf = io.BytesIO()
+        w = TarWriter(buf)  # type: ignore[arg-type]
+        w.add_dir("d")
+        for i, n in enumerate(sizes):
+            w.add_bytes(f"f{i}", b"x" * n)
+        w.close()
+        assert tar_size(sizes, dirs=1) == len(buf.getvalue())
+
+
+@pytest.mark.parametrize("err", ["EXDEV", "EINVAL", "ENOSYS", "EOPNOTSUPP"])
+def test_kernel_copy_falls_back_to_a_plain_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, err: str) -> None:
+    import errno
+    import os
+
+    src = tmp_path / "x"
+    src.write_bytes(bytes(range(256)) * 5000)
+    ref = io.BytesIO()
+    expect = write(ref, src)
+    calls = {"n": 0}
+    real = os.copy_file_range
+
+    def failing(i: int, o: int, count: int, offset_src: int | None = None, offset_dst: int | None = None) -> int:
+        calls["n"] += 1
+        if calls["n"] == 1:  # copy a little first: the fallback must continue from there
+            return real(i, o, 1000, offset_src)
+        raise OSError(getattr(errno, err), "no kernel copy here")
+
+    monkeypatch.setattr(os, "copy_file_range", failing)
+    with (tmp_path / "out.tar").open("wb", buffering=0) as f:
+        got = write(f, src)  # type: ignore[arg-type]
+    assert (tmp_path / "out.tar").read_bytes() == ref.getvalue()
+    assert got.sha256.hexdigest() == expect.sha256.hexdigest() and calls["n"] == 2
+
+
+def test_split_writer_works_in_a_scratch_directory_and_drops_stale_parts(tmp_path: Path) -> None:
+    src = tmp_path / "x"
+    src.write_bytes(b"y" * 50_000)
+    out = tmp_path / "out"
+    out.mkdir()
+    for i in range(30, 33):  # parts of an earlier, longer split
+        (out / f"b.tar.{i:03d}").write_bytes(b"old")
+    (out / "b.tar.029").write_bytes(b"old")
+    work = tmp_path / "work"
+    work.mkdir()
+    sw = SplitWriter(out / "b.tar", 7000, workdir=work)
+    w = write(sw, src)
+    assert not list(out.glob("*.tmp")) and list(work.glob("*.tmp"))
+    files = sw.commit(w.sha256.hexdigest())
+    assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in files)
+    assert list(work.iterdir()) == []

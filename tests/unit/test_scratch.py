@@ -1,0 +1,93 @@
+"""Scratch entries: a live run's are never swept, a dead run's are; disk-space arithmetic and messages."""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from airlock.errors import DiskFullError
+from airlock.scratch import disk_full, is_no_space, require_space, scratch_dir, scratch_file, sweep
+
+
+def test_sweep_keeps_live_entries_and_removes_dead_ones(tmp_path: Path) -> None:
+    live_dir = scratch_dir(tmp_path, ".x.airlock-")
+    live_file = scratch_file(tmp_path, ".tmp-")
+    (live_dir.path / "part").write_bytes(b"data")
+    dead = tmp_path / ".x.airlock-dead"  # what a killed run leaves: nobody holds its lock
+    dead.mkdir()
+    (dead / "part").write_bytes(b"data")
+    stale = tmp_path / ".tmp-stale"
+    stale.write_bytes(b"x")
+    assert sweep(tmp_path, sorted(tmp_path.iterdir())) == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([live_dir.path.name, live_file.path.name])
+    live_dir.remove()
+    live_file.remove()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_killed_process_releases_its_entries(tmp_path: Path) -> None:
+    code = ("import sys, os, signal; from pathlib import Path; from airlock.scratch import scratch_dir;"
+            "s = scratch_dir(Path(sys.argv[1]), '.b.tar.airlock-'); print(s.path, flush=True);"
+            "os.kill(os.getpid(), signal.SIGKILL)")
+    res = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, check=False,
+                         env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])})
+    assert res.returncode == -9
+    left = Path(res.stdout.strip())
+    assert left.is_dir()
+    assert sweep(tmp_path, [left]) == 1 and not left.exists()
+
+
+def test_an_entry_swept_before_it_was_locked_is_made_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    real_flock = fcntl.flock
+    calls = {"n": 0}
+
+    def racing_flock(fd: int, op: int) -> None:
+        calls["n"] += 1
+        if calls["n"] == 1:  # a sweeper wins the race for the first name
+            sweep(tmp_path, sorted(tmp_path.iterdir()))
+        real_flock(fd, op)
+
+    monkeypatch.setattr(fcntl, "flock", racing_flock)
+    s = scratch_dir(tmp_path, ".x.airlock-")
+    assert s.path.is_dir() and calls["n"] >= 2
+    s.remove()
+
+
+def test_space_check_names_path_and_need(tmp_path: Path) -> None:
+    with pytest.raises(DiskFullError, match=f"not enough disk space in {tmp_path} for the bundle b.tar: needs"):
+        require_space(tmp_path, 1 << 62, "the bundle b.tar")
+    require_space(tmp_path, 1, "a byte")
+    err = disk_full(tmp_path / "missing" / "deeper", 5 << 20, "x")
+    assert "needs 5.0 MiB" in err.message and err.exit_code == 2 and err.hint
+    assert is_no_space(OSError(errno.ENOSPC, "full")) and is_no_space(OSError(errno.EDQUOT, "quota"))
+    assert not is_no_space(OSError(errno.EACCES, "denied"))
+
+
+def test_threads_exclude_each_other_through_blob_locks(tmp_path: Path) -> None:
+    from airlock.store import Store
+
+    store = Store(tmp_path)
+    inside = []
+    overlap = []
+
+    def worker() -> None:
+        for _ in range(50):
+            with store._blob_lock("ab" * 32):
+                inside.append(1)
+                if len(inside) > 1:
+                    overlap.append(1)
+                inside.pop()
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not overlap and not list((tmp_path / "locks").iterdir())
