@@ -1,0 +1,306 @@
+"""`airlock serve` under 200 concurrent clients, with nginx serving the same directory beside it.
+
+    python3 benchmarks/serve_load.py [--site DIR] [--clients 200] [--requests 20] [--rounds 1]
+
+DIR is an applied site; without it a synthetic one is built (a few 1-20 MB files, many small files
+and an OCI layout of small manifests and config blobs). Every client opens its connections at the
+same moment (the burst that overflowed the old listen backlog) and sends a fixed number of GETs
+picked by a seeded generator from the same URL list for both servers: registry API calls and
+manifests/blobs by digest (nginx maps those to ``oci/blobs/sha256/``), small files and, one request
+in twenty, a large file. Two phases per server: keep-alive (one connection per client) and
+``Connection: close`` (one connection per request). A request fails on a connect/read error, a
+timeout, a status other than 200 or a short body. Printed: p50/p99/max latency for small requests
+and for all, failures, throughput, each as airlock/nginx ratio, and the machine's load average
+(other work on the machine distorts the figures: rerun when it is quiet). Figures are printed,
+never asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from tests.world.servers import free_port, need, wait_http  # noqa: E402
+
+MiB = 1 << 20
+SMALL = 256 * 1024  # requests for bodies up to this size count as "small"
+
+
+@dataclass
+class Target:
+    path: str
+    size: int
+
+
+@dataclass
+class Result:
+    latencies: list[tuple[float, bool]] = field(default_factory=list)  # (seconds, small?)
+    failures: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+    bytes: int = 0
+
+    def fail(self, why: str) -> None:
+        self.failures[why] = self.failures.get(why, 0) + 1
+
+
+def _put_blob(layout: Path, data: bytes) -> str:
+    digest = hashlib.sha256(data).hexdigest()
+    (layout / "blobs" / "sha256" / digest).write_bytes(data)
+    return "sha256:" + digest
+
+
+def build_site(site: Path, big_mib: list[int], small_files: int, images: int) -> None:
+    rnd = random.Random(7)
+    bench = site / "files" / "bench"
+    (bench / "small").mkdir(parents=True)
+    for mib in big_mib:
+        (bench / f"big-{mib}.bin").write_bytes(rnd.randbytes(mib * MiB))
+    for i in range(small_files):
+        (bench / "small" / f"s{i}.txt").write_bytes(rnd.randbytes(rnd.randint(512, 8192)))
+    layout = site / "oci"
+    (layout / "blobs" / "sha256").mkdir(parents=True)
+    index = []
+    for i in range(images):
+        config = _put_blob(layout, json.dumps({"architecture": "amd64", "os": "linux", "pad": "x" * rnd.randint(
+            1000, 6000)}).encode())
+        layers = [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "size": 4096,
+                   "digest": _put_blob(layout, rnd.randbytes(rnd.randint(2048, 65536)))} for _ in range(3)]
+        body = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                           "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "size": 1,
+                                      "digest": config}, "layers": layers}).encode()
+        index.append({"mediaType": "application/vnd.oci.image.manifest.v1+json", "size": len(body),
+                      "digest": _put_blob(layout, body),
+                      "annotations": {"org.opencontainers.image.ref.name": f"bench.example/app{i}:1.0"}})
+    (layout / "index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": index}))
+
+
+def targets(site: Path) -> tuple[list[Target], list[Target]]:
+    """(small, large) GETs that both servers can answer: files, and registry paths by digest."""
+    small: list[Target] = [Target("/v2/", 2)]
+    large: list[Target] = []
+    for p in sorted((site / "files").rglob("*")):
+        if p.is_file():
+            t = Target("/files/" + p.relative_to(site / "files").as_posix(), p.stat().st_size)
+            (small if t.size <= SMALL else large).append(t)
+    blobs = site / "oci" / "blobs" / "sha256"
+    index = json.loads((site / "oci" / "index.json").read_text())
+    for desc in index.get("manifests", []):
+        name = desc["annotations"]["org.opencontainers.image.ref.name"].rpartition(":")[0]
+        small.append(Target(f"/v2/{name}/manifests/{desc['digest']}", desc["size"]))
+        doc = json.loads((blobs / desc["digest"].split(":")[1]).read_bytes())
+        for child in ([doc["config"]] if "config" in doc else []) + doc.get("layers", [])[:1]:
+            f = blobs / child["digest"].split(":")[1]
+            if f.is_file():
+                t = Target(f"/v2/{name}/blobs/{child['digest']}", f.stat().st_size)
+                (small if t.size <= SMALL else large).append(t)
+    return small, large
+
+
+def nginx_conf(work: Path, site: Path, port: int) -> Path:
+    for d in ("tmp", "logs"):
+        (work / d).mkdir(parents=True, exist_ok=True)
+    conf = work / "nginx.conf"
+    conf.write_text(f"""
+worker_processes auto;
+user root root;
+pid {work}/nginx.pid;
+error_log {work}/logs/error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+  access_log {work}/logs/access.log;
+  client_body_temp_path {work}/tmp/body; proxy_temp_path {work}/tmp/proxy;
+  fastcgi_temp_path {work}/tmp/fcgi; uwsgi_temp_path {work}/tmp/uwsgi; scgi_temp_path {work}/tmp/scgi;
+  default_type application/octet-stream;
+  sendfile on;
+  server {{
+    listen 127.0.0.1:{port} backlog=4096;
+    root {site};
+    location = /v2/ {{ default_type application/json; return 200 '{{}}'; }}
+    location ~ ^/v2/.+/(manifests|blobs)/sha256:([0-9a-f]{{64}})$ {{ alias {site}/oci/blobs/sha256/$2; }}
+  }}
+}}
+""")
+    return conf
+
+
+async def _one(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, t: Target, keep: bool,
+               res: Result) -> bool:
+    close = "" if keep else "Connection: close\r\n"
+    writer.write(f"GET {t.path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{close}\r\n".encode())
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head[9:12])
+    length = next(int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
+                  if line.lower().startswith(b"content-length:"))
+    left = length
+    while left:
+        chunk = await reader.read(min(left, MiB))
+        if not chunk:
+            raise ConnectionError("short body")
+        left -= len(chunk)
+    res.bytes += length
+    if status != 200 or length != t.size:
+        res.fail(f"status {status}" if status != 200 else "wrong length")
+        return False
+    return True
+
+
+async def client(port: int, plan: list[Target], keep: bool, timeout: float, res: Result, go: asyncio.Event) -> None:
+    await go.wait()
+    conn: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+    for t in plan:
+        t0 = time.perf_counter()
+        try:
+            async with asyncio.timeout(timeout):
+                if conn is None:
+                    conn = await asyncio.open_connection("127.0.0.1", port, limit=1 << 16)
+                ok = await _one(*conn, t, keep, res)
+            if ok:
+                res.latencies.append((time.perf_counter() - t0, t.size <= SMALL))
+        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, StopIteration, ValueError,
+                TimeoutError) as exc:
+            res.fail(type(exc).__name__)
+            if conn is not None:
+                conn[1].close()
+            conn = None
+            continue
+        if not keep:
+            conn[1].close()  # type: ignore[index]
+            conn = None
+    if conn is not None:
+        conn[1].close()
+
+
+async def load(port: int, plans: list[list[Target]], keep: bool, timeout: float) -> Result:
+    res = Result()
+    go = asyncio.Event()
+    tasks = [asyncio.create_task(client(port, plan, keep, timeout, res, go)) for plan in plans]
+    await asyncio.sleep(0.05)
+    t0 = time.perf_counter()
+    go.set()
+    await asyncio.gather(*tasks)
+    res.seconds = time.perf_counter() - t0
+    return res
+
+
+def pct(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    values = sorted(values)
+    return values[min(len(values) - 1, int(p / 100 * len(values)))]
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime+stime of a process and its children that are still running (nginx workers)."""
+    total = 0.0
+    for p in [pid, *_children(pid)]:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, IndexError):
+            pass
+    return total
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def run_server(cmd: list[str], url: str, log: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen(cmd, stdout=log.open("w"), stderr=subprocess.STDOUT, env=env)
+    wait_http(url, timeout=60)
+    return proc
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--site", type=Path, help="an applied site (default: build a synthetic one)")
+    ap.add_argument("--clients", type=int, default=200)
+    ap.add_argument("--requests", type=int, default=20, help="GETs per client and phase")
+    ap.add_argument("--big-mib", default="1,2,5,10,20")
+    ap.add_argument("--rounds", type=int, default=1, help="repeat each phase; the best round counts")
+    ap.add_argument("--timeout", type=float, default=30.0, help="per request")
+    ap.add_argument("--only", choices=["airlock", "nginx"], help="measure one server")
+    args = ap.parse_args()
+    root = Path(tempfile.mkdtemp(prefix="airlock-serve-bench-"))
+    try:
+        site = args.site.resolve() if args.site else root / "site"
+        if not args.site:
+            build_site(site, [int(x) for x in args.big_mib.split(",")], small_files=400, images=100)
+        small, large = targets(site)
+        rnd = random.Random(42)
+        plans = [[rnd.choice(large) if large and rnd.random() < 0.05 else rnd.choice(small)
+                  for _ in range(args.requests)] for _ in range(args.clients)]
+        print(f"site {site}: {len(small)} small and {len(large)} large URLs "
+              f"({sum(t.size for t in large) / MiB:.0f} MiB); {args.clients} clients x {args.requests} GETs, "
+              f"{sum(t.size > SMALL for p in plans for t in p)} of them large")
+        env = {**os.environ, "PYTHONPATH": str(REPO)}
+        servers: dict[str, list[str]] = {}
+        port_a, port_n = free_port(), free_port()
+        if args.only != "nginx":
+            servers["airlock"] = [sys.executable, "-m", "airlock", "serve", str(site), "--listen",
+                                  f"127.0.0.1:{port_a}"]
+        if args.only != "airlock":
+            servers["nginx"] = [need("nginx"), "-p", str(root / "nginx"), "-c",
+                                str(nginx_conf(root / "nginx", site, port_n)), "-g", "daemon off;"]
+        figures: dict[tuple[str, str], tuple[Result, float]] = {}
+        for name, cmd in servers.items():
+            port = port_a if name == "airlock" else port_n
+            proc = run_server(cmd, f"http://127.0.0.1:{port}/v2/", root / f"{name}.log", env)
+            try:
+                asyncio.run(load(port, [small + large], True, args.timeout))  # warm the page cache
+                for mode, keep in (("keep-alive", True), ("close", False)):
+                    best: tuple[Result, float] | None = None
+                    for _ in range(args.rounds):
+                        cpu0 = cpu_seconds(proc.pid)
+                        res = asyncio.run(load(port, plans, keep, args.timeout))
+                        cpu = cpu_seconds(proc.pid) - cpu0
+                        if best is None or pct([x for x, _ in res.latencies], 99) < pct(
+                                [x for x, _ in best[0].latencies], 99):
+                            best = (res, cpu)
+                    assert best is not None
+                    figures[(name, mode)] = best
+            finally:
+                proc.terminate()
+                proc.wait(10)
+        print(f"load average (1, 5, 15 min) after the run: {' '.join(f'{x:.2f}' for x in os.getloadavg())}; "
+              f"{os.cpu_count()} CPUs")
+        print(f"{'server':8} {'mode':10} {'small p50':>9} {'p99':>7} {'max':>7} | {'all p50':>8} {'p99':>7} "
+              f"{'max':>7} | {'fail':>4} {'req/s':>7} {'MiB/s':>6} {'cpu s':>6}")
+        for (name, mode), (res, cpu) in figures.items():
+            sm = [x for x, s in res.latencies if s]
+            al = [x for x, _ in res.latencies]
+            fails = sum(res.failures.values())
+            print(f"{name:8} {mode:10} {pct(sm, 50) * 1000:7.1f}ms {pct(sm, 99) * 1000:5.0f}ms "
+                  f"{max(sm, default=0) * 1000:5.0f}ms | {pct(al, 50) * 1000:6.1f}ms {pct(al, 99) * 1000:5.0f}ms "
+                  f"{max(al, default=0) * 1000:5.0f}ms | {fails:4d} {len(al) / res.seconds:7.0f} "
+                  f"{res.bytes / MiB / res.seconds:6.0f} {cpu:6.1f}"
+                  + (f"  failures: {res.failures}" if fails else ""))
+        for mode in ("keep-alive", "close"):
+            if ("airlock", mode) in figures and ("nginx", mode) in figures:
+                a, n = figures[("airlock", mode)][0], figures[("nginx", mode)][0]
+                al, nl = [x for x, _ in a.latencies], [x for x, _ in n.latencies]
+                print(f"{mode}: airlock/nginx p50 {pct(al, 50) / pct(nl, 50):.1f}x, p99 {pct(al, 99) / pct(nl, 99):.1f}x, "
+                      f"throughput {len(al) / a.seconds / (len(nl) / n.seconds):.2f}x")
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
