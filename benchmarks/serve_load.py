@@ -130,7 +130,7 @@ http {{
     listen 127.0.0.1:{port} backlog=4096;
     root {site};
     location = /v2/ {{ default_type application/json; return 200 '{{}}'; }}
-    location ~ ^/v2/.+/(manifests|blobs)/sha256:([0-9a-f]{{64}})$ {{ alias {site}/oci/blobs/sha256/$2; }}
+    location ~ "^/v2/.+/(manifests|blobs)/sha256:([0-9a-f]{{64}})$" {{ alias {site}/oci/blobs/sha256/$2; }}
   }}
 }}
 """)
@@ -224,8 +224,15 @@ def _children(pid: int) -> list[int]:
 
 def run_server(cmd: list[str], url: str, log: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
     proc = subprocess.Popen(cmd, stdout=log.open("w"), stderr=subprocess.STDOUT, env=env)
-    wait_http(url, timeout=60)
-    return proc
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            wait_http(url, timeout=1)
+            return proc
+        except RuntimeError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                raise RuntimeError(f"{cmd[0]} did not come up: {log.read_text()[-2000:]}") from None
 
 
 def main() -> None:
