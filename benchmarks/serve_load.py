@@ -34,7 +34,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from tests.world.servers import free_port, need, wait_http  # noqa: E402
+from tests.world.servers import free_port, need, wait_http
 
 MiB = 1 << 20
 SMALL = 256 * 1024  # requests for bodies up to this size count as "small"
