@@ -32,6 +32,7 @@ from airlock.server.site import Response, Site, error
 
 BACKLOG = 4096       # the kernel caps it at net.core.somaxconn; 5 (the old default) dropped bursts
 SEND_CHUNK = 8 << 20  # sendfile in chunks so a stalled client trips the send timeout
+LINGER = 2.0          # seconds to read and drop input after a closing answer
 
 
 class SiteServer:
@@ -79,16 +80,39 @@ class SiteServer:
         if len(self._idle) >= self.limits.max_connections and not self._evict_idle():
             await self._finish(writer, peer, None, error(503, "UNAVAILABLE", "too many connections", plain=True),
                                keep=False)
-            writer.transport.abort()
+            await self._close(reader, writer, linger=False)
             return
         self._idle[writer] = True
+        answered = False
         try:
-            while await self._one(reader, writer, peer):
+            while (keep := await self._one(reader, writer, peer)) is True:
                 self._idle[writer] = True
+            answered = keep is False
         except (ConnectionError, TimeoutError, asyncio.IncompleteReadError):
-            pass  # the client went away or stalled: nothing left to answer
+            writer.transport.abort()  # the client went away or stalled: nothing left to answer
         finally:
+            self._idle[writer] = False  # still counted while it closes, never evicted
+            await self._close(reader, writer, answered)
             self._idle.pop(writer, None)
+
+    async def _close(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, linger: bool) -> None:
+        """Close after what is buffered went out. After an answer, first half-close and read what the
+        client still sends for a moment (a lingering close): closing a socket with unread input sends
+        an RST, which can destroy the answer (a 400, say) before the client has read it."""
+        if writer.transport.is_closing():
+            return
+        try:
+            if linger and writer.can_write_eof():
+                writer.write_eof()
+                async with asyncio.timeout(LINGER):
+                    while await reader.read(1 << 16):
+                        pass
+            writer.close()
+            async with asyncio.timeout(self.limits.send_timeout):
+                await writer.wait_closed()
+        except (ConnectionError, TimeoutError, OSError):
+            pass
+        finally:
             writer.transport.abort()
 
     def _evict_idle(self) -> bool:
@@ -99,12 +123,13 @@ class SiteServer:
         victim.transport.abort()  # its read fails at once and its handler ends
         return True
 
-    async def _one(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: str) -> bool:
-        """Read and answer one request; True to keep the connection for the next one."""
+    async def _one(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: str) -> bool | None:
+        """Read and answer one request; True to keep the connection for the next one, False to close it
+        after the answer, None when there was no request (the client closed, or stayed idle too long)."""
         try:
             req = await read_request(reader, self.limits)
             if req is None:
-                return False
+                return None
             self._idle[writer] = False
             to_drop = body_length(req, self.limits)
         except BadRequest as bad:

@@ -38,18 +38,17 @@ def test_idle_connection_is_closed(site: Path) -> None:
 def test_slow_request_head_gets_408(site: Path) -> None:
     """Slowloris: a head trickled byte by byte is cut off by the header timeout, although every
     single byte arrives well within the idle timeout."""
-    with running(site, idle_timeout=60, header_timeout=0.5) as (port, _):
-        with socket.create_connection(("127.0.0.1", port)) as s:
-            s.sendall(b"GET /files/dl.example/small.txt HTTP/1.1\r\nHost: x\r\n")
-            deadline = time.monotonic() + BOUND
-            try:
-                while time.monotonic() < deadline:
-                    s.sendall(b"X")
-                    time.sleep(0.05)
-            except OSError:
-                pass  # closed by the server while we were still trickling
-            out = closed_eventually(s)
-            assert status(out) == 408
+    with running(site, idle_timeout=60, header_timeout=0.5) as (port, _), \
+            socket.create_connection(("127.0.0.1", port)) as s:
+        s.sendall(b"GET /files/dl.example/small.txt HTTP/1.1\r\nHost: x\r\n")
+        deadline = time.monotonic() + BOUND
+        try:
+            while time.monotonic() < deadline:
+                s.sendall(b"X")
+                time.sleep(0.05)
+        except OSError:
+            pass  # closed by the server while we were still trickling
+        assert status(closed_eventually(s)) == 408
 
 
 def test_connection_limit_closes_idle_connections_first(site: Path) -> None:
@@ -93,8 +92,7 @@ def test_200_parallel_clients_all_succeed(site: Path) -> None:
             conn.close()
         return ok
 
-    with running(site, idle_timeout=60) as (port, log):
-        with ThreadPoolExecutor(200) as pool:
-            results = list(pool.map(client, range(200)))
+    with running(site, idle_timeout=60) as (port, log), ThreadPoolExecutor(200) as pool:
+        results = list(pool.map(client, range(200)))
     assert results == [3] * 200
     assert log.getvalue().count('"GET /files/dl.example/big.bin" 200') == 200
