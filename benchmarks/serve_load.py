@@ -21,6 +21,7 @@ import argparse
 import asyncio
 import hashlib
 import json
+import multiprocessing
 import os
 import random
 import shutil
@@ -30,6 +31,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -52,6 +54,8 @@ class Result:
     failures: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
     bytes: int = 0
+    started: float = 0.0
+    ended: float = 0.0
 
     def fail(self, why: str) -> None:
         self.failures[why] = self.failures.get(why, 0) + 1
@@ -184,15 +188,42 @@ async def client(port: int, plan: list[Target], keep: bool, timeout: float, res:
         conn[1].close()
 
 
-async def load(port: int, plans: list[list[Target]], keep: bool, timeout: float) -> Result:
+async def _load(port: int, plans: list[list[Target]], keep: bool, timeout: float, start: Any) -> Result:
     res = Result()
     go = asyncio.Event()
     tasks = [asyncio.create_task(client(port, plan, keep, timeout, res, go)) for plan in plans]
     await asyncio.sleep(0.05)
-    t0 = time.perf_counter()
+    start()  # every client process sets off at the same moment
+    res.started = time.time()
     go.set()
     await asyncio.gather(*tasks)
-    res.seconds = time.perf_counter() - t0
+    res.ended = time.time()
+    return res
+
+
+def _worker(port: int, plans: list[list[Target]], keep: bool, timeout: float, barrier: Any, out: Any) -> None:
+    out.put(asyncio.run(_load(port, plans, keep, timeout, barrier.wait)))
+
+
+def load(port: int, plans: list[list[Target]], keep: bool, timeout: float, procs: int) -> Result:
+    """Run PLANS (one client each) from PROCS processes, so that one Python process is not the
+    bottleneck the servers are measured through."""
+    ctx = multiprocessing.get_context("fork")
+    barrier, out = ctx.Barrier(procs), ctx.Queue()
+    workers = [ctx.Process(target=_worker, args=(port, plans[i::procs], keep, timeout, barrier, out))
+               for i in range(procs)]
+    for w in workers:
+        w.start()
+    parts = [out.get() for _ in workers]
+    for w in workers:
+        w.join()
+    res = Result()
+    for part in parts:
+        res.latencies += part.latencies
+        res.bytes += part.bytes
+        for k, v in part.failures.items():
+            res.failures[k] = res.failures.get(k, 0) + v
+    res.seconds = max(p.ended for p in parts) - min(p.started for p in parts)
     return res
 
 
@@ -242,8 +273,11 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=20, help="GETs per client and phase")
     ap.add_argument("--big-mib", default="1,2,5,10,20")
     ap.add_argument("--rounds", type=int, default=1, help="repeat each phase; the best round counts")
+    ap.add_argument("--client-procs", type=int, default=2, help="processes the clients are spread over")
     ap.add_argument("--timeout", type=float, default=30.0, help="per request")
-    ap.add_argument("--only", choices=["airlock", "nginx"], help="measure one server")
+    ap.add_argument("--servers", default="airlock,nginx",
+                    help="comma-separated: airlock, nginx, threaded-N (the measured alternative design: the same "
+                         "handlers in a pool of N threads, 0 for a thread per connection; benchmarks/serve_threaded.py)")
     args = ap.parse_args()
     root = Path(tempfile.mkdtemp(prefix="airlock-serve-bench-"))
     try:
@@ -258,25 +292,30 @@ def main() -> None:
               f"({sum(t.size for t in large) / MiB:.0f} MiB); {args.clients} clients x {args.requests} GETs, "
               f"{sum(t.size > SMALL for p in plans for t in p)} of them large")
         env = {**os.environ, "PYTHONPATH": str(REPO)}
-        servers: dict[str, list[str]] = {}
-        port_a, port_n = free_port(), free_port()
-        if args.only != "nginx":
-            servers["airlock"] = [sys.executable, "-m", "airlock", "serve", str(site), "--listen",
-                                  f"127.0.0.1:{port_a}"]
-        if args.only != "airlock":
-            servers["nginx"] = [need("nginx"), "-p", str(root / "nginx"), "-c",
-                                str(nginx_conf(root / "nginx", site, port_n)), "-g", "daemon off;"]
+        servers: dict[str, tuple[list[str], int]] = {}
+        for name in args.servers.split(","):
+            port = free_port()
+            if name == "airlock":
+                cmd = [sys.executable, "-m", "airlock", "serve", str(site), "--listen", f"127.0.0.1:{port}"]
+            elif name == "nginx":
+                cmd = [need("nginx"), "-p", str(root / "nginx"), "-c", str(nginx_conf(root / "nginx", site, port)),
+                       "-g", "daemon off;"]
+            elif name.startswith("threaded-"):
+                cmd = [sys.executable, str(REPO / "benchmarks" / "serve_threaded.py"), str(site), str(port),
+                       name.split("-", 1)[1]]
+            else:
+                raise SystemExit(f"unknown server {name}")
+            servers[name] = (cmd, port)
         figures: dict[tuple[str, str], tuple[Result, float]] = {}
-        for name, cmd in servers.items():
-            port = port_a if name == "airlock" else port_n
+        for name, (cmd, port) in servers.items():
             proc = run_server(cmd, f"http://127.0.0.1:{port}/v2/", root / f"{name}.log", env)
             try:
-                asyncio.run(load(port, [small + large], True, args.timeout))  # warm the page cache
+                load(port, [small + large], True, args.timeout, 1)  # warm the page cache
                 for mode, keep in (("keep-alive", True), ("close", False)):
                     best: tuple[Result, float] | None = None
                     for _ in range(args.rounds):
                         cpu0 = cpu_seconds(proc.pid)
-                        res = asyncio.run(load(port, plans, keep, args.timeout))
+                        res = load(port, plans, keep, args.timeout, args.client_procs)
                         cpu = cpu_seconds(proc.pid) - cpu0
                         if best is None or pct([x for x, _ in res.latencies], 99) < pct(
                                 [x for x, _ in best[0].latencies], 99):
@@ -288,22 +327,24 @@ def main() -> None:
                 proc.wait(10)
         print(f"load average (1, 5, 15 min) after the run: {' '.join(f'{x:.2f}' for x in os.getloadavg())}; "
               f"{os.cpu_count()} CPUs")
-        print(f"{'server':8} {'mode':10} {'small p50':>9} {'p99':>7} {'max':>7} | {'all p50':>8} {'p99':>7} "
+        print(f"{'server':10} {'mode':10} {'small p50':>9} {'p99':>7} {'max':>7} | {'all p50':>8} {'p99':>7} "
               f"{'max':>7} | {'fail':>4} {'req/s':>7} {'MiB/s':>6} {'cpu s':>6}")
         for (name, mode), (res, cpu) in figures.items():
             sm = [x for x, s in res.latencies if s]
             al = [x for x, _ in res.latencies]
             fails = sum(res.failures.values())
-            print(f"{name:8} {mode:10} {pct(sm, 50) * 1000:7.1f}ms {pct(sm, 99) * 1000:5.0f}ms "
+            print(f"{name:10} {mode:10} {pct(sm, 50) * 1000:7.1f}ms {pct(sm, 99) * 1000:5.0f}ms "
                   f"{max(sm, default=0) * 1000:5.0f}ms | {pct(al, 50) * 1000:6.1f}ms {pct(al, 99) * 1000:5.0f}ms "
                   f"{max(al, default=0) * 1000:5.0f}ms | {fails:4d} {len(al) / res.seconds:7.0f} "
                   f"{res.bytes / MiB / res.seconds:6.0f} {cpu:6.1f}"
                   + (f"  failures: {res.failures}" if fails else ""))
         for mode in ("keep-alive", "close"):
-            if ("airlock", mode) in figures and ("nginx", mode) in figures:
-                a, n = figures[("airlock", mode)][0], figures[("nginx", mode)][0]
+            for name in servers:
+                if name == "nginx" or (name, mode) not in figures or ("nginx", mode) not in figures:
+                    continue
+                a, n = figures[(name, mode)][0], figures[("nginx", mode)][0]
                 al, nl = [x for x, _ in a.latencies], [x for x, _ in n.latencies]
-                print(f"{mode}: airlock/nginx p50 {pct(al, 50) / pct(nl, 50):.1f}x, p99 {pct(al, 99) / pct(nl, 99):.1f}x, "
+                print(f"{mode}: {name}/nginx p50 {pct(al, 50) / pct(nl, 50):.1f}x, p99 {pct(al, 99) / pct(nl, 99):.1f}x, "
                       f"throughput {len(al) / a.seconds / (len(nl) / n.seconds):.2f}x")
     finally:
         shutil.rmtree(root, ignore_errors=True)
