@@ -83,22 +83,22 @@ class SiteServer:
             await self._close(reader, writer, linger=False)
             return
         self._idle[writer] = True
-        answered = False
+        then = "gone"
         try:
-            while (keep := await self._one(reader, writer, peer)) is True:
+            while (then := await self._one(reader, writer, peer)) == "keep":
                 self._idle[writer] = True
-            answered = keep is False
         except (ConnectionError, TimeoutError, asyncio.IncompleteReadError):
             writer.transport.abort()  # the client went away or stalled: nothing left to answer
         finally:
             self._idle[writer] = False  # still counted while it closes, never evicted
-            await self._close(reader, writer, answered)
+            await self._close(reader, writer, linger=then == "linger")
             self._idle.pop(writer, None)
 
     async def _close(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, linger: bool) -> None:
-        """Close after what is buffered went out. After an answer, first half-close and read what the
-        client still sends for a moment (a lingering close): closing a socket with unread input sends
-        an RST, which can destroy the answer (a 400, say) before the client has read it."""
+        """Close after what is buffered went out. With LINGER (an answer to a malformed request or one
+        with an unread body), first half-close and read what the client still sends for a moment:
+        closing a socket with unread input sends an RST, which can destroy the answer (a 400, say)
+        before the client has read it. Not always: it costs a round trip per connection."""
         if writer.transport.is_closing():
             return
         try:
@@ -123,19 +123,20 @@ class SiteServer:
         victim.transport.abort()  # its read fails at once and its handler ends
         return True
 
-    async def _one(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: str) -> bool | None:
-        """Read and answer one request; True to keep the connection for the next one, False to close it
-        after the answer, None when there was no request (the client closed, or stayed idle too long)."""
+    async def _one(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: str) -> str:
+        """Read and answer one request. What then: "keep" the connection for the next request, "close"
+        it, "linger" before closing (input may be left unread), or it is "gone" (the client closed or
+        stayed idle too long, nothing was answered)."""
         try:
             req = await read_request(reader, self.limits)
             if req is None:
-                return None
+                return "gone"
             self._idle[writer] = False
             to_drop = body_length(req, self.limits)
         except BadRequest as bad:
             await self._finish(writer, peer, None, error(bad.code, "BAD_REQUEST", bad.reason, plain=True),
                                keep=False, note=bad.reason)
-            return False
+            return "linger"
         if to_drop:
             async with asyncio.timeout(self.limits.header_timeout):
                 await reader.readexactly(to_drop)
@@ -144,10 +145,10 @@ class SiteServer:
         except Exception as exc:  # noqa: BLE001 (one broken request must not stop the server)
             await self._finish(writer, peer, req, error(500, "INTERNAL", "internal error", plain=True), keep=False,
                                note=f"{type(exc).__name__}: {exc}")
-            return False
+            return "close" if to_drop is not None else "linger"
         keep = req.keep_alive and to_drop is not None
         await self._finish(writer, peer, req, resp, keep)
-        return keep
+        return "keep" if keep else "close" if to_drop is not None else "linger"
 
     # -- responses ------------------------------------------------------------------------
 
@@ -174,8 +175,9 @@ class SiteServer:
             if with_body and resp.fd is None:
                 data += resp.body
             writer.write(data)
-            async with asyncio.timeout(self.limits.send_timeout):
-                await writer.drain()
+            if writer.transport.get_write_buffer_size():  # most answers went out whole: no timer needed
+                async with asyncio.timeout(self.limits.send_timeout):
+                    await writer.drain()
             if with_body and resp.fd is not None:
                 await self._sendfile(writer, resp)
         finally:
