@@ -276,7 +276,7 @@ def main() -> None:
     ap.add_argument("--client-procs", type=int, default=2, help="processes the clients are spread over")
     ap.add_argument("--timeout", type=float, default=30.0, help="per request")
     ap.add_argument("--servers", default="airlock,nginx",
-                    help="comma-separated: airlock, nginx, threaded-N (the measured alternative design: the same "
+                    help="comma-separated: airlock (default workers), airlock-N (N workers), nginx, threaded-N (the measured alternative design: the same "
                          "handlers in a pool of N threads, 0 for a thread per connection; benchmarks/serve_threaded.py)")
     args = ap.parse_args()
     root = Path(tempfile.mkdtemp(prefix="airlock-serve-bench-"))
@@ -295,8 +295,9 @@ def main() -> None:
         servers: dict[str, tuple[list[str], int]] = {}
         for name in args.servers.split(","):
             port = free_port()
-            if name == "airlock":
+            if name == "airlock" or name.startswith("airlock-"):
                 cmd = [sys.executable, "-m", "airlock", "serve", str(site), "--listen", f"127.0.0.1:{port}"]
+                cmd += ["--workers", name.split("-", 1)[1]] if "-" in name else []
             elif name == "nginx":
                 cmd = [need("nginx"), "-p", str(root / "nginx"), "-c", str(nginx_conf(root / "nginx", site, port)),
                        "-g", "daemon off;"]

@@ -18,6 +18,7 @@ import dataclasses
 import os
 import resource
 import signal
+import socket
 import sys
 import threading
 import time
@@ -27,6 +28,8 @@ from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
+from airlock.errors import AirlockError
+from airlock.server.prefork import supervise
 from airlock.server.protocol import BadRequest, Limits, Request, body_length, read_request
 from airlock.server.site import Response, Site, error
 
@@ -48,17 +51,15 @@ class SiteServer:
 
     # -- lifecycle ------------------------------------------------------------------------
 
-    async def run(self, host: str, port: int, ready: Callable[[SiteServer], None] | None = None) -> None:
+    async def run(self, sock: socket.socket, ready: Callable[[SiteServer], None] | None = None) -> None:
+        """Accept on SOCK (listening already) until :meth:`stop`, SIGTERM or SIGINT."""
         self._loop = asyncio.get_running_loop()
         self._stopped = asyncio.Event()
-        server = await asyncio.start_server(self._connection, host, port, limit=self.limits.max_line,
-                                            backlog=BACKLOG, reuse_address=True)
-        self.port = server.sockets[0].getsockname()[1]
+        server = await asyncio.start_server(self._connection, sock=sock, limit=self.limits.max_line)
+        self.port = sock.getsockname()[1]
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGTERM, signal.SIGINT):
                 self._loop.add_signal_handler(sig, self._stopped.set)
-        print(f"airlock serve: {self.site.root} on http://{host}:{self.port} (files at /files/, registry at /v2/)",
-              file=self.log, flush=True)
         if ready:
             ready(self)
         async with server:
@@ -66,7 +67,6 @@ class SiteServer:
             server.close()
             for writer in list(self._idle):
                 writer.transport.abort()
-        print("airlock serve: stopped", file=self.log, flush=True)
 
     def stop(self) -> None:
         """Stop from any thread."""
@@ -219,12 +219,40 @@ def fd_budget(wanted: int) -> int:
     return max(1, min(wanted, (soft - 64) // 2))
 
 
+def listen(host: str, port: int) -> socket.socket:
+    family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
+                                                         flags=socket.AI_PASSIVE)[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(BACKLOG)
+    except OSError:
+        sock.close()
+        raise
+    sock.setblocking(False)
+    return sock
+
+
 def serve(site: Path, host: str, port: int, log: Any = sys.stderr,
-          ready: Callable[[SiteServer], None] | None = None, limits: Limits | None = None) -> None:
+          ready: Callable[[SiteServer], None] | None = None, limits: Limits | None = None, workers: int = 1) -> None:
+    """Serve SITE on HOST:PORT until SIGTERM/SIGINT (or ``stop()`` of the server READY is given;
+    READY is only called with one worker, in this process)."""
     limits = limits or Limits()
     allowed = fd_budget(limits.max_connections)
     if allowed < limits.max_connections:
         print(f"airlock serve: {allowed} connections at most (file descriptor limit); raise `ulimit -n` for more",
               file=log, flush=True)
         limits = dataclasses.replace(limits, max_connections=allowed)
-    asyncio.run(SiteServer(site, limits, log).run(host, port, ready))
+    with listen(host, port) as sock:
+        where = f"http://{host if ':' not in host else f'[{host}]'}:{sock.getsockname()[1]}"
+        print(f"airlock serve: {Path(os.path.realpath(site))} on {where} (files at /files/, registry at /v2/)"
+              + (f", {workers} worker processes" if workers > 1 else ""), file=log, flush=True)
+        if workers <= 1:
+            asyncio.run(SiteServer(site, limits, log).run(sock, ready))
+        else:  # the connection limit is shared out; each worker has its own loop
+            share = dataclasses.replace(limits, max_connections=max(1, limits.max_connections // workers))
+            if not supervise(workers, lambda: asyncio.run(SiteServer(site, share, log).run(sock)), log):
+                raise AirlockError("the worker processes of airlock serve keep failing at start",
+                                   hint="see the errors above; --workers 1 runs the server in one process")
+    print("airlock serve: stopped", file=log, flush=True)

@@ -1,0 +1,91 @@
+"""Worker processes for ``airlock serve --workers N``: N forks accepting on one listening socket.
+
+Why: one asyncio loop is one Python thread on one core; on a machine that is also busy with
+something else (the 200-client benchmark's own clients, for one) N processes get N cores' worth of
+CPU, as nginx's worker processes do. The parent only supervises: SIGTERM/SIGINT is passed on to the
+workers and it returns once all have stopped; a worker that dies is replaced, unless workers keep
+dying at start (a broken setup), then everything stops.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+def _spawn(child: Callable[[], None]) -> int:
+    pid = os.fork()
+    if pid:
+        return pid
+    code = 0
+    try:
+        for sig in SIGNALS:
+            signal.signal(sig, signal.SIG_DFL)  # until the worker's loop installs its own
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS)
+        child()
+    except BaseException:  # noqa: BLE001 (report, then leave without running the parent's cleanup)
+        traceback.print_exc()
+        code = 70
+    finally:
+        sys.stderr.flush()
+        os._exit(code)
+
+
+def supervise(workers: int, child: Callable[[], None], log: Any) -> bool:
+    """Run WORKERS forks of CHILD until a signal stops them; False if they kept dying at start."""
+    stopping = False
+    pids: dict[int, float] = {}  # pid -> start time
+    quick_deaths = 0
+
+    def stop(*_: Any) -> None:
+        nonlocal stopping
+        stopping = True
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+
+    previous = {sig: signal.signal(sig, stop) for sig in SIGNALS}
+    try:
+        for _ in range(workers):
+            signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)  # a stop never misses a fresh worker
+            try:
+                pids[_spawn(child)] = time.monotonic()
+            finally:
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS)
+        while pids:
+            try:
+                pid, status = os.wait()
+            except ChildProcessError:
+                break
+            started = pids.pop(pid, None)
+            if started is None or stopping:
+                continue
+            quick_deaths += time.monotonic() - started < 2.0
+            print(f"airlock serve: worker {pid} ended ({_how(status)}), starting another", file=log, flush=True)
+            if quick_deaths >= 3:
+                stop()
+                return False
+            signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
+            try:
+                pids[_spawn(child)] = time.monotonic()
+            finally:
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS)
+        return True
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _how(status: int) -> str:
+    if os.WIFSIGNALED(status):
+        return f"signal {signal.Signals(os.WTERMSIG(status)).name}"
+    return f"exit {os.WEXITSTATUS(status)}"
