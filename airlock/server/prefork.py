@@ -20,7 +20,7 @@ from typing import Any
 SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
-def _spawn(child: Callable[[], None]) -> int:
+def _spawn(child: Callable[[int], None], index: int) -> int:
     pid = os.fork()
     if pid:
         return pid
@@ -29,7 +29,7 @@ def _spawn(child: Callable[[], None]) -> int:
         for sig in SIGNALS:
             signal.signal(sig, signal.SIG_DFL)  # until the worker's loop installs its own
         signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS)
-        child()
+        child(index)
     except BaseException:  # noqa: BLE001 (report, then leave without running the parent's cleanup)
         traceback.print_exc()
         code = 70
@@ -38,10 +38,11 @@ def _spawn(child: Callable[[], None]) -> int:
         os._exit(code)
 
 
-def supervise(workers: int, child: Callable[[], None], log: Any) -> bool:
-    """Run WORKERS forks of CHILD until a signal stops them; False if they kept dying at start."""
+def supervise(workers: int, child: Callable[[int], None], log: Any) -> bool:
+    """Run CHILD(0) ... CHILD(WORKERS - 1) in forks until a signal stops them (a replacement gets the
+    index of the worker it replaces); False if they kept dying at start."""
     stopping = False
-    pids: dict[int, float] = {}  # pid -> start time
+    pids: dict[int, tuple[float, int]] = {}  # pid -> (start time, index)
     quick_deaths = 0
 
     def stop(*_: Any) -> None:
@@ -55,10 +56,10 @@ def supervise(workers: int, child: Callable[[], None], log: Any) -> bool:
 
     previous = {sig: signal.signal(sig, stop) for sig in SIGNALS}
     try:
-        for _ in range(workers):
+        for index in range(workers):
             signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)  # a stop never misses a fresh worker
             try:
-                pids[_spawn(child)] = time.monotonic()
+                pids[_spawn(child, index)] = (time.monotonic(), index)
             finally:
                 signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS)
         while pids:
@@ -66,9 +67,10 @@ def supervise(workers: int, child: Callable[[], None], log: Any) -> bool:
                 pid, status = os.wait()
             except ChildProcessError:
                 break
-            started = pids.pop(pid, None)
-            if started is None or stopping:
+            entry = pids.pop(pid, None)
+            if entry is None or stopping:
                 continue
+            started, index = entry
             quick_deaths += time.monotonic() - started < 2.0
             print(f"airlock serve: worker {pid} ended ({_how(status)}), starting another", file=log, flush=True)
             if quick_deaths >= 3:
@@ -76,7 +78,7 @@ def supervise(workers: int, child: Callable[[], None], log: Any) -> bool:
                 return False
             signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
             try:
-                pids[_spawn(child)] = time.monotonic()
+                pids[_spawn(child, index)] = (time.monotonic(), index)
             finally:
                 signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS)
         return True
