@@ -170,7 +170,7 @@ async def client(port: int, plan: list[Target], keep: bool, timeout: float, res:
         try:
             async with asyncio.timeout(timeout):
                 if conn is None:
-                    conn = await asyncio.open_connection("127.0.0.1", port, limit=1 << 16)
+                    conn = await asyncio.open_connection("127.0.0.1", port, limit=8 * MiB)  # big reads: a lean client
                 ok = await _one(*conn, t, keep, res)
             if ok:
                 res.latencies.append((time.perf_counter() - t0, t.size <= SMALL))
