@@ -30,7 +30,7 @@ from typing import Any
 
 from airlock.errors import AirlockError
 from airlock.server.prefork import supervise
-from airlock.server.protocol import BadRequest, Limits, Request, Watch, body_length, read_request
+from airlock.server.protocol import BadRequest, Limits, Request, body_length, read_request
 from airlock.server.site import Response, Site, error
 
 BACKLOG = 4096       # the kernel caps it at net.core.somaxconn; 5 (the old default) dropped bursts
@@ -44,7 +44,7 @@ class SiteServer:
         self.limits = limits
         self.log = log
         self.port = 0
-        self._conns: dict[asyncio.StreamWriter, Watch] = {}  # every open connection
+        self._idle: dict[asyncio.StreamWriter, bool] = {}  # open connections -> waiting for a request?
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopped: asyncio.Event | None = None
         self._date = (0, "")
@@ -64,23 +64,11 @@ class SiteServer:
                 self._loop.add_signal_handler(sig, self._stopped.set)
         if ready:
             ready(self)
-        watchdog = asyncio.create_task(self._watchdog())
         async with server:
             await self._stopped.wait()
             server.close()
-            watchdog.cancel()
-            for writer in list(self._conns):
+            for writer in list(self._idle):
                 writer.transport.abort()
-
-    async def _watchdog(self) -> None:
-        """Fire every wait past its deadline (see :class:`Watch`); ticks a quarter of the shortest timeout."""
-        lim = self.limits
-        tick = max(0.01, min(0.5, lim.idle_timeout / 4, lim.header_timeout / 4, lim.send_timeout / 4))
-        while True:
-            await asyncio.sleep(tick)
-            now = time.monotonic()
-            for watch in [w for w in self._conns.values() if w.deadline <= now]:
-                watch.fire()
 
     def stop(self) -> None:
         """Stop from any thread."""
@@ -91,28 +79,24 @@ class SiteServer:
 
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = (writer.get_extra_info("peername") or ("-",))[0]
-        watch = Watch(asyncio.current_task())  # type: ignore[arg-type]
-        full = len(self._conns) >= self.limits.max_connections and not self._evict_idle()
-        self._conns[writer] = watch  # counted until closed, refused ones too
+        if len(self._idle) >= self.limits.max_connections and not self._evict_idle():
+            await self._finish(writer, peer, None, error(503, "UNAVAILABLE", "too many connections", plain=True),
+                               keep=False)
+            await self._close(reader, writer, linger=False)
+            return
+        self._idle[writer] = True
         then = "gone"
         try:
-            if full:
-                watch.idle = False
-                await self._finish(writer, watch, peer, None,
-                                   error(503, "UNAVAILABLE", "too many connections", plain=True), keep=False)
-                then = "close"
-                return
-            while (then := await self._one(reader, writer, peer, watch)) == "keep":
-                watch.idle = True
+            while (then := await self._one(reader, writer, peer)) == "keep":
+                self._idle[writer] = True
         except (ConnectionError, TimeoutError, asyncio.IncompleteReadError):
             writer.transport.abort()  # the client went away or stalled: nothing left to answer
         finally:
-            watch.idle = False  # never evicted while it closes
-            await self._close(reader, writer, watch, linger=then == "linger")
-            self._conns.pop(writer, None)
+            self._idle[writer] = False  # still counted while it closes, never evicted
+            await self._close(reader, writer, linger=then == "linger")
+            self._idle.pop(writer, None)
 
-    async def _close(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, watch: Watch,
-                     linger: bool) -> None:
+    async def _close(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, linger: bool) -> None:
         """Close after what is buffered went out. With LINGER (an answer to a malformed request or one
         with an unread body), first half-close and read what the client still sends for a moment:
         closing a socket with unread input sends an RST, which can destroy the answer (a 400, say)
@@ -122,11 +106,11 @@ class SiteServer:
         try:
             if linger and writer.can_write_eof():
                 writer.write_eof()
-                with watch.limit(LINGER):
+                async with asyncio.timeout(LINGER):
                     while await reader.read(1 << 16):
                         pass
             writer.close()
-            with watch.limit(self.limits.send_timeout):
+            async with asyncio.timeout(self.limits.send_timeout):
                 await writer.wait_closed()
         except (ConnectionError, TimeoutError, OSError):
             pass
@@ -134,37 +118,38 @@ class SiteServer:
             writer.transport.abort()
 
     def _evict_idle(self) -> bool:
-        victim = next((w for w, watch in self._conns.items() if watch.idle), None)
+        victim = next((w for w, idle in self._idle.items() if idle), None)
         if victim is None:
             return False
-        self._conns.pop(victim)
+        self._idle.pop(victim)
         victim.transport.abort()  # its read fails at once and its handler ends
         return True
 
-    async def _one(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: str, watch: Watch) -> str:
+    async def _one(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: str) -> str:
         """Read and answer one request. What then: "keep" the connection for the next request, "close"
         it, "linger" before closing (input may be left unread), or it is "gone" (the client closed or
         stayed idle too long, nothing was answered)."""
         try:
-            req = await read_request(reader, self.limits, watch)
+            req = await read_request(reader, self.limits)
             if req is None:
                 return "gone"
+            self._idle[writer] = False
             to_drop = body_length(req, self.limits)
         except BadRequest as bad:
-            await self._finish(writer, watch, peer, None,
-                               error(bad.code, "BAD_REQUEST", bad.reason, plain=True), keep=False, note=bad.reason)
+            await self._finish(writer, peer, None, error(bad.code, "BAD_REQUEST", bad.reason, plain=True),
+                               keep=False, note=bad.reason)
             return "linger"
         if to_drop:
-            with watch.limit(self.limits.header_timeout):
+            async with asyncio.timeout(self.limits.header_timeout):
                 await reader.readexactly(to_drop)
         try:
             resp = self.site.handle(req)
         except Exception as exc:  # noqa: BLE001 (one broken request must not stop the server)
-            await self._finish(writer, watch, peer, req, error(500, "INTERNAL", "internal error", plain=True),
-                               keep=False, note=f"{type(exc).__name__}: {exc}")
+            await self._finish(writer, peer, req, error(500, "INTERNAL", "internal error", plain=True), keep=False,
+                               note=f"{type(exc).__name__}: {exc}")
             return "close" if to_drop is not None else "linger"
         keep = req.keep_alive and to_drop is not None
-        await self._finish(writer, watch, peer, req, resp, keep)
+        await self._finish(writer, peer, req, resp, keep)
         return "keep" if keep else "close" if to_drop is not None else "linger"
 
     # -- responses ------------------------------------------------------------------------
@@ -175,8 +160,8 @@ class SiteServer:
             self._date = (now, formatdate(now, usegmt=True))
         return self._date[1]
 
-    async def _finish(self, writer: asyncio.StreamWriter, watch: Watch, peer: str, req: Request | None,
-                      resp: Response, keep: bool, note: str = "") -> None:
+    async def _finish(self, writer: asyncio.StreamWriter, peer: str, req: Request | None, resp: Response,
+                      keep: bool, note: str = "") -> None:
         """Send RESP (closing its file in any case) and write the access-log line."""
         try:
             head = [f"HTTP/1.1 {resp.code} {HTTPStatus(resp.code).phrase}", "Server: airlock",
@@ -192,23 +177,23 @@ class SiteServer:
             if with_body and resp.fd is None:
                 data += resp.body
             writer.write(data)
-            if writer.transport.get_write_buffer_size():  # most answers went out whole: nothing to wait for
-                with watch.limit(self.limits.send_timeout):
+            if writer.transport.get_write_buffer_size():  # most answers went out whole: no timer needed
+                async with asyncio.timeout(self.limits.send_timeout):
                     await writer.drain()
             if with_body and resp.fd is not None:
-                await self._sendfile(writer, watch, resp)
+                await self._sendfile(writer, resp)
         finally:
             if resp.fd is not None:
                 os.close(resp.fd)
             line = f'{peer} "{req.method} {req.target}" ' if req else f'{peer} "-" '
             print(line + f"{resp.code} {resp.size}" + (f" ({note})" if note else ""), file=self.log, flush=True)
 
-    async def _sendfile(self, writer: asyncio.StreamWriter, watch: Watch, resp: Response) -> None:
+    async def _sendfile(self, writer: asyncio.StreamWriter, resp: Response) -> None:
         assert self._loop is not None and resp.fd is not None
         f = _unbuffered(resp.fd)
         offset, left = resp.offset, resp.length
         while left > 0:
-            with watch.limit(self.limits.send_timeout):
+            async with asyncio.timeout(self.limits.send_timeout):
                 sent = await self._loop.sendfile(writer.transport, f, offset, min(left, SEND_CHUNK))
             if sent == 0:
                 raise ConnectionError("file shrank while being sent")  # the length we promised is a lie now

@@ -11,12 +11,8 @@ connection by the idle timeout, the whole head, once its first byte came, by the
 from __future__ import annotations
 
 import asyncio
-import math
 import re
-import time
 from dataclasses import dataclass, field
-from types import TracebackType
-from typing import Self
 from urllib.parse import unquote_to_bytes, urlsplit
 
 _TOKEN = re.compile(rb"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
@@ -38,44 +34,6 @@ class Limits:
     max_head: int = 32768          # bytes of the whole request head
     max_headers: int = 100
     max_discard: int = 65536       # a GET/HEAD body up to this size is read and dropped; larger closes
-
-
-class Watch:
-    """The deadline of one connection's current wait, as ``with watch.limit(seconds): await ...``.
-
-    asyncio.timeout() costs a timer per wait (measured: about 25 us, several per request); here a
-    wait only stores a number, and one watchdog task per server scans all connections a few times
-    a second (:meth:`fire` on those past their deadline). A fired wait raises TimeoutError, as
-    asyncio.timeout() does.
-    """
-
-    __slots__ = ("deadline", "expired", "idle", "task")
-
-    def __init__(self, task: asyncio.Task[None] | None):
-        self.task = task
-        self.deadline = math.inf
-        self.expired = False
-        self.idle = True  # waiting for a request: may be closed to make room for a new connection
-
-    def limit(self, seconds: float) -> Self:
-        self.deadline = time.monotonic() + seconds
-        return self
-
-    def fire(self) -> None:
-        self.deadline = math.inf
-        if self.task is not None and not self.task.done():
-            self.expired = True
-            self.task.cancel()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
-        self.deadline = math.inf
-        if self.expired and kind is asyncio.CancelledError and self.task is not None:
-            self.expired = False
-            if self.task.uncancel() == 0:  # our cancellation, nobody else's: a timeout
-                raise TimeoutError from None
 
 
 class BadRequest(Exception):
@@ -118,16 +76,15 @@ async def _line(reader: asyncio.StreamReader, code: int, what: str, first: bytes
     return line
 
 
-async def read_request(reader: asyncio.StreamReader, limits: Limits, watch: Watch) -> Request | None:
+async def read_request(reader: asyncio.StreamReader, limits: Limits) -> Request | None:
     """The next request head, or None when the client closed or stayed idle too long."""
     try:
-        with watch.limit(limits.idle_timeout):
+        async with asyncio.timeout(limits.idle_timeout):
             first = await reader.readexactly(1)  # the idle wait ends with the first byte of a request
     except (TimeoutError, asyncio.IncompleteReadError, ConnectionError):
         return None
-    watch.idle = False
     try:
-        with watch.limit(limits.header_timeout):
+        async with asyncio.timeout(limits.header_timeout):
             return await _read_head(reader, limits, first)
     except TimeoutError:
         raise BadRequest(408, "request head not complete within the header timeout") from None
