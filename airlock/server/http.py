@@ -1,10 +1,11 @@
 """``airlock serve``: one asyncio HTTP/1.1 server for a site: ``/files/``, ``/rpms/``, ``/debs/``, ``/pypi/``
 as static files and a read-only ``/v2/`` registry (what is answered: :mod:`airlock.server.site`).
 
-Why asyncio and not a thread per connection: 200 clients at once, most of them kept alive and idle,
-cost a few KiB each here instead of a thread; measured with benchmarks/serve_load.py against the
-threaded server with a large backlog and against nginx (see docs/cli.md). Files above 64 KiB go out
-with sendfile(2). Every resource is bounded: connections (``Limits.max_connections``; at the limit an
+Why asyncio in ``--workers`` processes rather than threads: measured with benchmarks/serve_load.py
+(figures in its docstring), a bounded thread pool stalls kept-alive clients beyond its size behind
+idle connections (p99 about 2 s at 200 clients and 64 threads), and a thread per connection leaves
+threads and descriptors unbounded; an event loop holds idle connections for a few KiB each, and
+worker processes give it more than one core. Files above 64 KiB go out with sendfile(2). Every resource is bounded: connections (``Limits.max_connections``; at the limit an
 idle kept-alive connection is closed for the new one, else the new one gets 503), the time a
 connection may sit idle, take to send a request head, or stall a response (:class:`Limits`), and
 the size of a request head. Malformed requests get a 4xx and a closed connection. One access-log
