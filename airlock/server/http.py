@@ -36,6 +36,7 @@ from airlock.server.site import Response, Site, error
 
 BACKLOG = 4096       # the kernel caps it at net.core.somaxconn; 5 (the old default) dropped bursts
 SEND_CHUNK = 8 << 20  # sendfile in chunks so a stalled client trips the send timeout
+ACCEPT_BATCH = 16
 LINGER = 2.0          # seconds to read and drop input after a closing answer
 
 
@@ -56,9 +57,11 @@ class SiteServer:
         """Accept on SOCK (listening already) until :meth:`stop`, SIGTERM or SIGINT."""
         self._loop = asyncio.get_running_loop()
         self._stopped = asyncio.Event()
-        # backlog: start_server listens again with it, and accepts that many connections per wakeup
+        # start_server's backlog is both the listen() backlog and how many connections one wakeup
+        # accepts: a small batch lets every worker on the shared socket take its part of a burst
         server = await asyncio.start_server(self._connection, sock=sock, limit=self.limits.max_line,
-                                            backlog=BACKLOG)
+                                            backlog=ACCEPT_BATCH)
+        sock.listen(BACKLOG)  # start_server listened with ACCEPT_BATCH: the kernel queue stays long
         self.port = sock.getsockname()[1]
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGTERM, signal.SIGINT):
@@ -222,29 +225,22 @@ def fd_budget(wanted: int) -> int:
     return max(1, min(wanted, (soft - 64) // 2))
 
 
-def listen(host: str, port: int, count: int = 1) -> list[socket.socket]:
-    """COUNT listening sockets on one address (SO_REUSEPORT when more than one): the kernel spreads
-    new connections over them evenly, where one shared socket would let whichever worker wakes first
-    accept a whole burst."""
+def listen(host: str, port: int) -> socket.socket:
+    """The listening socket all workers share: a busy worker is not woken, so an idle one takes the
+    next connections (one SO_REUSEPORT socket per worker measured no better: the kernel deals new
+    connections to a worker by address hash, busy or not)."""
     family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
                                                          flags=socket.AI_PASSIVE)[0]
-    socks: list[socket.socket] = []
+    sock = socket.socket(family, kind, proto)
     try:
-        for _ in range(count):
-            sock = socket.socket(family, kind, proto)
-            socks.append(sock)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            if count > 1:
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-            sock.bind(address)
-            address = sock.getsockname()  # port 0 picked a port: the others take the same
-            sock.listen(BACKLOG)
-            sock.setblocking(False)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(BACKLOG)
+        sock.setblocking(False)
     except OSError:
-        for sock in socks:
-            sock.close()
+        sock.close()
         raise
-    return socks
+    return sock
 
 
 def serve(site: Path, host: str, port: int, log: Any = sys.stderr,
@@ -257,26 +253,15 @@ def serve(site: Path, host: str, port: int, log: Any = sys.stderr,
         print(f"airlock serve: {allowed} connections at most (file descriptor limit); raise `ulimit -n` for more",
               file=log, flush=True)
         limits = dataclasses.replace(limits, max_connections=allowed)
-    socks = listen(host, port, workers)
-    try:
-        where = f"http://{host if ':' not in host else f'[{host}]'}:{socks[0].getsockname()[1]}"
+    with listen(host, port) as sock:
+        where = f"http://{host if ':' not in host else f'[{host}]'}:{sock.getsockname()[1]}"
         print(f"airlock serve: {Path(os.path.realpath(site))} on {where} (files at /files/, registry at /v2/)"
               + (f", {workers} worker processes" if workers > 1 else ""), file=log, flush=True)
         if workers <= 1:
-            asyncio.run(SiteServer(site, limits, log).run(socks[0], ready))
-        else:  # the connection limit is shared out; each worker has its own loop and socket
+            asyncio.run(SiteServer(site, limits, log).run(sock, ready))
+        else:  # the connection limit is shared out; each worker has its own loop
             share = dataclasses.replace(limits, max_connections=max(1, limits.max_connections // workers))
-
-            def worker(index: int) -> None:
-                for i, other in enumerate(socks):
-                    if i != index:
-                        other.close()
-                asyncio.run(SiteServer(site, share, log).run(socks[index]))
-
-            if not supervise(workers, worker, log):
+            if not supervise(workers, lambda _: asyncio.run(SiteServer(site, share, log).run(sock)), log):
                 raise AirlockError("the worker processes of airlock serve keep failing at start",
                                    hint="see the errors above; --workers 1 runs the server in one process")
-    finally:
-        for sock in socks:
-            sock.close()
     print("airlock serve: stopped", file=log, flush=True)
