@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -93,8 +92,8 @@ def apply(bundle: str, dest: str, url: str, push: str | None, registry_user: str
               metavar="SECONDS", help="Answer 408 and close when a request head takes longer than this.")
 @click.option("--max-connections", default=1024, show_default=True, type=click.IntRange(1, 65536),
               help="Open connections at most (idle ones are closed first, then 503).")
-@click.option("--workers", default=min(os.cpu_count() or 1, 4), show_default="CPUs, at most 4",
-              type=click.IntRange(1, 64), help="Server processes (each one event loop).")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Server processes sharing the listening socket, each one event loop.")
 def serve(site: str, listen: str, idle_timeout: float, header_timeout: float, max_connections: int,
           workers: int) -> None:
     """Serve SITE: /files/... and a read-only OCI registry at /v2/ (Ctrl-C or SIGTERM stops it)."""
