@@ -4,8 +4,9 @@ as static files and a read-only ``/v2/`` registry (what is answered: :mod:`airlo
 Why asyncio in ``--workers`` processes rather than threads: measured with benchmarks/serve_load.py
 (figures in its docstring), a bounded thread pool stalls kept-alive clients beyond its size behind
 idle connections (p99 about 2 s at 200 clients and 64 threads), and a thread per connection leaves
-threads and descriptors unbounded; an event loop holds idle connections for a few KiB each, and
-worker processes give it more than one core. Files above 64 KiB go out with sendfile(2). Every resource is bounded: connections (``Limits.max_connections``; at the limit an
+threads and descriptors unbounded; an event loop holds idle connections for a few KiB each and,
+with one worker, had the best tail latency of the Python designs. Files above 64 KiB go out with
+sendfile(2). Every resource is bounded: connections (``Limits.max_connections``; at the limit an
 idle kept-alive connection is closed for the new one, else the new one gets 503), the time a
 connection may sit idle, take to send a request head, or stall a response (:class:`Limits`), and
 the size of a request head. Malformed requests get a 4xx and a closed connection. One access-log

@@ -1,8 +1,9 @@
 """Worker processes for ``airlock serve --workers N``: N forks accepting on one listening socket.
 
-Why: one asyncio loop is one Python thread on one core; on a machine that is also busy with
-something else (the 200-client benchmark's own clients, for one) N processes get N cores' worth of
-CPU, as nginx's worker processes do. The parent only supervises: SIGTERM/SIGINT is passed on to the
+Why: one asyncio loop is one Python thread on one core; with more cores than that and remote
+clients, N processes can use N cores, as nginx's worker processes do (on the 2-core benchmark host,
+whose clients share the cores, one worker measured better, so one is the default). The parent only
+supervises: SIGTERM/SIGINT is passed on to the
 workers and it returns once all have stopped; a worker that dies is replaced, unless workers keep
 dying at start (a broken setup), then everything stops.
 """
