@@ -18,7 +18,8 @@ How the design of `airlock serve` was chosen (2-core VM, other test suites runni
 average in brackets; "small" = manifests, registry API and files up to 256 KiB; p50/p99 in ms):
 
     server (as of the run)                     keep-alive small  all p99 | close small   all p99
-    old ThreadingHTTPServer, backlog 5  [4-7]  62 / 1936, 28 requests timed out (30 s) | 57 timed out
+    old ThreadingHTTPServer, backlog 5  [6-7]  44 / 2085, 83 of 4000 timed out (10 s) | 10 / 2722, 99 timed out
+    nginx, same run                     [6-7]  29 / 141    733           |  82 / 371    910
     threaded-0 (thread per conn.)       [7.4]  72 / 249    434           | 219 / 369    372
     threaded-64 (bounded pool)          [7.4]  47 / 1839   1839          |  93 / 282    602
     airlock-1 (asyncio, 1 worker)       [7.4]  81 / 280    427           |  80 / 222    276
@@ -26,6 +27,8 @@ average in brackets; "small" = manifests, registry API and files up to 256 KiB; 
     airlock-2 (2 workers)               [5.7-9] 132 / 466  1803          | 278 / 532    1927
     airlock-1                           [5.7-9] 138 / 262  494           | 309 / 500    533
     nginx                               [5.7-9]  16 / 109  414           |  61 / 291    515
+    airlock (final, 1 worker, best of 3) [7]   79 / 179    345           | 201 / 426    432
+    nginx                               [7]     19 / 104    401           |  41 / 142    355
 
 A bounded pool stalls kept-alive clients beyond its size (p99 1.8 s); a thread per connection is
 unbounded in threads; one asyncio worker held the best tail of the Python designs, and two workers
