@@ -87,7 +87,7 @@ class SiteServer:
         if len(self._idle) >= self.limits.max_connections and not self._evict_idle():
             await self._finish(writer, peer, None, error(503, "UNAVAILABLE", "too many connections", plain=True),
                                keep=False)
-            await self._close(reader, writer, linger=False)
+            await self._close(reader, writer, linger=True)  # its request may sit unread
             return
         self._idle[writer] = True
         then = "gone"

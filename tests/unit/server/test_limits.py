@@ -96,3 +96,18 @@ def test_200_parallel_clients_all_succeed(site: Path) -> None:
         results = list(pool.map(client, range(200)))
     assert results == [3] * 200
     assert log.getvalue().count('"GET /files/dl.example/big.bin" 200') == 200
+
+
+def test_connection_limit_answers_503_when_no_connection_is_idle(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    (site / "files").mkdir(parents=True)
+    with (site / "files" / "huge").open("wb") as f:
+        f.truncate(256 << 20)  # sparse: more than any socket buffer holds
+    with running(site, max_connections=1) as (port, log), socket.create_connection(("127.0.0.1", port)) as busy:
+        busy.sendall(b"GET /files/huge HTTP/1.1\r\nHost: x\r\n\r\n")
+        busy.settimeout(BOUND)
+        assert status(busy.recv(4096)) == 200  # its answer is under way, and we stop reading it
+        with socket.create_connection(("127.0.0.1", port)) as other:
+            other.sendall(b"GET /v2/ HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert status(closed_eventually(other)) == 503
+    assert '"-" 503' in log.getvalue()
