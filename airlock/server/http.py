@@ -85,8 +85,11 @@ class SiteServer:
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = (writer.get_extra_info("peername") or ("-",))[0]
         if len(self._idle) >= self.limits.max_connections and not self._evict_idle():
-            await self._finish(writer, peer, None, error(503, "UNAVAILABLE", "too many connections", plain=True),
-                               keep=False)
+            try:
+                await self._finish(writer, peer, None,
+                                   error(503, "UNAVAILABLE", "too many connections", plain=True), keep=False)
+            except (ConnectionError, TimeoutError):
+                writer.transport.abort()
             await self._close(reader, writer, linger=True)  # its request may sit unread
             return
         self._idle[writer] = True
