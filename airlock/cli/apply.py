@@ -90,16 +90,27 @@ def apply(bundle: str, dest: str, url: str, push: str | None, registry_user: str
 @cli.command()
 @click.argument("site", type=click.Path(exists=True, file_okay=False))
 @click.option("--listen", default="127.0.0.1:8080", show_default=True, metavar="HOST:PORT")
-def serve(site: str, listen: str) -> None:
+@click.option("--idle-timeout", default=30.0, show_default=True, type=click.FloatRange(min=0.1), metavar="SECONDS",
+              help="Close a kept-alive connection that sends no request for this long.")
+@click.option("--header-timeout", default=10.0, show_default=True, type=click.FloatRange(min=0.1),
+              metavar="SECONDS", help="Answer 408 and close when a request head takes longer than this.")
+@click.option("--max-connections", default=1024, show_default=True, type=click.IntRange(1, 65536),
+              help="Open connections at most (idle ones are closed first, then 503).")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Server processes sharing the listening socket, each one event loop.")
+def serve(site: str, listen: str, idle_timeout: float, header_timeout: float, max_connections: int,
+          workers: int) -> None:
     """Serve SITE: /files/... and a read-only OCI registry at /v2/ (Ctrl-C or SIGTERM stops it)."""
     from airlock.errors import UsageError
     from airlock.server.http import serve as run
+    from airlock.server.protocol import Limits
 
     host, _, port = listen.rpartition(":")
     if not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise UsageError(f"--listen {listen!r} must be HOST:PORT with a port from 1 to 65535",
                          hint="e.g. --listen 0.0.0.0:8080 or --listen [::]:8080")
     try:
-        run(Path(site), host.strip("[]"), int(port))
+        run(Path(site), host.strip("[]"), int(port), limits=Limits(
+            idle_timeout=idle_timeout, header_timeout=header_timeout, max_connections=max_connections), workers=workers)
     except OSError as exc:
         raise UsageError(f"cannot listen on {listen}: {exc.strerror or exc}") from None
