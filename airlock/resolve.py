@@ -124,9 +124,8 @@ def resolve(loaded: LoadedManifest, old: Lock | None, opts: ResolveOptions,
                 if prev_img is not None and prev_img.digest != pin.digest:
                     result.moved.append(f"{pin.ref}: tag moved upstream from {prev_img.digest} to {pin.digest}")
                 pinned_images.append(pin)
-        from airlock.resolvers.ospackages import resolve_packages
-
         from airlock.plan import package_set
+        from airlock.resolvers.ospackages import resolve_packages
 
         rpms, debs, indexes, pkg_inputs = resolve_packages(loaded.manifest, package_set(plan), old, net,
                                                            upgrade=opts.upgrade and not opts.upgrade_names,
@@ -189,9 +188,8 @@ def check(loaded: LoadedManifest, lock: Lock) -> str | None:
     if missing:
         return f"the lock lacks {len(missing)} entr{'y' if len(missing) == 1 else 'ies'}: {', '.join(missing[:5])}" \
                + (" ..." if len(missing) > 5 else "")
-    from airlock.resolvers.ospackages import input_hash
-
     from airlock.plan import package_set
+    from airlock.resolvers.ospackages import input_hash
 
     for os_name, packages in sorted(package_set(plan).items()):
         if lock.packages_inputs.get(os_name) != input_hash(loaded.manifest, os_name, packages):

@@ -55,8 +55,8 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from benchmarks.serve_site import SMALL, Target, build_site, nginx_conf, targets
-from tests.world.servers import free_port, need, wait_http
+from benchmarks.serve_site import SMALL, Target, build_site, nginx_conf, targets  # noqa: E402
+from tests.world.servers import free_port, need, wait_http  # noqa: E402
 
 MiB = 1 << 20
 
