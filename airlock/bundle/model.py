@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 BUNDLE_FORMAT = 1
 Kind = Literal["lock", "manifest", "sbom", "layout", "kubespray", "file", "image-index", "image-manifest", "image-config",
-               "image-layer", "rpm", "deb", "deb-index", "wheel"]
+               "image-layer", "rpm", "deb", "deb-index", "wheel", "bootstrap"]
 
 
 class _Strict(BaseModel):

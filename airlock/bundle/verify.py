@@ -81,7 +81,7 @@ def _scan(stream: Any, where: str, keep: Any) -> tuple[BundleIndex, set[str], by
             listed = {e.path: e for e in index.entries}
             continue
         if data is None:
-            if name not in ("blobs", "blobs/sha256"):
+            if name not in ("blobs", "blobs/sha256") and not _bootstrap_dir(name):
                 raise BundleError(f"{where}: unexpected directory {name!r}")
             continue
         entry = listed.get(name)
@@ -119,6 +119,11 @@ def _scan(stream: Any, where: str, keep: Any) -> tuple[BundleIndex, set[str], by
     return index, seen, lock_bytes, small
 
 
+def _bootstrap_dir(name: str) -> bool:
+    """bootstrap/ and its wheels/, rpms/, rpms/repodata/ and debs/ directories."""
+    return name in ("bootstrap", "bootstrap/wheels", "bootstrap/rpms", "bootstrap/rpms/repodata", "bootstrap/debs")
+
+
 def _parse_index(raw: bytes, where: str) -> BundleIndex:
     try:
         data = json.loads(raw)
@@ -154,6 +159,9 @@ def _complete(v: Verified, where: str) -> None:
         need("sha256:" + w.sha256, f"python package {w.filename}")
     for i in v.lock.deb_index:
         need("sha256:" + i.sha256, f"deb index {i.repo} ({i.os}, {i.arch})")
+    from airlock.bootstrap.check import check_bootstrap
+
+    check_bootstrap(v.lock, v.index, where)
     for img in v.lock.image:
         need(img.target_digest, f"image {img.ref}")
         for p in img.platforms:

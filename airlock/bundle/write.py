@@ -63,7 +63,7 @@ def checked_manifest(path: Path, lock: Lock) -> bytes:
 
 def write_bundle(out: Path, index: BundleIndex, meta: dict[str, tuple[bytes, str, list[str]]],
                   blobs: list[Any], store: Store, split: int | None,
-                  wait: Callable[[str], None]) -> tuple[str, int, list[Path]]:
+                  wait: Callable[[str], None], front: list[Any] | None = None) -> tuple[str, int, list[Path]]:
     out.parent.mkdir(parents=True, exist_ok=True)
     splitter = SplitWriter(out, split) if split else None
     fd, tmp = (None, None) if splitter else tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
@@ -72,6 +72,16 @@ def write_bundle(out: Path, index: BundleIndex, meta: dict[str, tuple[bytes, str
         w = TarWriter(sink)  # type: ignore[arg-type]
         # Metadata first so verify/apply read the index before any blob; then blobs by digest.
         w.add_bytes("bundle.json", index.dumps())
+        if front:  # bootstrap/: right after the index, so `tar -xf bundle.tar bootstrap/` reads little
+            from airlock.bootstrap.folder import directories
+
+            for d in directories(front):
+                w.add_dir(d)
+            for f in front:
+                if f.data is not None:
+                    w.add_bytes(f.path, f.data)
+                else:
+                    w.add_file(f.path, f.source, f.size)
         for name in ("airlock.lock", "airlock.yaml", "sbom.cdx.json", "oci-layout", "index.json"):
             if name in meta:
                 w.add_bytes(name, meta[name][0])
