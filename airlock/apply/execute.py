@@ -38,6 +38,7 @@ class ApplyOptions:
     push: str | None = None
     insecure_registry: bool = False
     dry_run: bool = False
+    venv: bool = True  # DIR/venv: Kubespray's Ansible from the site's wheels
 
 
 @dataclass
@@ -95,6 +96,8 @@ def apply(bundle: Path, opts: ApplyOptions) -> ApplyReport:
         def keep(name: str, entry: Any) -> Any:
             if name.startswith("blobs/sha256/") and not (store / name.rsplit("/", 1)[1]).is_file():
                 return (staging / "blobs" / name.rsplit("/", 1)[1]).open("wb")
+            if entry.kind == "bootstrap" and name.startswith("bootstrap/wheels/pip-"):  # pip for DIR/venv
+                return (staging / "pip.whl").open("wb")
             return None
 
         v = verify_bundle(bundle, keep=keep)
@@ -126,6 +129,12 @@ def apply(bundle: Path, opts: ApplyOptions) -> ApplyReport:
             for repo_dir in rpm_repo_dirs(v.lock, list(m.arch)):
                 if build_rpm_repodata(dest / repo_dir, staging):
                     report.changed.append(f"{repo_dir}/repodata")
+            if opts.venv and v.lock.bootstrap is not None:  # the lock names the admin host this runs on
+                from airlock.apply.venv import build_venv
+
+                pip = staging / "pip.whl"
+                if build_venv(v.lock, dest, pip if pip.is_file() else None):
+                    report.changed.append("venv")
         return report
     finally:
         shutil.rmtree(staging, ignore_errors=True)

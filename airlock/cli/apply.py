@@ -25,16 +25,18 @@ from airlock.cli.main import cli
 @click.option("--key", type=click.Path(exists=True, dir_okay=False),
               help="Public ssh key: refuse the bundle unless BUNDLE.sig is a valid signature by it.")
 @click.option("--dry-run", is_flag=True, help="Verify and report what would change; change nothing.")
+@click.option("--no-venv", is_flag=True, help="Do not create Kubespray's venv (DIR/venv) from the site's wheels.")
 @click.option("--json", "as_json", is_flag=True)
 def apply(bundle: str, dest: str, url: str, push: str | None, registry_user: str | None,
           registry_password_stdin: bool, ca_file: str | None, insecure_registry: bool, concurrency: int,
-          key: str | None, dry_run: bool, as_json: bool) -> None:
+          key: str | None, dry_run: bool, no_venv: bool, as_json: bool) -> None:
     """Verify BUNDLE, then lay out the site in DIR: files, images, Kubespray, offline.yml, node/."""
     from airlock.apply.execute import ApplyOptions, site_for
     from airlock.apply.execute import apply as do_apply
     from airlock.errors import UsageError
 
-    opts = ApplyOptions(dest=Path(dest), url=url, push=push, insecure_registry=insecure_registry, dry_run=dry_run)
+    opts = ApplyOptions(dest=Path(dest), url=url, push=push, insecure_registry=insecure_registry, dry_run=dry_run,
+                        venv=not no_venv)
     site_for(opts)  # refuse a bad --url or --push (or one carrying a password) before reading anything
     password = None
     if registry_password_stdin:
