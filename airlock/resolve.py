@@ -151,8 +151,11 @@ def resolve(loaded: LoadedManifest, old: Lock | None, opts: ResolveOptions,
         deb_index=indexes,
         wheel=wheels,
         packages_inputs=pkg_inputs,
-        **({} if boot is None else {"bootstrap": boot.pin, "bootstrap_wheel": boot.wheel, "bootstrap_rpm": boot.rpm,
-                                    "bootstrap_deb": boot.deb, "bootstrap_deb_index": boot.deb_index}),
+        bootstrap=boot.pin if boot else None,
+        bootstrap_wheel=boot.wheel if boot else [],
+        bootstrap_rpm=boot.rpm if boot else [],
+        bootstrap_deb=boot.deb if boot else [],
+        bootstrap_deb_index=boot.deb_index if boot else [],
     )
     return result
 

@@ -34,13 +34,15 @@ def test_workflow_install_step_gives_airlock(tmp_path: Path) -> None:
     env = {**os.environ, **step.get("env", {}), "AIRLOCK_SOURCE": REPO.as_uri(),
            "PATH": f"{venv / 'bin'}:{os.environ['PATH']}", "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
     env.pop("PYTHONPATH", None)
-    res = subprocess.run(["bash", "-e", "-c", step["run"]], env=env, capture_output=True, text=True, timeout=900)
+    res = subprocess.run(["bash", "-e", "-c", step["run"]], check=False, env=env, capture_output=True, text=True,
+                         timeout=900)
     assert res.returncode == 0, res.stderr[-3000:]
-    out = subprocess.run([str(venv / "bin" / "airlock"), "--version"], capture_output=True, text=True, env=env)
+    out = subprocess.run([str(venv / "bin" / "airlock"), "--version"], check=False, capture_output=True, text=True,
+                         env=env)
     assert out.returncode == 0 and out.stdout.startswith("airlock, version"), out.stderr
     show = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "show", "airlock-kubespray"],
-                          capture_output=True, text=True, env=env)
+                          check=False, capture_output=True, text=True, env=env)
     assert "Name: airlock-kubespray" in show.stdout
     where = subprocess.run([str(venv / "bin" / "python"), "-c", "import airlock; print(airlock.__file__)"],
-                           capture_output=True, text=True, env=env, cwd=tmp_path)
+                           check=False, capture_output=True, text=True, env=env, cwd=tmp_path)
     assert str(venv) in where.stdout  # the installed copy, not the checkout
