@@ -64,11 +64,23 @@ command -v sha256sum >/dev/null 2>&1 || die "sha256sum (coreutils) is missing"
 
 # 3. The interpreter: the OS's python$PYTHON_VERSION, else the bundle's interpreter packages.
 find_python() {
-    for p in "$installroot/usr/bin/python$PYTHON_VERSION" "$installroot/usr/local/bin/python$PYTHON_VERSION"; do
+    for p in "/usr/bin/python$PYTHON_VERSION" "/usr/local/bin/python$PYTHON_VERSION"; do
         if [ -x "$p" ]; then echo "$p"; return 0; fi
     done
     return 1
 }
+if [ -n "$installroot" ]; then
+    # An OS tree being prepared: install the interpreter packages into it; its Python may not run here.
+    [ -n "$INTERPRETER" ] || die "$ADMIN_OS's own python3 is Python $PYTHON_VERSION: --installroot has nothing to install"
+    command -v dnf >/dev/null 2>&1 || die "dnf is missing"
+    # shellcheck disable=SC2086
+    dnf --assumeyes --installroot="$installroot" --releasever="${OS_RELEASE#* }" --setopt=reposdir=/dev/null \
+        --repofrompath="airlock-bootstrap,file://$here/rpms" --setopt=airlock-bootstrap.gpgcheck=0 \
+        --setopt=install_weak_deps=False install $INTERPRETER >&2 \
+        || die "dnf could not install $INTERPRETER from $here/rpms into $installroot"
+    echo "install.sh: $INTERPRETER installed into $installroot; run install.sh inside it to install airlock" >&2
+    exit 0
+fi
 if ! python=$(find_python); then
     [ -n "$INTERPRETER" ] || die "python$PYTHON_VERSION is missing; install it from the OS ($ADMIN_OS ships it as python3)"
     echo "install.sh: installing $INTERPRETER from $here/${FAMILY}s" >&2
@@ -76,7 +88,6 @@ if ! python=$(find_python); then
         command -v dnf >/dev/null 2>&1 || die "dnf is missing"
         set -- --assumeyes --disablerepo='*' --repofrompath="airlock-bootstrap,file://$here/rpms" \
             --enablerepo=airlock-bootstrap --setopt=airlock-bootstrap.gpgcheck=0 --setopt=install_weak_deps=False
-        if [ -n "$installroot" ]; then set -- "$@" --installroot="$installroot" --releasever=/; fi
         # shellcheck disable=SC2086
         dnf "$@" install $INTERPRETER >&2 || die "dnf could not install $INTERPRETER from $here/rpms"
     else
@@ -92,11 +103,6 @@ if ! python=$(find_python); then
             || die "apt-get could not install $INTERPRETER from $here/debs"
     fi
     python=$(find_python) || die "python$PYTHON_VERSION is still missing after installing $INTERPRETER"
-fi
-if [ -n "$installroot" ]; then
-    # An installroot (an image being prepared) is not this system: its Python may not run here.
-    echo "install.sh: python$PYTHON_VERSION is in $installroot; run install.sh inside it to install airlock" >&2
-    exit 0
 fi
 "$python" -c "import sys; sys.exit(sys.version_info[:2] != tuple(map(int, '$PYTHON_VERSION'.split('.'))))" \
     || die "$python is not Python $PYTHON_VERSION"

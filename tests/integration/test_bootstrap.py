@@ -98,3 +98,64 @@ def test_install_refuses_another_os(world: World, tmp_path: Path) -> None:
     res = subprocess.run(["sh", str(tmp_path / "bootstrap/install.sh"), "--prefix", str(tmp_path / "opt")],
                          check=False, capture_output=True, text=True)
     assert res.returncode == 2 and "unsupported OS" in res.stderr and "rocky-9" in res.stderr
+
+
+def test_rpm_admin_host_gets_python_from_the_bundle(world: World, tmp_path: Path) -> None:
+    """rocky-9's python3 is 3.9: the lock pins python3.12's closure from the OS repository (here a fixture
+    of python3.12-like RPMs), fetch adds it with repodata, install.sh installs it with dnf."""
+    import shutil
+
+    from airlock.bootstrap.admin import admin_host
+    from airlock.bootstrap.resolve import BootstrapLock, _interpreter
+    from airlock.manifest.model import Manifest
+    from airlock.net.http import Net
+    from tests.world import rpmrepo
+
+    repo = rpmrepo.build_repo(tmp_path / "pkgbuild", [
+        rpmrepo.Pkg("python3.12", version="3.12.9", requires=("python3.12-libs = 3.12.9",),
+                    files=("/usr/bin/python3.12",)),
+        rpmrepo.Pkg("python3.12-libs", version="3.12.9"),
+        rpmrepo.Pkg("unrelated-tool"),
+    ])
+    served = world.files_root / "rpm.fixture.example" / f"boot-{tmp_path.name}"
+    shutil.copytree(repo, served)
+    manifest = Manifest.model_validate({
+        "kubespray": {"version": "2.30.0"}, "os": ["rocky-9"], "admin": {},
+        "repos": {"rocky-9": [{"name": "fixture", "url": f"https://rpm.fixture.example/{served.name}/"}]},
+        "mirrors": world.mirrors()})
+    host = admin_host(manifest)
+    assert host.interpreter_packages == ["python3.12"]
+    net = Net()
+    try:
+        found = BootstrapLock(pin=None)  # type: ignore[arg-type]
+        _interpreter(manifest, host, net, found)
+    finally:
+        net.close()
+    assert sorted(r.name for r in found.rpm) == ["python3.12", "python3.12-libs"]
+    assert all(r.arch == "x86_64" and len(r.sha256) == 64 for r in found.rpm)
+
+    lock_path = with_bootstrap(resolved(world, tmp_path, "arch: [amd64]\n"), admin_os="rocky-9")
+    lock = read_lock(lock_path)
+    assert lock.bootstrap is not None
+    write_lock(lock.model_copy(update={
+        "bootstrap": lock.bootstrap.model_copy(update={"interpreter": ["python3.12"]}),
+        "bootstrap_rpm": found.rpm}), lock_path)
+    bundle = tmp_path / "bundle.tar"
+    res = airlock("fetch", "--lock", str(lock_path), "-o", str(bundle), cache=tmp_path / "c")
+    assert res.returncode == 0, res.stderr
+    names = [m.name for m in members(bundle)]
+    assert "bootstrap/rpms/repodata/repomd.xml" in names
+    assert any(n.startswith("bootstrap/rpms/python3.12-libs-3.12.9") for n in names)
+    out = tmp_path / "x"
+    out.mkdir()
+    subprocess.run(["tar", "-xf", str(bundle), "-C", str(out), "bootstrap/"], check=True)
+    target = tmp_path / "installroot"
+    target.mkdir()
+    run = subprocess.run(["sh", str(out / "bootstrap/install.sh"), "--installroot", str(target)], check=False,
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    q = subprocess.run(["rpm", "--root", str(target), "-q", "python3.12", "python3.12-libs", "unrelated-tool"],
+                       check=False, capture_output=True, text=True)
+    assert "python3.12-3.12.9-1.x86_64" in q.stdout and "python3.12-libs-3.12.9-1.x86_64" in q.stdout
+    assert "unrelated-tool is not installed" in q.stdout
+    assert (target / "usr/bin/python3.12").is_file()
