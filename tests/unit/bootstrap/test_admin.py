@@ -58,3 +58,20 @@ def test_lock_round_trip_with_bootstrap() -> None:
     text = dumps(lock)
     assert "[bootstrap]" in text and "[[bootstrap_wheel]]" in text
     assert parse_lock(text, "airlock.lock") == lock
+
+
+def test_diff_shows_a_bootstrap_wheel_bump() -> None:
+    from airlock.review import render
+    from airlock.review.diff import diff_locks
+
+    def with_pip(version: str, sha: str) -> Lock:
+        wheel = WheelPin(name="pip", version=version, filename=f"pip-{version}-py3-none-any.whl",
+                         url=f"https://files.example/pip-{version}-py3-none-any.whl", sha256=sha * 64, size=1,
+                         platforms=["cp311-x86_64"])
+        return Lock(inputs=Inputs(manifest_sha256="0" * 64, kubespray_sha256="1" * 64),
+                    kubespray=KubesprayPin(version="2.30.0", kind="url", url="https://x/k.tgz", sha256="2" * 64),
+                    bootstrap_wheel=[wheel])
+
+    d = diff_locks(with_pip("25.0", "a"), with_pip("25.1", "b"))
+    assert not d.equal
+    assert "pip [bootstrap cp311-x86_64]" in render.text(d, "old", "new")
