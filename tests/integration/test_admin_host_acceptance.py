@@ -75,12 +75,15 @@ for addr in (("1.1.1.1", 53), ("151.101.0.223", 443)):
 PY
 if python3 -m pip --version 2>/dev/null; then echo "pip is preinstalled" >&2; exit 9; fi
 if python3 -c "import ensurepip" 2>/dev/null; then echo "ensurepip is preinstalled" >&2; exit 9; fi
-tar -xf bundle.tar bootstrap/
-sh bootstrap/install.sh --prefix /opt/airlock
-sh bootstrap/install.sh --prefix /opt/airlock
+t0=$(date +%s.%N)
+lap() { t1=$(date +%s.%N); echo "== took $1: $(python3 -c "print(round($t1 - $t0, 1))") s"; t0=$t1; }
+tar -xf bundle.tar bootstrap/; lap "tar -xf bundle.tar bootstrap/"
+sh bootstrap/install.sh --prefix /opt/airlock; lap "install.sh"
+sh bootstrap/install.sh --prefix /opt/airlock; lap "install.sh again"
 /opt/airlock/bin/airlock --version
-/opt/airlock/bin/airlock apply bundle.tar --dest /srv/site --url http://127.0.0.1:8080
+/opt/airlock/bin/airlock apply bundle.tar --dest /srv/site --url http://127.0.0.1:8080; lap "airlock apply"
 /srv/site/venv/bin/ansible-playbook --version
+du -sh bundle.tar bootstrap /opt/airlock /srv/site/venv
 /opt/airlock/bin/airlock serve /srv/site --listen 127.0.0.1:8080 &
 server=$!
 python3 - "$FILE_PATH" "$FILE_SHA" <<'PY'
@@ -121,6 +124,7 @@ def test_bare_debian_admin_host_offline(world: World, root: Path, tmp_path: Path
                          text=True,
                          env={**env, "INSIDE": INSIDE}, timeout=1800)
     assert run.returncode == 0, f"stdout:\n{run.stdout[-4000:]}\nstderr:\n{run.stderr[-4000:]}"
+    print(run.stdout)  # the step times and sizes, for the runbook (shown with pytest -s)
     routes = run.stdout.split("== routes", 1)[1]
     assert "no route out: 1.1.1.1" in routes and "no route out: 151.101.0.223" in routes
     assert f"airlock, version {lock.bootstrap.airlock}" in run.stdout
