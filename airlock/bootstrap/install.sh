@@ -56,6 +56,8 @@ fi
 machine=$(uname -m)
 [ "$machine" = "$MACHINE" ] || die "this machine is $machine; this bundle bootstraps $MACHINE only"
 
+[ -n "$PIP_WHEEL" ] || die "the bundle's lock pins no pip wheel: re-resolve with this airlock and re-fetch"
+
 # 2. Every file of bootstrap/ against SHA256SUMS.
 command -v sha256sum >/dev/null 2>&1 || die "sha256sum (coreutils) is missing"
 [ -f "$here/SHA256SUMS" ] || die "$here/SHA256SUMS is missing: extract it with tar -xf bundle.tar bootstrap/"
@@ -110,7 +112,7 @@ fi
 # 4. airlock and its wheels into PREFIX/lib (pip run from its own wheel), then the launcher.
 stamp=$(sha256sum "$here/SHA256SUMS" | cut -d' ' -f1)
 if [ -f "$prefix/.airlock-install" ] && [ "$(cat "$prefix/.airlock-install")" = "$stamp" ] \
-        && [ -x "$prefix/bin/airlock" ]; then
+        && [ -x "$prefix/bin/airlock" ] && [ -d "$prefix/lib/airlock" ]; then
     echo "install.sh: airlock @AIRLOCK_VERSION@ is already installed in $prefix" >&2
     exit 0
 fi
