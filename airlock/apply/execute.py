@@ -116,6 +116,9 @@ def apply(bundle: Path, opts: ApplyOptions) -> ApplyReport:
             offline["pyrepo_index"] = site.files_repo.rsplit("/files", 1)[0] + "/pypi/simple/"
         outputs = _outputs(v, loaded.path.read_bytes(), offline, site, dest)
         outputs.update(node_repo_files(v.lock, site))
+        from airlock.apply.service import serve_unit
+
+        outputs["admin/airlock-serve.service"] = serve_unit(dest, opts.url)
         if v.lock.wheel:
             outputs.update(index_files(v.lock))
             outputs.update(pip_conf(site))

@@ -130,7 +130,7 @@ mkdir -p "$prefix/bin"
 cat > "$prefix/bin/.airlock.tmp" <<LAUNCHER
 #!/bin/sh
 # airlock @AIRLOCK_VERSION@, installed by bootstrap/install.sh
-PYTHONPATH="$prefix/lib" exec "$python" -s -m airlock "\$@"
+AIRLOCK_LAUNCHER="$prefix/bin/airlock" PYTHONPATH="$prefix/lib" exec "$python" -s -m airlock "\$@"
 LAUNCHER
 chmod 0755 "$prefix/bin/.airlock.tmp"
 mv "$prefix/bin/.airlock.tmp" "$prefix/bin/airlock"

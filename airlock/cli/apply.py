@@ -98,6 +98,9 @@ def serve(site: str, listen: str) -> None:
     if not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise UsageError(f"--listen {listen!r} must be HOST:PORT with a port from 1 to 65535",
                          hint="e.g. --listen 0.0.0.0:8080 or --listen [::]:8080")
+    if not (Path(site) / ".airlock" / "state.json").is_file():
+        raise UsageError(f"{site} is not a site `airlock apply` made (no .airlock/state.json)",
+                         hint="run `airlock apply BUNDLE --dest DIR --url ...` first, then serve that DIR")
     try:
         run(Path(site), host.strip("[]"), int(port))
     except OSError as exc:

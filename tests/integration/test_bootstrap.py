@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import subprocess
@@ -159,3 +160,46 @@ def test_rpm_admin_host_gets_python_from_the_bundle(world: World, tmp_path: Path
     assert "python3.12-3.12.9-1.x86_64" in q.stdout and "python3.12-libs-3.12.9-1.x86_64" in q.stdout
     assert "unrelated-tool is not installed" in q.stdout
     assert (target / "usr/bin/python3.12").is_file()
+
+
+def test_apply_writes_a_serve_unit_that_runs(world: World, tmp_path: Path) -> None:
+    import shlex
+    import sys
+    import time
+    import urllib.request
+
+    from tests.world.servers import free_port
+
+    lock = resolved(world, tmp_path, "arch: [amd64]\n")
+    bundle = tmp_path / "bundle.tar"
+    assert airlock("fetch", "--lock", str(lock), "-o", str(bundle), cache=tmp_path / "c").returncode == 0
+    launcher = tmp_path / "bin" / "airlock"
+    launcher.parent.mkdir()
+    launcher.write_text(f"#!/bin/sh\nPYTHONPATH={shlex.quote(str(Path(__file__).resolve().parents[2]))} exec {sys.executable} -m airlock \"$@\"\n")
+    launcher.chmod(0o755)
+    port = free_port()
+    site = tmp_path / "site"
+    res = airlock("apply", str(bundle), "--dest", str(site), "--url", f"http://127.0.0.1:{port}",
+                  cache=tmp_path / "c", env={"AIRLOCK_LAUNCHER": str(launcher)})
+    assert res.returncode == 0, res.stderr
+    unit = (site / "admin" / "airlock-serve.service").read_text()
+    exec_start = next(line for line in unit.splitlines() if line.startswith("ExecStart="))
+    argv = shlex.split(exec_start.removeprefix("ExecStart="))
+    assert argv == [str(launcher), "serve", str(site), "--listen", f"0.0.0.0:{port}"]
+    assert "WantedBy=multi-user.target" in unit and "DynamicUser=yes" in unit
+    argv[-1] = f"127.0.0.1:{port}"  # tests stay on loopback
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        f = read_lock(lock).file[0]
+        for _ in range(100):
+            try:
+                body = urllib.request.urlopen(f"http://127.0.0.1:{port}/files/{f.path}", timeout=5).read()
+                break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            pytest.fail("the unit's ExecStart did not serve")
+        assert hashlib.sha256(body).hexdigest() == f.sha256
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

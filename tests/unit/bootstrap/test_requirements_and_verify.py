@@ -79,3 +79,10 @@ def test_venv_prefers_the_running_python() -> None:
     lock = _lock(wheel=[_wheel("jmespath", "1.1.0", mine), _wheel("netaddr", "1.3.0", "cp39-s390x")])
     assert pick_platform(lock) == (mine, sys.executable)
     assert pick_platform(_lock(wheel=[_wheel("netaddr", "1.3.0", "cp39-s390x")])) is None
+
+
+def test_serve_refuses_a_dir_that_is_not_a_site(tmp_path: Path) -> None:
+    from airlock.cli import apply  # noqa: F401  (registers serve)
+
+    res = CliRunner().invoke(cli, ["serve", str(tmp_path), "--listen", "127.0.0.1:8080"])
+    assert res.exit_code == 2 and "not a site `airlock apply` made" in res.output
