@@ -175,7 +175,8 @@ def test_apply_writes_a_serve_unit_that_runs(world: World, tmp_path: Path) -> No
     assert airlock("fetch", "--lock", str(lock), "-o", str(bundle), cache=tmp_path / "c").returncode == 0
     launcher = tmp_path / "bin" / "airlock"
     launcher.parent.mkdir()
-    launcher.write_text(f"#!/bin/sh\nPYTHONPATH={shlex.quote(str(Path(__file__).resolve().parents[2]))} exec {sys.executable} -m airlock \"$@\"\n")
+    repo = shlex.quote(str(Path(__file__).resolve().parents[2]))
+    launcher.write_text(f"#!/bin/sh\nPYTHONPATH={repo} exec {sys.executable} -m airlock \"$@\"\n")
     launcher.chmod(0o755)
     port = free_port()
     site = tmp_path / "site"
