@@ -321,11 +321,13 @@ def _write(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def tree_fingerprint(dest: Path) -> str:
-    """sha256 over every path, mode and content under DIR (for tests and reports)."""
+def tree_fingerprint(dest: Path, exclude: frozenset[str] = frozenset()) -> str:
+    """sha256 over every path, mode and content under DIR (for tests and reports), but ``exclude``."""
     h = hashlib.sha256()
     for p in sorted(dest.rglob("*")):
         rel = p.relative_to(dest).as_posix()
+        if rel in exclude:
+            continue
         st = p.lstat()
         h.update(f"{rel}\0{oct(st.st_mode)}\0".encode())
         if p.is_file() and not p.is_symlink():

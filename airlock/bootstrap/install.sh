@@ -56,8 +56,6 @@ fi
 machine=$(uname -m)
 [ "$machine" = "$MACHINE" ] || die "this machine is $machine; this bundle bootstraps $MACHINE only"
 
-[ -n "$PIP_WHEEL" ] || die "the bundle's lock pins no pip wheel: re-resolve with this airlock and re-fetch"
-
 # 2. Every file of bootstrap/ against SHA256SUMS.
 command -v sha256sum >/dev/null 2>&1 || die "sha256sum (coreutils) is missing"
 [ -f "$here/SHA256SUMS" ] || die "$here/SHA256SUMS is missing: extract it with tar -xf bundle.tar bootstrap/"
@@ -116,6 +114,7 @@ if [ -f "$prefix/.airlock-install" ] && [ "$(cat "$prefix/.airlock-install")" = 
     echo "install.sh: airlock @AIRLOCK_VERSION@ is already installed in $prefix" >&2
     exit 0
 fi
+[ -n "$PIP_WHEEL" ] || die "the bundle's lock pins no pip wheel: re-resolve with this airlock and re-fetch"
 mkdir -p "$prefix"
 rm -rf "$prefix"/.lib.new.* "$prefix"/.lib.old.*
 new="$prefix/.lib.new.$$"
