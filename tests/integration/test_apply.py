@@ -155,7 +155,7 @@ def test_reapply_is_a_noop_and_trees_are_reproducible(bundle: Path, tmp_path: Pa
     (tmp_path / "a/inventory/group_vars/all/offline.yml").unlink()
     kubelet.unlink()
     fixed = airlock("apply", str(bundle), "--dest", str(tmp_path / "a"), "--url", url, cache=tmp_path / "c")
-    assert fixed.returncode == 0 and tree_fingerprint(tmp_path / "a") == tree_fingerprint(tmp_path / "b")
+    assert fixed.returncode == 0 and tree_fingerprint(tmp_path / "a", unit) == tree_fingerprint(tmp_path / "b", unit)
 
 
 def test_offline_yml_redirects_every_download(bundle: Path, tmp_path: Path) -> None:
