@@ -94,6 +94,7 @@ if ! python=$(find_python); then
         command -v apt-get >/dev/null 2>&1 || die "apt-get is missing"
         lists=$(mktemp -d)
         trap 'rm -rf "$lists"' EXIT
+        mkdir -p "$lists/partial"
         echo "deb [trusted=yes] file:$here/debs ./" > "$lists/sources.list"
         set -- -o Dir::Etc::SourceList="$lists/sources.list" -o Dir::Etc::SourceParts=/dev/null \
             -o Dir::State::Lists="$lists" -o APT::Get::List-Cleanup=0

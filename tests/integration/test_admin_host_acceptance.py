@@ -132,3 +132,67 @@ def test_bare_debian_admin_host_offline(world: World, root: Path, tmp_path: Path
     assert "already installed" in run.stderr  # the second install.sh changed nothing
     assert f"served {f.path}" in run.stdout
     assert (root / "srv/site/venv/bin/ansible-playbook").is_file()
+
+
+DEB_INSIDE = r"""
+set -u
+cd /srv
+tar -xf bundle.tar bootstrap/
+sh bootstrap/install.sh --prefix /opt/airlock
+echo "install.sh exit $?"
+dpkg-query -W -f '${Package} ${Version} ${Status}\n' python3.12 libpython3.12-stdlib
+"""
+
+
+def test_deb_admin_host_installs_the_interpreter_packages_offline(world: World, root: Path, tmp_path: Path) -> None:
+    """The apt path of install.sh, in the bare Debian 12 without network: an admin Python the OS lacks
+    (3.12 here) comes from bootstrap/debs (fixture packages standing in for python3.12's closure).
+    The stand-in ships no interpreter, so install.sh then stops with its clear message."""
+    from airlock.bootstrap.admin import admin_host
+    from airlock.bootstrap.resolve import BootstrapLock, _interpreter
+    from airlock.lockfile import write_lock
+    from airlock.manifest.model import Manifest
+    from airlock.net.http import Net
+    from tests.integration.test_bootstrap import with_bootstrap
+    from tests.integration.test_fetch import airlock, resolved
+    from tests.world import debrepo
+
+    repo = debrepo.build_repo(tmp_path / "debbuild", [debrepo.Deb("python3.12", depends="libpython3.12-stdlib"),
+                                                      debrepo.Deb("libpython3.12-stdlib"), debrepo.Deb("unrelated")])
+    served = world.files_root / "deb.fixture.example" / f"boot-{tmp_path.name}"
+    shutil.copytree(repo, served)
+    manifest = Manifest.model_validate({
+        "kubespray": {"version": "2.30.0"}, "os": ["debian-12"], "admin": {"python": "3.12"},
+        "repos": {"debian-12": [{"name": "fixture", "url": f"https://deb.fixture.example/{served.name}",
+                                 "suite": "stable", "components": ["main"]}]},
+        "mirrors": world.mirrors()})
+    host = admin_host(manifest)
+    assert host.interpreter_packages == ["python3.12"]
+    found = BootstrapLock(pin=None)  # type: ignore[arg-type]
+    net = Net()
+    try:
+        _interpreter(manifest, host, net, found)
+    finally:
+        net.close()
+    assert sorted(d.name for d in found.deb) == ["libpython3.12-stdlib", "python3.12"]
+    lock_path = with_bootstrap(resolved(world, tmp_path, "arch: [amd64]\n"))
+    lock = read_lock(lock_path)
+    assert lock.bootstrap is not None
+    write_lock(lock.model_copy(update={
+        "bootstrap": lock.bootstrap.model_copy(update={"python": "3.12", "platform": "cp312-x86_64",
+                                                       "interpreter": ["python3.12"]}),
+        "bootstrap_deb": found.deb, "bootstrap_deb_index": found.deb_index}), lock_path)
+    bundle = root / "srv" / "bundle.tar"
+    bundle.parent.mkdir(parents=True, exist_ok=True)
+    res = airlock("fetch", "--lock", str(lock_path), "-o", str(bundle), cache=tmp_path / "c")
+    assert res.returncode == 0, res.stderr
+    outer = (f'ip link set lo up && mount -t proc proc "{root}/proc" && '
+             f'chroot "{root}" /bin/sh -c "$INSIDE"; rc=$?; umount "{root}/proc"; exit $rc')
+    run = subprocess.run(["unshare", "--net", "--mount", "sh", "-c", outer], check=False, capture_output=True,
+                         text=True, timeout=600,
+                         env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL": "C.UTF-8", "INSIDE": DEB_INSIDE})
+    out = run.stdout + run.stderr
+    assert "installing python3.12 from /srv/bootstrap/debs" in out, out[-3000:]
+    assert "python3.12 1.0 install ok installed" in run.stdout, out[-3000:]
+    assert "libpython3.12-stdlib 1.0 install ok installed" in run.stdout, out[-3000:]
+    assert "install.sh exit 2" in run.stdout and "python3.12 is still missing after installing" in run.stderr
