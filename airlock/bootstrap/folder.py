@@ -65,6 +65,12 @@ def build(lock: Lock, store: Store, download: Callable[[str, int | None, str, st
     boot = lock.bootstrap
     if boot is None:
         return []
+    from airlock.bootstrap.selfwheel import airlock_version
+    from airlock.errors import AirlockError
+
+    if boot.airlock != airlock_version():  # its wheels are that release's requirements, not this one's
+        raise AirlockError(f"the lock pins the runtime of airlock {boot.airlock}; this is airlock {airlock_version()}",
+                           hint="run `airlock resolve` with this airlock, or fetch with airlock " + boot.airlock)
     pins: list[tuple[str, Any, str]] = [(f"{ROOT}/wheels/{w.filename}", w, f"python package {w.filename}")
                                         for w in lock.bootstrap_wheel]
     pins += [(f"{ROOT}/rpms/{url_basename(r.url)}", r, f"rpm {r.name} (bootstrap)") for r in lock.bootstrap_rpm]

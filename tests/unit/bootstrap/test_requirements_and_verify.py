@@ -86,3 +86,13 @@ def test_serve_refuses_a_dir_that_is_not_a_site(tmp_path: Path) -> None:
 
     res = CliRunner().invoke(cli, ["serve", str(tmp_path), "--listen", "127.0.0.1:8080"])
     assert res.exit_code == 2 and "not a site `airlock apply` made" in res.output
+
+
+def test_fetch_refuses_a_bootstrap_of_another_airlock(tmp_path: Path) -> None:
+    from airlock.bootstrap.folder import build
+    from airlock.errors import AirlockError
+    from airlock.store import Store
+
+    lock = _lock(bootstrap=_BOOT.model_copy(update={"airlock": "0.0.1"}))
+    with pytest.raises(AirlockError, match="runtime of airlock 0.0.1"):
+        build(lock, Store(tmp_path), lambda *a: None)
