@@ -135,6 +135,12 @@ def resolve(loaded: LoadedManifest, old: Lock | None, opts: ResolveOptions,
         wheels, py_input = resolve_python(loaded.manifest, plan.python_version, plan.python_requirements, old, net,
                                           upgrade=opts.upgrade and not opts.upgrade_names)
         pkg_inputs["python"] = py_input
+        from airlock.bootstrap.resolve import INPUT_KEY, resolve_bootstrap
+
+        boot = None
+        if loaded.manifest.admin is not None:  # only a manifest naming its admin host carries airlock in
+            boot, pkg_inputs[INPUT_KEY] = resolve_bootstrap(loaded.manifest, old, net,
+                                                            upgrade=opts.upgrade and not opts.upgrade_names)
     finally:
         net.close()
     result.resolved = len(todo_files) + len(todo_images)
@@ -148,6 +154,11 @@ def resolve(loaded: LoadedManifest, old: Lock | None, opts: ResolveOptions,
         deb_index=indexes,
         wheel=wheels,
         packages_inputs=pkg_inputs,
+        bootstrap=boot.pin if boot else None,
+        bootstrap_wheel=boot.wheel if boot else [],
+        bootstrap_rpm=boot.rpm if boot else [],
+        bootstrap_deb=boot.deb if boot else [],
+        bootstrap_deb_index=boot.deb_index if boot else [],
     )
     return result
 
@@ -199,6 +210,14 @@ def check(loaded: LoadedManifest, lock: Lock) -> str | None:
     if lock.packages_inputs.get("python") != py.input_hash(loaded.manifest, plan.python_version,
                                                            plan.python_requirements):
         return "the Python requirements are not resolved for this manifest (run `airlock resolve`)"
+    from airlock.bootstrap import resolve as boot
+
+    if loaded.manifest.admin is None:
+        if lock.bootstrap is not None:
+            return "the lock carries airlock's runtime but airlock.yaml has no admin: (run `airlock resolve`)"
+    elif lock.packages_inputs.get(boot.INPUT_KEY) != boot.input_hash(loaded.manifest,
+                                                                     boot.admin_host(loaded.manifest)):
+        return "airlock's own runtime for the admin host is not resolved for this manifest (run `airlock resolve`)"
     extra = len(lock.file) - len(files) + len(lock.image) - len(images)
     if extra > 0:
         return f"the lock has {extra} entries the manifest no longer needs (run `airlock resolve`)"

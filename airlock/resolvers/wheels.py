@@ -146,6 +146,10 @@ class Provider(AbstractProvider):  # type: ignore[type-arg]
             dist, is_sdist = self._best(by_version[v])
             if dist is not None:
                 out.append(Candidate(name, v, dist, extras, is_sdist))
+        # PEP 440 (as pip): a pre-release only when asked for or when no final release fits;
+        # packaging >= 25 no longer leaves them out of contains() by itself.
+        if not any(r.specifier.prereleases for r in reqs) and any(not c.version.is_prerelease for c in out):
+            out = [c for c in out if not c.version.is_prerelease]
         return out
 
     def is_satisfied_by(self, requirement: Requirement, candidate: Candidate) -> bool:
