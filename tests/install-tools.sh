@@ -15,4 +15,7 @@ if [ ${#need[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
     docker-registry skopeo nginx-light apache2-utils openssl containerd rpm dnf dpkg-dev apt openssh-client mmdebstrap >/dev/null
 fi
+# The distribution was once named `airlock` (a name another project holds on PyPI): drop such an
+# install so that only this checkout provides the package.
+if python3 -m pip show -q airlock >/dev/null 2>&1; then python3 -m pip uninstall -y -q airlock; fi
 python3 -m pip install -q -e '.[test]'
