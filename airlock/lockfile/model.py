@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from airlock.errors import NetworkError
 from airlock.names import ImageRefStr, SafeName, SafeRelPath, check_name, url_basename
 
-LOCK_VERSION = 1
+LOCK_VERSION: Literal[1] = 1
 
 _HEX64 = r"^[0-9a-f]{64}$"
 _DIGEST = r"^sha256:[0-9a-f]{64}$"

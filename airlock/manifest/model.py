@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from airlock.names import SafeName, check_image_ref, check_rel_path, has_credentials
 from airlock.targets import targets
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION: Literal[1] = 1
 
 _RELEASE = re.compile(r"^\d+\.\d+\.\d+$")
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")

@@ -51,7 +51,7 @@ def target_tags(python: str, glibc: str, arch: str) -> list[Tag]:
 
 
 def target_environment(python: str, arch: str) -> dict[str, str]:
-    env = default_environment()
+    env: dict[str, str] = {k: str(v) for k, v in default_environment().items()}
     env.update({"python_version": python, "python_full_version": f"{python}.0", "implementation_name": "cpython",
                 "implementation_version": f"{python}.0", "platform_python_implementation": "CPython",
                 "platform_system": "Linux", "sys_platform": "linux", "os_name": "posix", "platform_machine": arch,

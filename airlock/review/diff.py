@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from airlock.lockfile import Lock
+from airlock.lockfile.model import DebPin, RpmPin, WheelPin
 
 _VERSION = re.compile(r"v?\d+(?:\.\d+)+(?:[-+~][0-9A-Za-z.]+)?")
 
@@ -92,7 +93,9 @@ def _digests(lock: Lock) -> dict[str, int]:
     for i in lock.image:
         for p in i.platforms:
             sizes[p.digest] = p.size
-    for x in [*lock.rpm, *lock.deb, *lock.wheel, *lock.bootstrap_wheel, *lock.bootstrap_rpm, *lock.bootstrap_deb]:
+    pinned: list[RpmPin | DebPin | WheelPin] = [*lock.rpm, *lock.deb, *lock.wheel, *lock.bootstrap_wheel,
+                                                *lock.bootstrap_rpm, *lock.bootstrap_deb]
+    for x in pinned:
         sizes[x.sha256] = x.size
     return sizes
 
