@@ -39,7 +39,8 @@ def debian_rootfs() -> Path:
     if out.is_file():
         return out
     CACHE.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    # mmdebstrap picks its output format from the name's extension: the temp name must end in .tar
+    tmp = out.with_name(f".tmp-{os.getpid()}-{out.name}")
     subprocess.run(["mmdebstrap", "--quiet", "--variant=minbase", "--include=python3", "bookworm", str(tmp)],
                    check=True, timeout=1800)
     tmp.rename(out)
