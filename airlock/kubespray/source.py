@@ -10,7 +10,6 @@ import hashlib
 import os
 import shutil
 import tarfile
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from airlock.errors import KubesprayError, NetworkError
 from airlock.kubespray.releases import check_declared, check_release
 from airlock.kubespray.tree import KubesprayTree
 from airlock.net.mirrors import rewrite_url
+from airlock.scratch import fresh_dir, fresh_file
 
 _KEEP = ("roles/", "inventory/", "requirements.txt", "galaxy.yml")
 
@@ -105,12 +105,13 @@ def _download(url: str, mirrors: Mapping[str, str], transport: Any, net: Any = N
     client = Net(transport=transport) if own else net
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".part-")
+        part = fresh_file(target.parent)
+        tmp = str(part.path)
     except OSError as exc:
         raise KubesprayError(f"cannot write the Kubespray download to {target.parent}: {exc.strerror or exc}",
                              hint="check the cache directory (AIRLOCK_CACHE): free space and permissions") from None
     try:
-        with os.fdopen(fd, "wb") as out:
+        with open(tmp, "wb") as out:
             def restart() -> None:
                 out.seek(0)
                 out.truncate()
@@ -126,8 +127,7 @@ def _download(url: str, mirrors: Mapping[str, str], transport: Any, net: Any = N
         raise KubesprayError(f"cannot write the Kubespray download to {target.parent}: {exc.strerror or exc}",
                              hint="check the cache directory (AIRLOCK_CACHE): free space and permissions") from None
     finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        part.remove()  # after the rename this only drops the lock
         if own:
             client.close()
     return target
@@ -144,7 +144,8 @@ def _unpack(tarball: Path) -> Path:
     if dest.is_dir():
         return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=".unpack-"))
+    unpack = fresh_dir(dest.parent, ".unpack-")
+    tmp = unpack.path
     try:
         with tarfile.open(tarball, "r:*") as tar:
             for member in tar:
@@ -166,8 +167,7 @@ def _unpack(tarball: Path) -> Path:
         raise KubesprayError(f"cannot unpack Kubespray tarball {tarball}: {exc}",
                              hint="check that the file is a complete .tar.gz of the Kubespray tree") from None
     finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+        unpack.remove()  # after the rename this only drops the lock
     return dest
 
 

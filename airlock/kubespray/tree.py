@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import marshal
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ import yaml
 from airlock.bounded import check_yaml
 from airlock.cache import cache_root
 from airlock.errors import KubesprayError
+from airlock.scratch import fresh_file
 
 try:  # libyaml parses checksums.yml ~10x faster; same YAML 1.1 rules as Ansible's loader
     _Loader: type = yaml.CSafeLoader
@@ -133,10 +133,12 @@ class KubesprayTree:
         try:
             blob = marshal.dumps(data)
             cached.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=cached.parent, prefix=".part-")
-            with os.fdopen(fd, "wb") as f:
-                f.write(blob)
-            os.replace(tmp, cached)
+            part = fresh_file(cached.parent)
+            try:
+                part.path.write_bytes(blob)
+                os.replace(part.path, cached)
+            finally:
+                part.remove()
         except (OSError, ValueError):  # a read-only cache or a non-marshallable value: just parse next time
             pass
         return data

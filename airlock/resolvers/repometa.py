@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -13,6 +12,7 @@ from airlock.cache import cache_root
 from airlock.errors import NetworkError
 from airlock.net.http import Net
 from airlock.net.mirrors import rewrite_url
+from airlock.scratch import fresh_file
 
 ALGOS = {"sha": "sha1", "sha1": "sha1", "sha256": "sha256", "sha512": "sha512", "sha224": "sha224",
          "sha384": "sha384", "md5": "md5"}
@@ -41,9 +41,10 @@ def get_verified(net: Net, mirrors: Mapping[str, str], url: str, algo: str, dige
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     h = hashlib.new(name)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".part-")
+    part = fresh_file(target.parent)  # locked: a later run removes it only if this one is gone (kill -9)
+    tmp = part.path
     try:
-        with os.fdopen(fd, "wb") as out, net.stream(rewrite_url(url, mirrors), what=what) as resp:
+        with tmp.open("wb") as out, net.stream(rewrite_url(url, mirrors), what=what) as resp:
             if resp.status_code != 200:
                 raise MetadataError(f"{what}: {url} answered HTTP {resp.status_code}")
             for chunk in resp.iter_bytes(1 << 20):
@@ -54,6 +55,5 @@ def get_verified(net: Net, mirrors: Mapping[str, str], url: str, algo: str, dige
                                 hint="the repository is being updated or a mirror is stale; retry later")
         os.replace(tmp, target)
     finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        part.remove()  # after the rename this only drops the lock
     return target

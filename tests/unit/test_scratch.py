@@ -13,7 +13,16 @@ from pathlib import Path
 import pytest
 
 from airlock.errors import DiskFullError
-from airlock.scratch import disk_full, is_no_space, require_space, scratch_dir, scratch_file, sweep
+from airlock.scratch import (
+    disk_full,
+    fresh_dir,
+    fresh_file,
+    is_no_space,
+    require_space,
+    scratch_dir,
+    scratch_file,
+    sweep,
+)
 
 
 def test_sweep_keeps_live_entries_and_removes_dead_ones(tmp_path: Path) -> None:
@@ -91,3 +100,27 @@ def test_threads_exclude_each_other_through_blob_locks(tmp_path: Path) -> None:
     for t in threads:
         t.join()
     assert not overlap and not list((tmp_path / "locks").iterdir())
+
+
+def test_fresh_file_sweeps_dead_leftovers_and_keeps_live_ones(tmp_path: Path) -> None:
+    dead = tmp_path / ".part-dead"
+    dead.write_bytes(b"left by a killed resolve")
+    live = scratch_file(tmp_path, ".part-")  # another run, still going: it holds the lock
+    part = fresh_file(tmp_path)
+    try:
+        assert not dead.exists()
+        assert live.path.exists() and part.path.exists() and part.path != live.path
+    finally:
+        part.remove()
+        live.remove()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_fresh_dir_renamed_into_place_keeps_the_result(tmp_path: Path) -> None:
+    (tmp_path / ".unpack-old").mkdir()
+    d = fresh_dir(tmp_path, ".unpack-")
+    (d.path / "f").write_text("x")
+    os.replace(d.path, tmp_path / "tree")
+    d.remove()  # only drops the lock now
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tree"]
+    assert (tmp_path / "tree" / "f").read_text() == "x"
