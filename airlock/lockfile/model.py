@@ -15,7 +15,7 @@ from packaging.utils import (
     parse_wheel_filename,
 )
 from packaging.version import InvalidVersion, Version
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from airlock.errors import NetworkError
 from airlock.names import ImageRefStr, SafeName, SafeRelPath, check_name, url_basename
@@ -26,6 +26,17 @@ _HEX64 = r"^[0-9a-f]{64}$"
 _DIGEST = r"^sha256:[0-9a-f]{64}$"
 # A size or count that fits the integers the OS and the tar format use (a lock is untrusted input).
 Size = Annotated[int, Field(ge=0, le=2**63 - 1)]
+
+
+def _pep440(v: str) -> str:
+    try:
+        Version(v)
+    except InvalidVersion:
+        raise ValueError(f"{v!r} is not a PEP 440 version") from None
+    return v
+
+
+Pep440 = Annotated[str, AfterValidator(_pep440)]
 # PEP 508 project names: what pypi/simple/<name>/ is made of.
 _PROJECT = r"^([A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9._-]*[A-Za-z0-9])$"
 
@@ -137,7 +148,7 @@ class WheelPin(_Strict):
     """A Python distribution for the admin host's Kubespray venv (PEP 751-style fields)."""
 
     name: str = Field(pattern=_PROJECT)
-    version: str
+    version: Pep440
     filename: SafeName
     url: str
     sha256: str = Field(pattern=_HEX64)
@@ -146,15 +157,6 @@ class WheelPin(_Strict):
     platforms: list[str] = Field(description="targets it serves: cp312-x86_64 ...")
     via: list[str] = Field(default_factory=list, description="what required it (like pip-tools)")
     sdist: bool = Field(default=False, description="no wheel exists for the target: built at install time")
-
-    @field_validator("version")
-    @classmethod
-    def _pep440(cls, v: str) -> str:
-        try:
-            Version(v)
-        except InvalidVersion:
-            raise ValueError(f"{v!r} is not a PEP 440 version") from None
-        return v
 
     @model_validator(mode="after")
     def _filename_matches(self) -> WheelPin:
@@ -182,19 +184,10 @@ class BootstrapPin(_Strict):
     python: str = Field(pattern=r"^3\.\d+$")
     glibc: str = Field(pattern=r"^\d+\.\d+$")
     platform: str = Field(pattern=r"^cp3\d+-[a-z0-9_]+$", description="wheel target: cp311-x86_64 ...")
-    airlock: str = Field(description="the airlock release whose runtime the wheels are")
+    airlock: Pep440 = Field(description="the airlock release whose runtime the wheels are")
     requirements: list[str] = Field(description="airlock's runtime requirements (and pip), as resolved")
     interpreter: list[str] = Field(default_factory=list,
                                    description="OS packages giving the Python when the OS's python3 is older")
-
-    @field_validator("airlock")
-    @classmethod
-    def _pep440(cls, v: str) -> str:
-        try:
-            Version(v)
-        except InvalidVersion:
-            raise ValueError(f"{v!r} is not a PEP 440 version") from None
-        return v
 
 
 class Lock(_Strict):

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -49,3 +51,20 @@ def ansible_for(tmp_path_factory: pytest.TempPathFactory) -> Callable[[Path], st
 def ansible_playbook(ansible_for: Callable[[Path], str]) -> str:
     """ansible-playbook of ansible-core 2.17 (the pin of Kubespray 2.30.0, the world's release)."""
     return ansible_for(KUBESPRAY / "2.30.0")
+
+
+def run_airlock(*args: str, cache: Path, **kw: Any) -> subprocess.CompletedProcess[str]:
+    """``python -m airlock ARGS`` with its own cache and short retry back-off; never raises on exit codes."""
+    return subprocess.run([sys.executable, "-m", "airlock", *args], capture_output=True, text=True, check=False,
+                          env={**os.environ, "AIRLOCK_CACHE": str(cache), "AIRLOCK_BACKOFF": "0.01"}, **kw)
+
+
+def world_bundle(world: World, root: Path, body: str, *, version: str = "2.30.0",
+                 run: Callable[..., subprocess.CompletedProcess[str]] = run_airlock) -> Path:
+    """A real bundle of the test world: airlock.yaml with ``body``, resolved and fetched under ``root``."""
+    manifest = world.manifest(root / "airlock.yaml", version, body)
+    res = run("resolve", "-f", str(manifest), cache=root / "c")
+    assert res.returncode == 0, res.stderr
+    res = run("fetch", "--lock", str(root / "airlock.lock"), "-o", str(root / "bundle.tar"), cache=root / "c")
+    assert res.returncode == 0, res.stderr
+    return root / "bundle.tar"

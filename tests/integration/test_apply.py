@@ -19,6 +19,7 @@ import yaml
 
 from airlock.apply.execute import tree_fingerprint
 from airlock.lockfile import read_lock
+from tests.integration.conftest import world_bundle
 from tests.world.pipeline import wait_for
 from tests.world.servers import Containerd, DockerRegistry, free_port
 from tests.world.world import World
@@ -34,12 +35,7 @@ def airlock(*args: str, cache: Path, **kw) -> subprocess.CompletedProcess[str]: 
 
 @pytest.fixture(scope="module")
 def bundle(world: World, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("bundle")
-    manifest = world.manifest(root / "airlock.yaml", "2.30.0", BODY)
-    assert airlock("resolve", "-f", str(manifest), cache=root / "c").returncode == 0
-    res = airlock("fetch", "--lock", str(root / "airlock.lock"), "-o", str(root / "bundle.tar"), cache=root / "c")
-    assert res.returncode == 0, res.stderr
-    return root / "bundle.tar"
+    return world_bundle(world, tmp_path_factory.mktemp("bundle"), BODY)
 
 
 @pytest.fixture(scope="module")

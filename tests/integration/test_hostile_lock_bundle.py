@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from airlock.apply.execute import tree_fingerprint
+from tests.integration.conftest import world_bundle
 from tests.world.world import World
 
 pytestmark = pytest.mark.integration
@@ -30,12 +31,7 @@ def airlock(*args: str, cache: Path) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture(scope="module")
 def bundle(world: World, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("hostile")
-    manifest = world.manifest(root / "airlock.yaml", "2.30.0", BODY)
-    assert airlock("resolve", "-f", str(manifest), cache=root / "c").returncode == 0
-    res = airlock("fetch", "--lock", str(root / "airlock.lock"), "-o", str(root / "bundle.tar"), cache=root / "c")
-    assert res.returncode == 0, res.stderr
-    return root / "bundle.tar"
+    return world_bundle(world, tmp_path_factory.mktemp("hostile"), BODY)
 
 
 def rewrite(src: Path, dst: Path, edit: Callable[[str], str]) -> None:

@@ -23,6 +23,7 @@ import pytest
 
 from airlock.apply.execute import tree_fingerprint
 from airlock.errors import AirlockError
+from tests.integration.conftest import world_bundle
 from tests.world import tamper
 from tests.world.tamper import ATTACKS, LOCK_TRAVERSALS, Tampered
 from tests.world.world import World
@@ -44,12 +45,7 @@ def airlock(*args: str, cache: Path) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture(scope="module")
 def real(world: World, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("real")
-    manifest = world.manifest(root / "airlock.yaml", "2.30.0", BODY)
-    assert airlock("resolve", "-f", str(manifest), cache=root / "c").returncode == 0
-    res = airlock("fetch", "--lock", str(root / "airlock.lock"), "-o", str(root / "bundle.tar"), cache=root / "c")
-    assert res.returncode == 0, res.stderr
-    return root / "bundle.tar"
+    return world_bundle(world, tmp_path_factory.mktemp("real"), BODY, run=airlock)
 
 
 @pytest.fixture(scope="module")
