@@ -4,7 +4,7 @@ For one OS and arch: read each repository's ``dists/<suite>/Release`` (or a flat
 ``Release``), fetch ``<component>/binary-<arch>/Packages.xz`` (checksums from Release verified),
 turn every stanza into a libsolv solvable (Depends/Pre-Depends with alternatives and versions,
 Provides, Conflicts/Breaks, Recommends as weak deps) and solve "install the package set" on an
-empty system with Debian version ordering.
+empty system with Debian version ordering (dpkg's, see debversion.py) and Debian's Provides rules.
 """
 
 from __future__ import annotations
@@ -20,8 +20,9 @@ from typing import Any
 from airlock.lockfile.model import DebIndexPin, DebPin, upstream_pin
 from airlock.manifest.model import RepoSpec
 from airlock.net.http import Net
+from airlock.resolvers.debversion import ranks
 from airlock.resolvers.repometa import MetadataError, get_index, get_verified
-from airlock.resolvers.solving import solve
+from airlock.resolvers.solving import NOT_FOUND_HINT, UnsatisfiableError, solve
 
 _DEP = re.compile(r"^\s*([^\s(]+)\s*(?:\(\s*(<<|<=|=|>=|>>|<|>)\s*([^)\s]+)\s*\))?")
 
@@ -55,7 +56,7 @@ def parse_stanzas(text: str) -> Iterator[dict[str, str]]:
 def raw_stanzas(text: str) -> Iterator[tuple[str, str]]:
     """(package name, the stanza's exact text) for every stanza."""
     for block in re.split(r"\n\s*\n", text.strip("\n")):
-        m = re.search(r"^Package:\s*(\S+)", block, re.M)
+        m = re.search(r"^Package:\s*(\S+)", block, re.MULTILINE)
         if m:
             yield m.group(1), block.rstrip("\n")
 
@@ -107,65 +108,143 @@ def _indexes(net: Net, mirrors: Mapping[str, str], spec: RepoSpec, arch: str, wh
     return out
 
 
-def _dep(pool: Any, text: str) -> int:
-    import solv
+VIRTUAL = "/virtual"  # suffix of unversioned Provides; '/' is never in a Debian package name
 
-    flags = {"<<": solv.REL_LT, "<": solv.REL_LT | solv.REL_EQ, "<=": solv.REL_LT | solv.REL_EQ,
-             "=": solv.REL_EQ, ">=": solv.REL_GT | solv.REL_EQ, ">": solv.REL_GT | solv.REL_EQ, ">>": solv.REL_GT}
-    alts = []
+
+def _parse_dep(text: str) -> list[tuple[str, str | None, str | None]]:
+    """The alternatives of one dependency: (name, operator, version); ``python3:any`` -> ``python3``."""
+    out = []
     for alt in text.split("|"):
         m = _DEP.match(alt)
-        if not m:
-            continue
-        name = m.group(1).split(":", 1)[0]  # python3:any -> python3
-        dep = pool.str2id(name)
-        if m.group(2):
-            dep = pool.rel2id(dep, pool.str2id(m.group(3)), flags[m.group(2)])
-        alts.append(dep)
-    out = alts[0]
-    for a in alts[1:]:
-        out = pool.rel2id(out, a, solv.REL_OR)
+        if m:
+            out.append((m.group(1).split(":", 1)[0], m.group(2), m.group(3)))
     return out
+
+
+def _fields(f: dict[str, str], key: str) -> list[list[tuple[str, str | None, str | None]]]:
+    return [d for item in f.get(key, "").replace("\n", " ").split(",") if item.strip() and (d := _parse_dep(item))]
+
+
+_FLAGS = {"<<": ("LT",), "<": ("LT", "EQ"), "<=": ("LT", "EQ"), "=": ("EQ",), ">=": ("GT", "EQ"),
+          ">": ("GT", "EQ"), ">>": ("GT",)}
+
+
+class _Deps:
+    """Debian dependencies as RPM-pool dependencies: versions become their dpkg rank, and an unversioned
+    Provides satisfies only unversioned dependencies (Debian Policy 7.5) — RPM lets it satisfy any version."""
+
+    def __init__(self, pool: Any, rank: dict[str, str], virtual: set[str]) -> None:
+        import solv
+
+        self.pool, self.rank, self.virtual = pool, rank, virtual
+        self.flags = {op: sum(getattr(solv, "REL_" + f) for f in fs) for op, fs in _FLAGS.items()}
+        self.rel_or = solv.REL_OR
+
+    def alternatives(self, alts: list[tuple[str, str | None, str | None]]) -> list[int]:
+        pool, out = self.pool, []
+        for name, op, version in alts:
+            if op and version:
+                out.append(pool.rel2id(pool.str2id(name), pool.str2id(self.rank[version]), self.flags[op]))
+            else:
+                out.append(pool.str2id(name))
+                if name in self.virtual:
+                    out.append(pool.str2id(name + VIRTUAL))
+        return out
+
+    def requires(self, alts: list[tuple[str, str | None, str | None]]) -> int:
+        ids = self.alternatives(alts)
+        dep = ids[0]
+        for a in ids[1:]:
+            dep = self.pool.rel2id(dep, a, self.rel_or)
+        return dep
+
+
+def _stanzas(net: Net, mirrors: Mapping[str, str], req: DebRequest, what: str
+             ) -> tuple[list[tuple[RepoSpec, dict[str, str]]], list[DebIndexPin]]:
+    stanzas, index_pins = [], []
+    for spec in req.repos:
+        for url, sha, size, path in _indexes(net, mirrors, spec, req.arch, what):
+            index_pins.append(upstream_pin(DebIndexPin, f"{what}, repo {spec.name}", os=req.os, arch=req.arch,
+                                           repo=spec.name, url=url, sha256=sha, size=size))
+            stanzas += [(spec, f) for f in parse_stanzas(decompress(path))
+                        if "Package" in f and "Version" in f and "Filename" in f and "SHA256" in f]
+    return stanzas, index_pins
+
+
+_KINDS = (("Depends", "SOLVABLE_REQUIRES"), ("Pre-Depends", "SOLVABLE_REQUIRES"),
+          ("Recommends", "SOLVABLE_RECOMMENDS"), ("Conflicts", "SOLVABLE_CONFLICTS"), ("Breaks", "SOLVABLE_CONFLICTS"))
 
 
 def resolve_debs(net: Net, mirrors: Mapping[str, str], req: DebRequest) -> tuple[list[DebPin], list[DebIndexPin]]:
     import solv
 
     what = f"deb packages for {req.os} ({req.arch})"
+    stanzas, index_pins = _stanzas(net, mirrors, req, what)
+    versions, virtual = set(), set()
+    for _, f in stanzas:
+        versions.add(f["Version"])
+        for key in ("Provides",) + tuple(k for k, _ in _KINDS):
+            for alts in _fields(f, key):
+                for name, op, version in alts:
+                    if version:
+                        versions.add(version)
+                    elif key == "Provides":
+                        virtual.add(name)
     pool = solv.Pool()
-    pool.setdisttype(solv.Pool.DISTTYPE_DEB)
     pool.setarch(req.arch)
+    deps = _Deps(pool, ranks(versions), virtual)
     meta: dict[int, tuple[str, dict[str, str], str]] = {}  # solvable id -> (repo name, fields, base url)
-    index_pins = []
-    for spec in req.repos:
-        repo = pool.add_repo(spec.name)
-        for url, sha, size, path in _indexes(net, mirrors, spec, req.arch, what):
-            index_pins.append(upstream_pin(DebIndexPin, f"{what}, repo {spec.name}", os=req.os, arch=req.arch,
-                                           repo=spec.name, url=url, sha256=sha, size=size))
-            for f in parse_stanzas(decompress(path)):
-                if "Package" not in f or "Version" not in f or "Filename" not in f or "SHA256" not in f:
-                    continue
-                s = repo.add_solvable()
-                s.name, s.evr = f["Package"], f["Version"]
-                s.arch = "noarch" if f.get("Architecture") == "all" else f.get("Architecture", req.arch)
-                s.add_deparray(solv.SOLVABLE_PROVIDES,
-                               pool.rel2id(pool.str2id(s.name), pool.str2id(s.evr), solv.REL_EQ))
-                for key, kind in (("Provides", solv.SOLVABLE_PROVIDES), ("Depends", solv.SOLVABLE_REQUIRES),
-                                  ("Pre-Depends", solv.SOLVABLE_REQUIRES), ("Recommends", solv.SOLVABLE_RECOMMENDS),
-                                  ("Conflicts", solv.SOLVABLE_CONFLICTS), ("Breaks", solv.SOLVABLE_CONFLICTS)):
-                    for item in f.get(key, "").replace("\n", " ").split(","):
-                        if item.strip():
-                            s.add_deparray(kind, _dep(pool, item))
-                meta[s.id] = (spec.name, f, spec.url.rstrip("/") + "/")
+    repos = {spec.name: pool.add_repo(spec.name) for spec in req.repos}
+    for spec, f in stanzas:
+        s = repos[spec.name].add_solvable()
+        s.name, s.evr = f["Package"], deps.rank[f["Version"]]
+        # The RPM pool's arch-independent arch; the pin keeps Debian's own ("all").
+        s.arch = "noarch" if f.get("Architecture") == "all" else f.get("Architecture", req.arch)
+        s.add_deparray(solv.SOLVABLE_PROVIDES, pool.rel2id(pool.str2id(s.name), pool.str2id(s.evr), solv.REL_EQ))
+        for name, op, version in (alts[0] for alts in _fields(f, "Provides")):
+            s.add_deparray(solv.SOLVABLE_PROVIDES, deps.alternatives([(name, op, version)])[0] if version
+                           else pool.str2id(name + VIRTUAL))
+        for key, kind in _KINDS:
+            for alts in _fields(f, key):
+                if kind == "SOLVABLE_CONFLICTS":  # a conflict with any alternative is its own conflict
+                    for dep in deps.alternatives(alts):
+                        s.add_deparray(solv.SOLVABLE_CONFLICTS, dep)
+                else:
+                    s.add_deparray(getattr(solv, kind), deps.requires(alts))
+        meta[s.id] = (spec.name, f, spec.url.rstrip("/") + "/")
+    for repo in repos.values():
         repo.internalize()
     pool.createwhatprovides()
-    chosen = solve(pool, req.packages, weak_deps=req.weak_deps, what=what)
+    chosen = solve(pool, apt_jobs(pool, req.packages, what), weak_deps=req.weak_deps, what=what)
     pins = []
     for s in chosen:
         repo_name, f, base = meta[s.id]
         declared = str(f.get("Size", "0"))
         pins.append(upstream_pin(DebPin, f"deb {s.name} ({req.os}, repo {repo_name})", os=req.os, name=s.name,
-                                 version=s.evr, arch=f.get("Architecture", req.arch), repo=repo_name,
+                                 version=f["Version"], arch=f.get("Architecture", req.arch), repo=repo_name,
                                  url=base + f["Filename"], sha256=f["SHA256"],
                                  size=int(declared) if declared.isdigit() and len(declared) < 19 else -1))
     return sorted(pins, key=lambda p: (p.name, p.arch, p.version)), index_pins
+
+
+def apt_jobs(pool: Any, packages: tuple[str, ...], what: str) -> list[Any]:
+    """``apt-get install NAME`` as apt selects: the package named NAME (its candidate: the newest); a name only
+    provided (a virtual package) is installed through its provider when exactly one package provides it, and
+    refused, naming them, when several do — apt asks the user to pick one."""
+    import solv
+
+    jobs = []
+    for name in packages:
+        named = pool.select(name, solv.Selection.SELECTION_NAME)
+        if not named.isempty():
+            jobs += named.jobs(solv.Job.SOLVER_INSTALL)
+            continue
+        providers = {s.name for dep in (name, name + VIRTUAL) for s in pool.whatprovides(pool.str2id(dep))}
+        if not providers:
+            raise UnsatisfiableError(f"{what}: no repository provides {name!r}", hint=NOT_FOUND_HINT)
+        if len(providers) > 1:
+            raise UnsatisfiableError(f"{what}: {name!r} is a virtual package provided by "
+                                     + ", ".join(sorted(providers)),
+                                     hint=f"name one of them instead of {name!r} (apt does not pick for you)")
+        jobs += pool.select(providers.pop(), solv.Selection.SELECTION_NAME).jobs(solv.Job.SOLVER_INSTALL)
+    return jobs
