@@ -20,6 +20,7 @@ from typing import Any
 from airlock.lockfile.model import DebIndexPin, DebPin, upstream_pin
 from airlock.manifest.model import RepoSpec
 from airlock.net.http import Net
+from airlock.resolvers.aptchoice import AptChoice
 from airlock.resolvers.debversion import ranks
 from airlock.resolvers.repometa import MetadataError, get_index, get_verified
 from airlock.resolvers.solving import NOT_FOUND_HINT, UnsatisfiableError, solve
@@ -215,7 +216,16 @@ def resolve_debs(net: Net, mirrors: Mapping[str, str], req: DebRequest) -> tuple
     for repo in repos.values():
         repo.internalize()
     pool.createwhatprovides()
-    chosen = solve(pool, apt_jobs(pool, req.packages, what), weak_deps=req.weak_deps, what=what)
+    names = apt_names(pool, req.packages, what)
+    groups = {(f["Package"], f["Version"]): _fields(f, "Pre-Depends") + _fields(f, "Depends")
+              + (_fields(f, "Recommends") if req.weak_deps else []) for _, f in stanzas}
+    provides = {(f["Package"], f["Version"]): [a[0] for a in _fields(f, "Provides")] for _, f in stanzas}
+    favoured = AptChoice((f for _, f in stanzas), groups, provides).install(names)
+    # apt's picks are installed outright (a real package apt marks although a provider already satisfies the
+    # dependency stays in); libsolv checks they fit together and adds what a conflict makes necessary.
+    jobs = [j for n in sorted(set(names) | favoured)
+            for j in pool.select(n, solv.Selection.SELECTION_NAME).jobs(solv.Job.SOLVER_INSTALL)]
+    chosen = solve(pool, jobs, weak_deps=req.weak_deps, what=what)
     pins = []
     for s in chosen:
         repo_name, f, base = meta[s.id]
@@ -227,17 +237,16 @@ def resolve_debs(net: Net, mirrors: Mapping[str, str], req: DebRequest) -> tuple
     return sorted(pins, key=lambda p: (p.name, p.arch, p.version)), index_pins
 
 
-def apt_jobs(pool: Any, packages: tuple[str, ...], what: str) -> list[Any]:
-    """``apt-get install NAME`` as apt selects: the package named NAME (its candidate: the newest); a name only
-    provided (a virtual package) is installed through its provider when exactly one package provides it, and
-    refused, naming them, when several do — apt asks the user to pick one."""
+def apt_names(pool: Any, packages: tuple[str, ...], what: str) -> list[str]:
+    """``apt-get install NAME`` as apt selects: the package named NAME; a name only provided (a virtual
+    package) is installed through its provider when exactly one package provides it, and refused, naming them,
+    when several do — apt asks the user to pick one."""
     import solv
 
-    jobs = []
+    out = []
     for name in packages:
-        named = pool.select(name, solv.Selection.SELECTION_NAME)
-        if not named.isempty():
-            jobs += named.jobs(solv.Job.SOLVER_INSTALL)
+        if not pool.select(name, solv.Selection.SELECTION_NAME).isempty():
+            out.append(name)
             continue
         providers = {s.name for dep in (name, name + VIRTUAL) for s in pool.whatprovides(pool.str2id(dep))}
         if not providers:
@@ -246,5 +255,5 @@ def apt_jobs(pool: Any, packages: tuple[str, ...], what: str) -> list[Any]:
             raise UnsatisfiableError(f"{what}: {name!r} is a virtual package provided by "
                                      + ", ".join(sorted(providers)),
                                      hint=f"name one of them instead of {name!r} (apt does not pick for you)")
-        jobs += pool.select(providers.pop(), solv.Selection.SELECTION_NAME).jobs(solv.Job.SOLVER_INSTALL)
-    return jobs
+        out.append(providers.pop())
+    return out
