@@ -177,10 +177,23 @@ _KINDS = (("Depends", "SOLVABLE_REQUIRES"), ("Pre-Depends", "SOLVABLE_REQUIRES")
 
 
 def resolve_debs(net: Net, mirrors: Mapping[str, str], req: DebRequest) -> tuple[list[DebPin], list[DebIndexPin]]:
-    import solv
-
     what = f"deb packages for {req.os} ({req.arch})"
     stanzas, index_pins = _stanzas(net, mirrors, req, what)
+    pins = []
+    for repo_name, f, base in closure(req, stanzas, what):
+        declared = str(f.get("Size", "0"))
+        pins.append(upstream_pin(DebPin, f"deb {f['Package']} ({req.os}, repo {repo_name})", os=req.os,
+                                 name=f["Package"], version=f["Version"], arch=f.get("Architecture", req.arch),
+                                 repo=repo_name, url=base + f["Filename"], sha256=f["SHA256"],
+                                 size=int(declared) if declared.isdigit() and len(declared) < 19 else -1))
+    return sorted(pins, key=lambda p: (p.name, p.arch, p.version)), index_pins
+
+
+def closure(req: DebRequest, stanzas: list[tuple[RepoSpec, dict[str, str]]], what: str
+            ) -> list[tuple[str, dict[str, str], str]]:
+    """(repo name, stanza, repo base URL) of every package ``apt-get install`` installs on an empty system."""
+    import solv
+
     versions, virtual = set(), set()
     for _, f in stanzas:
         versions.add(f["Version"])
@@ -225,16 +238,7 @@ def resolve_debs(net: Net, mirrors: Mapping[str, str], req: DebRequest) -> tuple
     # dependency stays in); libsolv checks they fit together and adds what a conflict makes necessary.
     jobs = [j for n in sorted(set(names) | favoured)
             for j in pool.select(n, solv.Selection.SELECTION_NAME).jobs(solv.Job.SOLVER_INSTALL)]
-    chosen = solve(pool, jobs, weak_deps=req.weak_deps, what=what)
-    pins = []
-    for s in chosen:
-        repo_name, f, base = meta[s.id]
-        declared = str(f.get("Size", "0"))
-        pins.append(upstream_pin(DebPin, f"deb {s.name} ({req.os}, repo {repo_name})", os=req.os, name=s.name,
-                                 version=f["Version"], arch=f.get("Architecture", req.arch), repo=repo_name,
-                                 url=base + f["Filename"], sha256=f["SHA256"],
-                                 size=int(declared) if declared.isdigit() and len(declared) < 19 else -1))
-    return sorted(pins, key=lambda p: (p.name, p.arch, p.version)), index_pins
+    return [meta[s.id] for s in solve(pool, jobs, weak_deps=req.weak_deps, what=what)]
 
 
 def apt_names(pool: Any, packages: tuple[str, ...], what: str) -> list[str]:

@@ -3,7 +3,8 @@
 For one OS and arch: read each repository's ``repodata/repomd.xml``, fetch primary and filelists
 (checksums verified), load them into libsolv, and solve "install the package set" on an empty
 system: Requires (also on files), Provides, rich/boolean deps, Obsoletes, newest versions, a requested
-name obsoleted by another package replaced by it as dnf does; weak
+name obsoleted by another package replaced by it as dnf does (the named package is kept as well, for
+dnf on the node to find the name); weak
 deps (Recommends) only when asked. Modular repositories (EL8/EL9 AppStream): packages of module
 streams that are not a default stream are hidden, as dnf hides them; asking for one is an error.
 """
@@ -23,7 +24,7 @@ from airlock.lockfile.model import RpmPin, upstream_pin
 from airlock.manifest.model import RepoSpec
 from airlock.net.http import Net
 from airlock.resolvers.repometa import MetadataError, get_index, get_verified
-from airlock.resolvers.solving import dnf_jobs, solve
+from airlock.resolvers.solving import dnf_jobs, name_anchors, solve
 
 NS = {"r": "http://linux.duke.edu/metadata/repo"}
 
@@ -134,10 +135,12 @@ def resolve_rpms(net: Net, mirrors: Mapping[str, str], req: RpmRequest) -> list[
     locks = [pool.Job(solv.Job.SOLVER_SOLVABLE | solv.Job.SOLVER_LOCK, s.id)
              for s in pool.solvables_iter() if _nevra(s) in hidden]
     modular = sorted(n for n in hidden if n.split("-")[0] in req.packages)
-    chosen = solve(pool, locks + dnf_jobs(pool, req.packages, what), weak_deps=req.weak_deps, what=what,
+    jobs, named_by = dnf_jobs(pool, req.packages, what)
+    chosen = solve(pool, locks + jobs, weak_deps=req.weak_deps, what=what,
                    hint=("these packages are only in non-default module streams: " + ", ".join(modular[:5]))
                    if modular else "add the repository that provides it (repos:), or drop the package")
-    pins = [_pin(s, req, bases) for s in chosen]
+    named_by = {n: [s for s in named if _nevra(s) not in hidden] for n, named in named_by.items()}
+    pins = [_pin(s, req, bases) for s in chosen + name_anchors(chosen, named_by, req.arch)]
     return sorted(pins, key=lambda p: (p.name, p.arch, p.version, p.release))
 
 

@@ -21,13 +21,14 @@ def one_of(pool: Any, ids: list[int]) -> Any:
     return pool.Job(solv.Job.SOLVER_SOLVABLE_ONE_OF | solv.Job.SOLVER_INSTALL, pool.towhatprovides(ids))
 
 
-def dnf_jobs(pool: Any, packages: tuple[str, ...], what: str) -> list[Any]:
+def dnf_jobs(pool: Any, packages: tuple[str, ...], what: str) -> tuple[list[Any], dict[str, list[Any]]]:
     """``dnf install NAME`` as dnf 4/5 selects (obsoletes=1, dnf's default): the packages named NAME plus every
     package obsoleting one of them, one of which is installed — so asking for ``ebtables`` installs
-    ``iptables-ebtables`` where that obsoletes it. A name no package has is looked up as a provide, then a file."""
+    ``iptables-ebtables`` where that obsoletes it. A name no package has is looked up as a provide, then a file.
+    Also returns, per requested name, the packages carrying that name (see ``name_anchors``)."""
     import solv
 
-    jobs = []
+    jobs, named_by = [], {}
     for name in packages:
         named = [s for s in pool.select(name, solv.Selection.SELECTION_NAME).solvables() if s.arch != "src"]
         if named:
@@ -36,12 +37,28 @@ def dnf_jobs(pool: Any, packages: tuple[str, ...], what: str) -> list[Any]:
                 nevr = pool.rel2id(pool.str2id(s.name), pool.str2id(s.evr), solv.REL_EQ)
                 ids.update(o.id for o in pool.whatmatchesdep(solv.SOLVABLE_OBSOLETES, nevr) if o.arch != "src")
             jobs.append(one_of(pool, sorted(ids)))
+            named_by[name] = named
             continue
         sel = pool.select(name, solv.Selection.SELECTION_PROVIDES | solv.Selection.SELECTION_FILELIST)
         if sel.isempty():
             raise UnsatisfiableError(f"{what}: no repository provides {name!r}", hint=NOT_FOUND_HINT)
         jobs += sel.jobs(solv.Job.SOLVER_INSTALL)
-    return jobs
+    return jobs, named_by
+
+
+def name_anchors(chosen: list[Any], named_by: dict[str, list[Any]], arch: str) -> list[Any]:
+    """For a requested name dnf replaces by its obsoleter, the newest package of that name too: dnf on the node
+    must find the name before it looks for what obsoletes it (``No match for argument: ebtables`` otherwise).
+    It is served, never installed."""
+    import functools
+
+    ids = {s.id for s in chosen}
+    out = []
+    for named in named_by.values():
+        fits = [s for s in named if s.arch in (arch, "noarch")]
+        if fits and not any(s.id in ids for s in named):
+            out.append(max(fits, key=functools.cmp_to_key(lambda a, b: a.evrcmp(b))))
+    return out
 
 
 def solve(pool: Any, jobs: list[Any], *, weak_deps: bool, what: str,
