@@ -57,8 +57,12 @@ def name_anchors(chosen: list[Any], named_by: dict[str, list[Any]], arch: str) -
     for named in named_by.values():
         fits = [s for s in named if s.arch in (arch, "noarch")]
         if fits and not any(s.id in ids for s in named):
-            out.append(max(fits, key=functools.cmp_to_key(lambda a, b: a.evrcmp(b))))
+            out.append(max(fits, key=functools.cmp_to_key(_evrcmp)))
     return out
+
+
+def _evrcmp(a: Any, b: Any) -> int:
+    return int(a.evrcmp(b))
 
 
 def solve(pool: Any, jobs: list[Any], *, weak_deps: bool, what: str,

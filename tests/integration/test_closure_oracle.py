@@ -151,3 +151,47 @@ def test_deb_closure_is_what_apt_installs(served: tuple[Path, str], tmp_path: Pa
     assert ("tool-agent", "2.2~rc1-1+deb12u2") in locked and ("mailer", "1.0") in locked
     assert ("zz-heavy", "1.0") in locked and not any(n == "aa-light" for n, _ in locked)
     assert apt_simulate(f"{url}/deb/repo", tmp_path / "apt", DEB_ASKED) == locked
+
+
+OLD_BASE = (rpmrepo.Pkg("libx", version="1.0"), rpmrepo.Pkg("libx-langpack", version="1.0", requires=("libx = 1.0",)),
+            rpmrepo.Pkg("basething", version="1.0", noarch=True))
+NEW = (rpmrepo.Pkg("libx", version="2.0"), rpmrepo.Pkg("libx-langpack", version="2.0", requires=("libx = 2.0",)),
+       rpmrepo.Pkg("basething", version="1.0", noarch=True), rpmrepo.Pkg("tool", version="1.0", requires=("libx >= 2.0",)))
+BASE_NAMES = ("libx", "libx-langpack", "basething")
+
+
+def test_rpm_closure_installs_on_an_older_base(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -> None:
+    """A node holding an older point release's minimal install: the set's newer libx drags in libx-langpack's
+    update, which the closure solved on an empty system lacks; declaring the base puts it in the lock."""
+    root = tmp_path_factory.mktemp("base-oracle")
+    old, new = rpmrepo.build_repo(root / "old", OLD_BASE), rpmrepo.build_repo(root / "new", NEW)
+    port = free_port()
+    server = BackgroundHTTP(port, functools.partial(_Quiet, directory=str(root)))  # type: ignore[arg-type]
+    url = f"http://127.0.0.1:{port}"
+    try:
+        current = (RepoSpec(name="baseos", url=f"{url}/new/repo/"),)
+        plain = resolve_rpms(Net(), {}, RpmRequest("rocky-10", "x86_64", ("tool",), current))
+        req = RpmRequest("rocky-10", "x86_64", ("tool",), current,
+                         base_repos=(RepoSpec(name="baseos-10.0", url=f"{url}/old/repo/"),), base_packages=BASE_NAMES)
+        pins = resolve_rpms(Net(), {}, req)
+    finally:
+        server.stop()
+    assert {(p.name, p.version) for p in plain} == {("tool", "1.0"), ("libx", "2.0")}
+    assert {(p.name, p.version) for p in pins} == {("tool", "1.0"), ("libx", "2.0"), ("libx-langpack", "2.0")}
+
+    def site_of(locked: list, name: str) -> Path:  # type: ignore[type-arg]
+        site = tmp_path / name
+        site.mkdir()
+        for p in locked:
+            shutil.copy2(new / p.url.rsplit("/", 1)[-1], site)
+        subprocess.run(["createrepo_c", str(site)], check=True, capture_output=True)
+        return site
+
+    for locked, name, works in ((plain, "empty-solved", False), (pins, "base-solved", True)):
+        node = tmp_path / f"node-{name}"
+        res = dnf(node, old.as_uri(), tmp_path / f"w-base-{name}", "install", *BASE_NAMES)
+        assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
+        res = dnf(node, site_of(locked, name).as_uri(), tmp_path / f"w-{name}", "install", "tool")
+        assert (res.returncode == 0) == works, res.stdout[-2000:] + res.stderr[-2000:]
+    assert installed(tmp_path / "node-base-solved") == {("tool", "1.0"), ("libx", "2.0"), ("libx-langpack", "2.0"),
+                                                        ("basething", "1.0")}
