@@ -35,6 +35,9 @@ class DebRequest:
     packages: tuple[str, ...]
     repos: tuple[RepoSpec, ...]
     weak_deps: bool = False
+    # The node's base system: these packages resolved (as apt would) from these repositories are installed.
+    base_repos: tuple[RepoSpec, ...] = ()
+    base_packages: tuple[str, ...] = ()
 
 
 def parse_stanzas(text: str) -> Iterator[dict[str, str]]:
@@ -160,10 +163,10 @@ class _Deps:
         return dep
 
 
-def _stanzas(net: Net, mirrors: Mapping[str, str], req: DebRequest, what: str
+def _stanzas(net: Net, mirrors: Mapping[str, str], req: DebRequest, repos: tuple[RepoSpec, ...], what: str
              ) -> tuple[list[tuple[RepoSpec, dict[str, str]]], list[DebIndexPin]]:
     stanzas, index_pins = [], []
-    for spec in req.repos:
+    for spec in repos:
         for url, sha, size, path in _indexes(net, mirrors, spec, req.arch, what):
             index_pins.append(upstream_pin(DebIndexPin, f"{what}, repo {spec.name}", os=req.os, arch=req.arch,
                                            repo=spec.name, url=url, sha256=sha, size=size))
@@ -178,9 +181,10 @@ _KINDS = (("Depends", "SOLVABLE_REQUIRES"), ("Pre-Depends", "SOLVABLE_REQUIRES")
 
 def resolve_debs(net: Net, mirrors: Mapping[str, str], req: DebRequest) -> tuple[list[DebPin], list[DebIndexPin]]:
     what = f"deb packages for {req.os} ({req.arch})"
-    stanzas, index_pins = _stanzas(net, mirrors, req, what)
+    stanzas, index_pins = _stanzas(net, mirrors, req, req.repos, what)
+    base_stanzas = _stanzas(net, mirrors, req, req.base_repos, what)[0] if req.base_packages else []
     pins = []
-    for repo_name, f, base in closure(req, stanzas, what):
+    for repo_name, f, base in closure(req, stanzas, what, base_stanzas):
         declared = str(f.get("Size", "0"))
         pins.append(upstream_pin(DebPin, f"deb {f['Package']} ({req.os}, repo {repo_name})", os=req.os,
                                  name=f["Package"], version=f["Version"], arch=f.get("Architecture", req.arch),
@@ -189,9 +193,10 @@ def resolve_debs(net: Net, mirrors: Mapping[str, str], req: DebRequest) -> tuple
     return sorted(pins, key=lambda p: (p.name, p.arch, p.version)), index_pins
 
 
-def closure(req: DebRequest, stanzas: list[tuple[RepoSpec, dict[str, str]]], what: str
-            ) -> list[tuple[str, dict[str, str], str]]:
-    """(repo name, stanza, repo base URL) of every package ``apt-get install`` installs on an empty system."""
+def closure(req: DebRequest, stanzas: list[tuple[RepoSpec, dict[str, str]]], what: str,
+            base_stanzas: list[tuple[RepoSpec, dict[str, str]]] | None = None) -> list[tuple[str, dict[str, str], str]]:
+    """(repo name, stanza, repo base URL) of every package ``apt-get install`` installs on an empty system, and
+    on one holding ``req.base_packages`` from ``base_stanzas`` (with the upgrades of base packages that brings)."""
     import solv
 
     versions, virtual = set(), set()
@@ -230,10 +235,16 @@ def closure(req: DebRequest, stanzas: list[tuple[RepoSpec, dict[str, str]]], wha
         repo.internalize()
     pool.createwhatprovides()
     names = apt_names(pool, req.packages, what)
-    groups = {(f["Package"], f["Version"]): _fields(f, "Pre-Depends") + _fields(f, "Depends")
-              + (_fields(f, "Recommends") if req.weak_deps else []) for _, f in stanzas}
-    provides = {(f["Package"], f["Version"]): [a[0] for a in _fields(f, "Provides")] for _, f in stanzas}
-    favoured = AptChoice((f for _, f in stanzas), groups, provides).install(names)
+    favoured = AptChoice((f for _, f in stanzas), _fields, weak_deps=req.weak_deps).install(names)
+    if req.base_packages:
+        base = AptChoice((f for _, f in base_stanzas or []), _fields)
+        missing = sorted(n for n in req.base_packages if n not in base.cand)
+        if missing:
+            raise UnsatisfiableError(f"{what}: the base repositories have no {', '.join(missing)}",
+                                     hint="check base_packages against base_repos")
+        installed = {n: base.cand[n] for n in base.install(req.base_packages)}
+        favoured |= AptChoice((f for _, f in stanzas), _fields, weak_deps=req.weak_deps,
+                              installed=installed).install(names)
     # apt's picks are installed outright (a real package apt marks although a provider already satisfies the
     # dependency stays in); libsolv checks they fit together and adds what a conflict makes necessary.
     jobs = [j for n in sorted(set(names) | favoured)
