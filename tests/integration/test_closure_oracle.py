@@ -195,3 +195,67 @@ def test_rpm_closure_installs_on_an_older_base(tmp_path_factory: pytest.TempPath
         assert (res.returncode == 0) == works, res.stdout[-2000:] + res.stderr[-2000:]
     assert installed(tmp_path / "node-base-solved") == {("tool", "1.0"), ("libx", "2.0"), ("libx-langpack", "2.0"),
                                                         ("basething", "1.0")}
+
+
+DEB_OLD = (debrepo.Deb("libx", version="1.0"), debrepo.Deb("libx-lang", version="1.0", depends="libx (= 1.0)"),
+           debrepo.Deb("oldutil", version="1.0"), debrepo.Deb("basething", arch_all=True))
+DEB_NEW = (debrepo.Deb("libx", version="2.0"), debrepo.Deb("libx-lang", version="2.0", depends="libx (= 2.0)"),
+           debrepo.Deb("oldutil", version="2.0"), debrepo.Deb("basething", arch_all=True),
+           debrepo.Deb("tool", depends="libx (>= 2.0)"), debrepo.Deb("newtool", breaks="oldutil (<< 2.0)"))
+DEB_BASE = ("libx", "libx-lang", "oldutil", "basething")
+
+
+def test_deb_closure_installs_on_an_older_base(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -> None:
+    """apt on a node holding an older base: libx's update breaks the installed libx-lang, newtool Breaks the
+    installed oldutil; apt upgrades both, so the site must hold their updates."""
+    root = tmp_path_factory.mktemp("deb-base-oracle")
+    old, new = debrepo.build_repo(root / "old", DEB_OLD), debrepo.build_repo(root / "new", DEB_NEW)
+    port = free_port()
+    server = BackgroundHTTP(port, functools.partial(_Quiet, directory=str(root)))  # type: ignore[arg-type]
+    url = f"http://127.0.0.1:{port}"
+    spec = RepoSpec(name="main", url=f"{url}/new/repo", suite="stable", components=["main"])
+    base_spec = RepoSpec(name="main-12.0", url=f"{url}/old/repo", suite="stable", components=["main"])
+    try:
+        plain, _ = resolve_debs(Net(), {}, DebRequest("debian-12", "amd64", ("tool", "newtool"), (spec,)))
+        pins, _ = resolve_debs(Net(), {}, DebRequest("debian-12", "amd64", ("tool", "newtool"), (spec,),
+                                                     base_repos=(base_spec,), base_packages=DEB_BASE))
+    finally:
+        server.stop()
+    assert {(p.name, p.version) for p in plain} == {("tool", "1.0"), ("newtool", "1.0"), ("libx", "2.0")}
+    assert {(p.name, p.version) for p in pins} == {("tool", "1.0"), ("newtool", "1.0"), ("libx", "2.0"),
+                                                   ("libx-lang", "2.0"), ("oldutil", "2.0")}
+    status = (old / "dists/stable/main/binary-amd64/Packages").read_text()
+    status = status.replace("Package: ", "Status: install ok installed\nPackage: ")
+    for locked, works in ((plain, False), (pins, True)):
+        site = tmp_path / f"site-{works}"
+        site.mkdir()
+        for p in locked:
+            shutil.copy2(new / p.url.split("/repo/", 1)[1], site)
+        scan = subprocess.run(["dpkg-scanpackages", "."], cwd=site, check=True, capture_output=True).stdout
+        (site / "Packages").write_bytes(scan)
+        work = tmp_path / f"apt-{works}"
+        (work / "var/lib/dpkg").mkdir(parents=True)
+        (work / "var/lib/dpkg/status").write_text(status)
+        ok, got = _apt_install(work, f"deb [trusted=yes] file:{site} ./\n", ("tool", "newtool"))
+        assert ok == works, got
+    assert got == {("tool", "1.0"), ("newtool", "1.0"), ("libx", "2.0"), ("libx-lang", "2.0"), ("oldutil", "2.0")}
+
+
+def _apt_install(work: Path, sources: str, names: tuple[str, ...]) -> tuple[bool, set[tuple[str, str]] | str]:
+    for d in ("etc/apt/sources.list.d", "etc/apt/apt.conf.d", "etc/apt/preferences.d", "var/lib/apt/lists/partial",
+              "var/cache/apt/archives/partial", "var/lib/dpkg"):
+        (work / d).mkdir(parents=True, exist_ok=True)
+    (work / "etc/apt/sources.list").write_text(sources)
+    opts = ["-o", f"Dir={work}", "-o", f"Dir::State::status={work}/var/lib/dpkg/status",
+            "-o", "APT::Architecture=amd64", "-o", "APT::Architectures::=", "-o", "Debug::NoLocking=1",
+            "-o", "APT::Install-Recommends=false", "-o", f"Dir::Etc::trusted={work}/etc/apt/trusted.gpg",
+            "-o", f"Dir::Etc::trustedparts={work}/etc/apt/trusted.gpg.d"]
+    upd = subprocess.run(["apt-get", *opts, "update"], capture_output=True, text=True, check=False)
+    assert upd.returncode == 0, upd.stdout + upd.stderr
+    # --no-remove: a set apt can only install by removing part of the base does not count as installable.
+    res = subprocess.run(["apt-get", *opts, "-s", "--no-remove", "install", *names], capture_output=True, text=True,
+                         check=False)
+    if res.returncode != 0:
+        return False, res.stdout[-2000:] + res.stderr[-2000:]
+    return True, {(line.split()[1], next(t for t in line.split()[2:] if t.startswith("(")).strip("("))
+                  for line in res.stdout.splitlines() if line.startswith("Inst ")}
