@@ -177,6 +177,7 @@ def _stanzas(net: Net, mirrors: Mapping[str, str], req: DebRequest, repos: tuple
 
 _KINDS = (("Depends", "SOLVABLE_REQUIRES"), ("Pre-Depends", "SOLVABLE_REQUIRES"),
           ("Recommends", "SOLVABLE_RECOMMENDS"), ("Conflicts", "SOLVABLE_CONFLICTS"), ("Breaks", "SOLVABLE_CONFLICTS"))
+_KEYS = ("Provides",) + tuple(k for k, _ in _KINDS)
 
 
 def resolve_debs(net: Net, mirrors: Mapping[str, str], req: DebRequest) -> tuple[list[DebPin], list[DebIndexPin]]:
@@ -199,11 +200,17 @@ def closure(req: DebRequest, stanzas: list[tuple[RepoSpec, dict[str, str]]], wha
     on one holding ``req.base_packages`` from ``base_stanzas`` (with the upgrades of base packages that brings)."""
     import solv
 
+    parsed = {id(f): {key: _fields(f, key) for key in _KEYS} for _, f in stanzas}
+
+    def fields(f: dict[str, str], key: str) -> list[list[tuple[str, str | None, str | None]]]:
+        cached = parsed.get(id(f))
+        return cached[key] if cached is not None else _fields(f, key)
+
     versions, virtual = set(), set()
     for _, f in stanzas:
         versions.add(f["Version"])
-        for key in ("Provides",) + tuple(k for k, _ in _KINDS):
-            for alts in _fields(f, key):
+        for key in _KEYS:
+            for alts in fields(f, key):
                 for name, op, version in alts:
                     if version:
                         versions.add(version)
@@ -220,11 +227,11 @@ def closure(req: DebRequest, stanzas: list[tuple[RepoSpec, dict[str, str]]], wha
         # The RPM pool's arch-independent arch; the pin keeps Debian's own ("all").
         s.arch = "noarch" if f.get("Architecture") == "all" else f.get("Architecture", req.arch)
         s.add_deparray(solv.SOLVABLE_PROVIDES, pool.rel2id(pool.str2id(s.name), pool.str2id(s.evr), solv.REL_EQ))
-        for name, op, version in (alts[0] for alts in _fields(f, "Provides")):
+        for name, op, version in (alts[0] for alts in fields(f, "Provides")):
             s.add_deparray(solv.SOLVABLE_PROVIDES, deps.alternatives([(name, op, version)])[0] if version
                            else pool.str2id(name + VIRTUAL))
         for key, kind in _KINDS:
-            for alts in _fields(f, key):
+            for alts in fields(f, key):
                 if kind == "SOLVABLE_CONFLICTS":  # a conflict with any alternative is its own conflict
                     for dep in deps.alternatives(alts):
                         s.add_deparray(solv.SOLVABLE_CONFLICTS, dep)
@@ -235,7 +242,7 @@ def closure(req: DebRequest, stanzas: list[tuple[RepoSpec, dict[str, str]]], wha
         repo.internalize()
     pool.createwhatprovides()
     names = apt_names(pool, req.packages, what)
-    favoured = AptChoice((f for _, f in stanzas), _fields, weak_deps=req.weak_deps).install(names)
+    favoured = AptChoice((f for _, f in stanzas), fields, weak_deps=req.weak_deps).install(names)
     if req.base_packages:
         base = AptChoice((f for _, f in base_stanzas or []), _fields)
         missing = sorted(n for n in req.base_packages if n not in base.cand)
@@ -243,7 +250,7 @@ def closure(req: DebRequest, stanzas: list[tuple[RepoSpec, dict[str, str]]], wha
             raise UnsatisfiableError(f"{what}: the base repositories have no {', '.join(missing)}",
                                      hint="check base_packages against base_repos")
         installed = {n: base.cand[n] for n in base.install(req.base_packages)}
-        favoured |= AptChoice((f for _, f in stanzas), _fields, weak_deps=req.weak_deps,
+        favoured |= AptChoice((f for _, f in stanzas), fields, weak_deps=req.weak_deps,
                               installed=installed).install(names)
     # apt's picks are installed outright (a real package apt marks although a provider already satisfies the
     # dependency stays in); libsolv checks they fit together and adds what a conflict makes necessary.
