@@ -2,10 +2,10 @@
 
 For one OS and arch: read each repository's ``repodata/repomd.xml``, fetch primary and filelists
 (checksums verified), load them into libsolv, and solve "install the package set" on an empty
-system: Requires (also on files), Provides, rich/boolean deps, Obsoletes, newest versions, a requested
-name obsoleted by another package replaced by it as dnf does (the named package is kept as well, for
-dnf on the node to find the name); weak
-deps (Recommends) only when asked. Modular repositories (EL8/EL9 AppStream): packages of module
+system: Requires (also on files), Provides, rich/boolean deps, Obsoletes, newest versions; weak deps
+(Recommends) only when asked. A requested name is selected as dnf selects it (solving.dnf_jobs): a package
+obsoleting the named one replaces it, the named one is locked too so dnf on the node finds the name.
+Optionally also on top of a declared base system (``on_base``). Modular repositories (EL8/EL9 AppStream): packages of module
 streams that are not a default stream are hidden, as dnf hides them; asking for one is an error.
 """
 
