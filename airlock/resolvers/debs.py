@@ -4,7 +4,7 @@ For one OS and arch: read each repository's ``dists/<suite>/Release`` (or a flat
 ``Release``), fetch ``<component>/binary-<arch>/Packages.xz`` (checksums from Release verified),
 turn every stanza into a libsolv solvable (Depends/Pre-Depends with alternatives and versions,
 Provides, Conflicts/Breaks, Recommends as weak deps) and solve "install the package set" on an
-empty system with Debian version ordering.
+empty system with Debian version ordering (dpkg's, see debversion.py) and Debian's Provides rules.
 """
 
 from __future__ import annotations
@@ -20,8 +20,10 @@ from typing import Any
 from airlock.lockfile.model import DebIndexPin, DebPin, upstream_pin
 from airlock.manifest.model import RepoSpec
 from airlock.net.http import Net
+from airlock.resolvers.aptchoice import AptChoice
+from airlock.resolvers.debversion import ranks
 from airlock.resolvers.repometa import MetadataError, get_index, get_verified
-from airlock.resolvers.solving import solve
+from airlock.resolvers.solving import NOT_FOUND_HINT, UnsatisfiableError, solve
 
 _DEP = re.compile(r"^\s*([^\s(]+)\s*(?:\(\s*(<<|<=|=|>=|>>|<|>)\s*([^)\s]+)\s*\))?")
 
@@ -33,6 +35,9 @@ class DebRequest:
     packages: tuple[str, ...]
     repos: tuple[RepoSpec, ...]
     weak_deps: bool = False
+    # The node's base system: these packages resolved (as apt would) from these repositories are installed.
+    base_repos: tuple[RepoSpec, ...] = ()
+    base_packages: tuple[str, ...] = ()
 
 
 def parse_stanzas(text: str) -> Iterator[dict[str, str]]:
@@ -55,7 +60,7 @@ def parse_stanzas(text: str) -> Iterator[dict[str, str]]:
 def raw_stanzas(text: str) -> Iterator[tuple[str, str]]:
     """(package name, the stanza's exact text) for every stanza."""
     for block in re.split(r"\n\s*\n", text.strip("\n")):
-        m = re.search(r"^Package:\s*(\S+)", block, re.M)
+        m = re.search(r"^Package:\s*(\S+)", block, re.MULTILINE)
         if m:
             yield m.group(1), block.rstrip("\n")
 
@@ -107,65 +112,170 @@ def _indexes(net: Net, mirrors: Mapping[str, str], spec: RepoSpec, arch: str, wh
     return out
 
 
-def _dep(pool: Any, text: str) -> int:
-    import solv
+VIRTUAL = "/virtual"  # suffix of unversioned Provides; '/' is never in a Debian package name
 
-    flags = {"<<": solv.REL_LT, "<": solv.REL_LT | solv.REL_EQ, "<=": solv.REL_LT | solv.REL_EQ,
-             "=": solv.REL_EQ, ">=": solv.REL_GT | solv.REL_EQ, ">": solv.REL_GT | solv.REL_EQ, ">>": solv.REL_GT}
-    alts = []
+
+def _parse_dep(text: str) -> list[tuple[str, str | None, str | None]]:
+    """The alternatives of one dependency: (name, operator, version); ``python3:any`` -> ``python3``."""
+    out = []
     for alt in text.split("|"):
         m = _DEP.match(alt)
-        if not m:
-            continue
-        name = m.group(1).split(":", 1)[0]  # python3:any -> python3
-        dep = pool.str2id(name)
-        if m.group(2):
-            dep = pool.rel2id(dep, pool.str2id(m.group(3)), flags[m.group(2)])
-        alts.append(dep)
-    out = alts[0]
-    for a in alts[1:]:
-        out = pool.rel2id(out, a, solv.REL_OR)
+        if m:
+            out.append((m.group(1).split(":", 1)[0], m.group(2), m.group(3)))
     return out
 
 
-def resolve_debs(net: Net, mirrors: Mapping[str, str], req: DebRequest) -> tuple[list[DebPin], list[DebIndexPin]]:
-    import solv
+def _fields(f: dict[str, str], key: str) -> list[list[tuple[str, str | None, str | None]]]:
+    return [d for item in f.get(key, "").replace("\n", " ").split(",") if item.strip() and (d := _parse_dep(item))]
 
-    what = f"deb packages for {req.os} ({req.arch})"
-    pool = solv.Pool()
-    pool.setdisttype(solv.Pool.DISTTYPE_DEB)
-    pool.setarch(req.arch)
-    meta: dict[int, tuple[str, dict[str, str], str]] = {}  # solvable id -> (repo name, fields, base url)
-    index_pins = []
-    for spec in req.repos:
-        repo = pool.add_repo(spec.name)
+
+_FLAGS = {"<<": ("LT",), "<": ("LT", "EQ"), "<=": ("LT", "EQ"), "=": ("EQ",), ">=": ("GT", "EQ"),
+          ">": ("GT", "EQ"), ">>": ("GT",)}
+
+
+class _Deps:
+    """Debian dependencies as RPM-pool dependencies: versions become their dpkg rank, and an unversioned
+    Provides satisfies only unversioned dependencies (Debian Policy 7.5) — RPM lets it satisfy any version."""
+
+    def __init__(self, pool: Any, rank: dict[str, str], virtual: set[str]) -> None:
+        import solv
+
+        self.pool, self.rank, self.virtual = pool, rank, virtual
+        self.flags = {op: sum(getattr(solv, "REL_" + f) for f in fs) for op, fs in _FLAGS.items()}
+        self.rel_or = solv.REL_OR
+
+    def alternatives(self, alts: list[tuple[str, str | None, str | None]]) -> list[int]:
+        pool, out = self.pool, []
+        for name, op, version in alts:
+            if op and version:
+                out.append(pool.rel2id(pool.str2id(name), pool.str2id(self.rank[version]), self.flags[op]))
+            else:
+                out.append(pool.str2id(name))
+                if name in self.virtual:
+                    out.append(pool.str2id(name + VIRTUAL))
+        return out
+
+    def requires(self, alts: list[tuple[str, str | None, str | None]]) -> int:
+        ids = self.alternatives(alts)
+        dep = ids[0]
+        for a in ids[1:]:
+            dep = self.pool.rel2id(dep, a, self.rel_or)
+        return dep
+
+
+def _stanzas(net: Net, mirrors: Mapping[str, str], req: DebRequest, repos: tuple[RepoSpec, ...], what: str
+             ) -> tuple[list[tuple[RepoSpec, dict[str, str]]], list[DebIndexPin]]:
+    stanzas, index_pins = [], []
+    for spec in repos:
         for url, sha, size, path in _indexes(net, mirrors, spec, req.arch, what):
             index_pins.append(upstream_pin(DebIndexPin, f"{what}, repo {spec.name}", os=req.os, arch=req.arch,
                                            repo=spec.name, url=url, sha256=sha, size=size))
-            for f in parse_stanzas(decompress(path)):
-                if "Package" not in f or "Version" not in f or "Filename" not in f or "SHA256" not in f:
-                    continue
-                s = repo.add_solvable()
-                s.name, s.evr = f["Package"], f["Version"]
-                s.arch = "noarch" if f.get("Architecture") == "all" else f.get("Architecture", req.arch)
-                s.add_deparray(solv.SOLVABLE_PROVIDES,
-                               pool.rel2id(pool.str2id(s.name), pool.str2id(s.evr), solv.REL_EQ))
-                for key, kind in (("Provides", solv.SOLVABLE_PROVIDES), ("Depends", solv.SOLVABLE_REQUIRES),
-                                  ("Pre-Depends", solv.SOLVABLE_REQUIRES), ("Recommends", solv.SOLVABLE_RECOMMENDS),
-                                  ("Conflicts", solv.SOLVABLE_CONFLICTS), ("Breaks", solv.SOLVABLE_CONFLICTS)):
-                    for item in f.get(key, "").replace("\n", " ").split(","):
-                        if item.strip():
-                            s.add_deparray(kind, _dep(pool, item))
-                meta[s.id] = (spec.name, f, spec.url.rstrip("/") + "/")
-        repo.internalize()
-    pool.createwhatprovides()
-    chosen = solve(pool, req.packages, weak_deps=req.weak_deps, what=what)
+            stanzas += [(spec, f) for f in parse_stanzas(decompress(path))
+                        if "Package" in f and "Version" in f and "Filename" in f and "SHA256" in f]
+    return stanzas, index_pins
+
+
+_KINDS = (("Depends", "SOLVABLE_REQUIRES"), ("Pre-Depends", "SOLVABLE_REQUIRES"),
+          ("Recommends", "SOLVABLE_RECOMMENDS"), ("Conflicts", "SOLVABLE_CONFLICTS"), ("Breaks", "SOLVABLE_CONFLICTS"))
+_KEYS = ("Provides",) + tuple(k for k, _ in _KINDS)
+
+
+def resolve_debs(net: Net, mirrors: Mapping[str, str], req: DebRequest) -> tuple[list[DebPin], list[DebIndexPin]]:
+    what = f"deb packages for {req.os} ({req.arch})"
+    stanzas, index_pins = _stanzas(net, mirrors, req, req.repos, what)
+    base_stanzas = _stanzas(net, mirrors, req, req.base_repos, what)[0] if req.base_packages else []
     pins = []
-    for s in chosen:
-        repo_name, f, base = meta[s.id]
+    for repo_name, f, base in closure(req, stanzas, what, base_stanzas):
         declared = str(f.get("Size", "0"))
-        pins.append(upstream_pin(DebPin, f"deb {s.name} ({req.os}, repo {repo_name})", os=req.os, name=s.name,
-                                 version=s.evr, arch=f.get("Architecture", req.arch), repo=repo_name,
-                                 url=base + f["Filename"], sha256=f["SHA256"],
+        pins.append(upstream_pin(DebPin, f"deb {f['Package']} ({req.os}, repo {repo_name})", os=req.os,
+                                 name=f["Package"], version=f["Version"], arch=f.get("Architecture", req.arch),
+                                 repo=repo_name, url=base + f["Filename"], sha256=f["SHA256"],
                                  size=int(declared) if declared.isdigit() and len(declared) < 19 else -1))
     return sorted(pins, key=lambda p: (p.name, p.arch, p.version)), index_pins
+
+
+def closure(req: DebRequest, stanzas: list[tuple[RepoSpec, dict[str, str]]], what: str,
+            base_stanzas: list[tuple[RepoSpec, dict[str, str]]] | None = None) -> list[tuple[str, dict[str, str], str]]:
+    """(repo name, stanza, repo base URL) of every package ``apt-get install`` installs on an empty system, and
+    on one holding ``req.base_packages`` from ``base_stanzas`` (with the upgrades of base packages that brings)."""
+    import solv
+
+    parsed = {id(f): {key: _fields(f, key) for key in _KEYS} for _, f in stanzas}
+
+    def fields(f: dict[str, str], key: str) -> list[list[tuple[str, str | None, str | None]]]:
+        cached = parsed.get(id(f))
+        return cached[key] if cached is not None else _fields(f, key)
+
+    versions, virtual = set(), set()
+    for _, f in stanzas:
+        versions.add(f["Version"])
+        for key in _KEYS:
+            for alts in fields(f, key):
+                for name, op, version in alts:
+                    if version:
+                        versions.add(version)
+                    elif key == "Provides":
+                        virtual.add(name)
+    pool = solv.Pool()
+    pool.setarch(req.arch)
+    deps = _Deps(pool, ranks(versions), virtual)
+    meta: dict[int, tuple[str, dict[str, str], str]] = {}  # solvable id -> (repo name, fields, base url)
+    repos = {spec.name: pool.add_repo(spec.name) for spec in req.repos}
+    for spec, f in stanzas:
+        s = repos[spec.name].add_solvable()
+        s.name, s.evr = f["Package"], deps.rank[f["Version"]]
+        # The RPM pool's arch-independent arch; the pin keeps Debian's own ("all").
+        s.arch = "noarch" if f.get("Architecture") == "all" else f.get("Architecture", req.arch)
+        s.add_deparray(solv.SOLVABLE_PROVIDES, pool.rel2id(pool.str2id(s.name), pool.str2id(s.evr), solv.REL_EQ))
+        for name, op, version in (alts[0] for alts in fields(f, "Provides")):
+            s.add_deparray(solv.SOLVABLE_PROVIDES, deps.alternatives([(name, op, version)])[0] if version
+                           else pool.str2id(name + VIRTUAL))
+        for key, kind in _KINDS:
+            for alts in fields(f, key):
+                if kind == "SOLVABLE_CONFLICTS":  # a conflict with any alternative is its own conflict
+                    for dep in deps.alternatives(alts):
+                        s.add_deparray(solv.SOLVABLE_CONFLICTS, dep)
+                else:
+                    s.add_deparray(getattr(solv, kind), deps.requires(alts))
+        meta[s.id] = (spec.name, f, spec.url.rstrip("/") + "/")
+    for repo in repos.values():
+        repo.internalize()
+    pool.createwhatprovides()
+    names = apt_names(pool, req.packages, what)
+    favoured = AptChoice((f for _, f in stanzas), fields, weak_deps=req.weak_deps).install(names)
+    if req.base_packages:
+        base = AptChoice((f for _, f in base_stanzas or []), _fields)
+        missing = sorted(n for n in req.base_packages if n not in base.cand)
+        if missing:
+            raise UnsatisfiableError(f"{what}: the base repositories have no {', '.join(missing)}",
+                                     hint="check base_packages against base_repos")
+        installed = {n: base.cand[n] for n in base.install(req.base_packages)}
+        favoured |= AptChoice((f for _, f in stanzas), fields, weak_deps=req.weak_deps,
+                              installed=installed).install(names)
+    # apt's picks are installed outright (a real package apt marks although a provider already satisfies the
+    # dependency stays in); libsolv checks they fit together and adds what a conflict makes necessary.
+    jobs = [j for n in sorted(set(names) | favoured)
+            for j in pool.select(n, solv.Selection.SELECTION_NAME).jobs(solv.Job.SOLVER_INSTALL)]
+    return [meta[s.id] for s in solve(pool, jobs, weak_deps=req.weak_deps, what=what)]
+
+
+def apt_names(pool: Any, packages: tuple[str, ...], what: str) -> list[str]:
+    """``apt-get install NAME`` as apt selects: the package named NAME; a name only provided (a virtual
+    package) is installed through its provider when exactly one package provides it, and refused, naming them,
+    when several do — apt asks the user to pick one."""
+    import solv
+
+    out = []
+    for name in packages:
+        if not pool.select(name, solv.Selection.SELECTION_NAME).isempty():
+            out.append(name)
+            continue
+        providers = {s.name for dep in (name, name + VIRTUAL) for s in pool.whatprovides(pool.str2id(dep))}
+        if not providers:
+            raise UnsatisfiableError(f"{what}: no repository provides {name!r}", hint=NOT_FOUND_HINT)
+        if len(providers) > 1:
+            raise UnsatisfiableError(f"{what}: {name!r} is a virtual package provided by "
+                                     + ", ".join(sorted(providers)),
+                                     hint=f"name one of them instead of {name!r} (apt does not pick for you)")
+        out.append(providers.pop())
+    return out

@@ -14,10 +14,14 @@ from airlock.packages import family, repos_for, rpm_arch
 from airlock.resolvers.debs import DebRequest, resolve_debs
 from airlock.resolvers.rpms import RpmRequest, compute_missing_sha256, resolve_rpms
 
+# The selection rules a closure was solved with; a lock solved under older rules is re-solved (2: dnf's
+# obsoletes of requested names, apt's alternatives, dpkg version ordering).
+RULES = 2
+
 
 def input_hash(manifest: Manifest, os_name: str, packages: list[str]) -> str:
-    """What a closure depends on: the package set, the repositories per arch, weak deps."""
-    doc = {"packages": sorted(packages), "weak_deps": manifest.weak_deps,
+    """What a closure depends on: the package set, the repositories per arch, weak deps, the rules."""
+    doc = {"packages": sorted(packages), "weak_deps": manifest.weak_deps, "rules": RULES,
            "repos": {a: [r.model_dump(mode="json") for r in repos_for(manifest, os_name, a)] for a in manifest.arch}}
     return hashlib.sha256(json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 

@@ -2,8 +2,10 @@
 
 For one OS and arch: read each repository's ``repodata/repomd.xml``, fetch primary and filelists
 (checksums verified), load them into libsolv, and solve "install the package set" on an empty
-system: Requires (also on files), Provides, rich/boolean deps, Obsoletes, newest versions; weak
-deps (Recommends) only when asked. Modular repositories (EL8/EL9 AppStream): packages of module
+system: Requires (also on files), Provides, rich/boolean deps, Obsoletes, newest versions; weak deps
+(Recommends) only when asked. A requested name is selected as dnf selects it (solving.dnf_jobs): a package
+obsoleting the named one replaces it, the named one is locked too so dnf on the node finds the name.
+Optionally also on top of a declared base system (``on_base``). Modular repositories (EL8/EL9 AppStream): packages of module
 streams that are not a default stream are hidden, as dnf hides them; asking for one is an error.
 """
 
@@ -22,7 +24,7 @@ from airlock.lockfile.model import RpmPin, upstream_pin
 from airlock.manifest.model import RepoSpec
 from airlock.net.http import Net
 from airlock.resolvers.repometa import MetadataError, get_index, get_verified
-from airlock.resolvers.solving import solve
+from airlock.resolvers.solving import dnf_jobs, name_anchors, solve
 
 NS = {"r": "http://linux.duke.edu/metadata/repo"}
 
@@ -34,6 +36,9 @@ class RpmRequest:
     packages: tuple[str, ...]
     repos: tuple[RepoSpec, ...]
     weak_deps: bool = False
+    # The node's base system: these packages resolved from these repositories are installed before the set.
+    base_repos: tuple[RepoSpec, ...] = ()
+    base_packages: tuple[str, ...] = ()
 
 
 def _repomd(net: Net, mirrors: Mapping[str, str], spec: RepoSpec, what: str) -> dict[str, tuple[str, str, str]]:
@@ -94,50 +99,95 @@ def _hidden_modular(modules_yaml: bytes) -> set[str]:
     return hidden
 
 
+def _load(pool: Any, net: Net, mirrors: Mapping[str, str], spec: RepoSpec, name: str, what: str) -> set[str]:
+    """Load one repository's primary and filelists into ``pool`` as repo ``name``; the hidden modular NEVRAs."""
+    import solv
+
+    md = _repomd(net, mirrors, spec, f"{what}, repo {spec.name}")
+    base = spec.url.rstrip("/") + "/"
+    repo = pool.add_repo(name)
+    for kind in ("primary", "filelists"):
+        if kind not in md:
+            continue
+        href, algo, digest = md[kind]
+        path = get_verified(net, mirrors, base + href, algo, digest, f"{what}, repo {spec.name} {kind}")
+        plain = path.with_name(path.name + ".xml")
+        if not plain.exists():
+            plain.write_bytes(_open(path))
+        f = solv.xfopen(str(plain))
+        if kind == "primary":
+            repo.add_rpmmd(f, None, 0)
+        else:
+            repo.add_rpmmd(f, "FL", solv.Repo.REPO_EXTEND_SOLVABLES)
+        f.close()
+    if "modules" not in md:
+        return set()
+    href, algo, digest = md["modules"]
+    path = get_verified(net, mirrors, base + href, algo, digest, f"{what}, repo {spec.name} modules")
+    return _hidden_modular(_open(path))
+
+
 def resolve_rpms(net: Net, mirrors: Mapping[str, str], req: RpmRequest) -> list[RpmPin]:
     import solv
 
     what = f"rpm packages for {req.os} ({req.arch})"
     pool = solv.Pool()
     pool.setarch(req.arch)
-    bases: dict[str, str] = {}
+    bases = {spec.name: spec.url.rstrip("/") + "/" for spec in req.repos}
     hidden: set[str] = set()
-    tmp_files: list[Path] = []
     for spec in req.repos:
-        md = _repomd(net, mirrors, spec, f"{what}, repo {spec.name}")
-        base = spec.url.rstrip("/") + "/"
-        repo = pool.add_repo(spec.name)
-        bases[spec.name] = base
-        for kind in ("primary", "filelists"):
-            if kind not in md:
-                continue
-            href, algo, digest = md[kind]
-            path = get_verified(net, mirrors, base + href, algo, digest, f"{what}, repo {spec.name} {kind}")
-            plain = path.with_name(path.name + ".xml")
-            if not plain.exists():
-                plain.write_bytes(_open(path))
-            tmp_files.append(plain)
-            f = solv.xfopen(str(plain))
-            if kind == "primary":
-                repo.add_rpmmd(f, None, 0)
-            else:
-                repo.add_rpmmd(f, "FL", solv.Repo.REPO_EXTEND_SOLVABLES)
-            f.close()
-        if "modules" in md:
-            href, algo, digest = md["modules"]
-            path = get_verified(net, mirrors, base + href, algo, digest, f"{what}, repo {spec.name} modules")
-            hidden |= _hidden_modular(_open(path))
+        hidden |= _load(pool, net, mirrors, spec, spec.name, what)
+    current = [s.id for s in pool.solvables_iter()]
+    for spec in req.base_repos:
+        _load(pool, net, mirrors, spec, BASE_PREFIX + spec.name, what)
     pool.addfileprovides()
     pool.createwhatprovides()
 
     locks = [pool.Job(solv.Job.SOLVER_SOLVABLE | solv.Job.SOLVER_LOCK, s.id)
              for s in pool.solvables_iter() if _nevra(s) in hidden]
     modular = sorted(n for n in hidden if n.split("-")[0] in req.packages)
-    chosen = solve(pool, req.packages, weak_deps=req.weak_deps, what=what, jobs=locks,
-                   hint=("these packages are only in non-default module streams: " + ", ".join(modular[:5]))
-                   if modular else "add the repository that provides it (repos:), or drop the package")
-    pins = [_pin(s, req, bases) for s in chosen]
-    return sorted(pins, key=lambda p: (p.name, p.arch, p.version, p.release))
+    hint = ("these packages are only in non-default module streams: " + ", ".join(modular[:5])) if modular \
+        else "add the repository that provides it (repos:), or drop the package"
+    if req.base_repos:
+        pool.set_considered_list(current)
+    jobs, named_by = dnf_jobs(pool, req.packages, what)
+    chosen = solve(pool, locks + jobs, weak_deps=req.weak_deps, what=what, hint=hint)
+    if req.base_repos:
+        chosen += on_base(pool, req, current, locks, what, hint)
+    named_by = {n: [s for s in named if _nevra(s) not in hidden] for n, named in named_by.items()}
+    unique = {s.id: s for s in chosen + name_anchors(chosen, named_by, req.arch)}
+    pins = {(p.name, p.epoch, p.version, p.release, p.arch): p for p in (_pin(s, req, bases) for s in unique.values())}
+    return sorted(pins.values(), key=lambda p: (p.name, p.arch, p.version, p.release))
+
+
+BASE_PREFIX = "base:"
+
+
+def on_base(pool: Any, req: RpmRequest, current: list[int], locks: list[Any], what: str, hint: str) -> list[Any]:
+    """What dnf downloads installing the set on a node that already holds ``req.base_packages`` from
+    ``req.base_repos`` (the OS's minimal install, often an older point release): the set's packages plus the
+    updates of base packages it drags in (a newer glibc needs the matching glibc-langpack too), so the site can
+    serve that upgrade."""
+    import solv
+
+    base_ids = [s.id for s in pool.solvables_iter() if s.repo.name.startswith(BASE_PREFIX)]
+    pool.set_considered_list(base_ids)
+    base_jobs, _ = dnf_jobs(pool, req.base_packages, f"{what}, base system")
+    base = solve(pool, base_jobs, weak_deps=req.weak_deps, what=f"{what}, base system",
+                 hint="check base_packages against base_repos")
+    system = pool.add_repo("@System")
+    for b in base:
+        s = system.add_solvable()
+        s.name, s.evr, s.arch = b.name, b.evr, b.arch
+        for kind in (solv.SOLVABLE_PROVIDES, solv.SOLVABLE_REQUIRES, solv.SOLVABLE_CONFLICTS, solv.SOLVABLE_OBSOLETES):
+            for dep in b.lookup_deparray(kind):
+                s.add_deparray(kind, dep.id)
+    system.internalize()
+    pool.installed = system
+    pool.set_considered_list(current + [s.id for s in system.solvables_iter()])
+    pool.createwhatprovides()
+    jobs, _ = dnf_jobs(pool, req.packages, what)
+    return solve(pool, locks + jobs, weak_deps=req.weak_deps, what=f"{what}, on the base system", hint=hint)
 
 
 def _nevra(s: Any) -> str:

@@ -22,6 +22,8 @@ class Deb:
     pre_depends: str = ""
     provides: str = ""
     recommends: str = ""
+    breaks: str = ""
+    conflicts: str = ""
 
 
 STRUCTURE = (
@@ -47,7 +49,7 @@ def _build(pool: Path, d: Deb, arch: str) -> None:
     control = [f"Package: {d.name}", f"Version: {d.version}", f"Architecture: {arch}",
                "Maintainer: airlock tests <tests@example.invalid>", f"Description: {d.name} fixture"]
     for key, value in (("Depends", d.depends), ("Pre-Depends", d.pre_depends), ("Provides", d.provides),
-                       ("Recommends", d.recommends)):
+                       ("Recommends", d.recommends), ("Breaks", d.breaks), ("Conflicts", d.conflicts)):
         if value:
             control.insert(3, f"{key}: {value}")
     (work / "DEBIAN/control").write_text("\n".join(control) + "\n")
