@@ -1,5 +1,5 @@
-"""``airlock serve``: one threaded HTTP server for a site: ``/files/``, ``/rpms/``, ``/debs/``, ``/pypi/``
-as static files and a read-only ``/v2/`` registry.
+"""``airlock serve``: one threaded HTTP server for a site: ``/files/``, ``/rpms/``, ``/debs/``, ``/pypi/``,
+``/node/`` and ``/inventory/`` as static files and a read-only ``/v2/`` registry.
 
 Static files and blobs support HEAD and single Range requests and are sent with sendfile(2).
 Nothing outside DIR is ever served: paths are resolved and must stay under those directories; links
@@ -25,7 +25,7 @@ _MANIFEST = re.compile(r"^/v2/(?P<name>.+)/manifests/(?P<ref>[^/]+)$")
 _BLOB = re.compile(r"^/v2/(?P<name>.+)/blobs/(?P<digest>[^/]+)$")
 _TAGS = re.compile(r"^/v2/(?P<name>.+)/tags/list$")
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
-STATIC_ROOTS = ("files", "rpms", "debs", "pypi")  # site directories served as plain files
+STATIC_ROOTS = ("files", "rpms", "debs", "pypi", "node", "inventory")  # site directories served as plain files
 PYPI_JSON = "application/vnd.pypi.simple.v1+json"
 
 
