@@ -121,9 +121,12 @@ def runtime_vars(tree: KubesprayTree, site: SiteAddress, container_manager: str,
     if container_manager == "crio":
         _require(tree, (CRIO_ROLE,), "crio_registries")
         plain = site.registry_plain
-        entries: list[dict[str, Any]] = [{"prefix": host, "location": host, "insecure": plain, "blocked": False}]
+        # ``unqualified`` on every entry: the role's unqualified.conf.j2 reads it, and Ansible's undefined is strict
+        entries: list[dict[str, Any]] = [{"prefix": host, "location": host, "insecure": plain, "blocked": False,
+                                          "unqualified": False}]
         for upstream in upstreams:
             entries.append({"prefix": upstream, "location": upstream, "insecure": False, "blocked": False,
+                            "unqualified": False,
                             "mirrors": [{"location": f"{site.registry}/{upstream}", "insecure": plain}]})
         out["crio_registries"] = entries
     elif container_manager == "docker":
