@@ -1,18 +1,18 @@
 #!/usr/bin/env bash
 # Install the real servers and clients the integration tests and the demo start, when missing:
 # Debian's docker-registry, skopeo, nginx, htpasswd (apache2-utils), openssl, containerd (ctr),
-# rpm (rpmbuild), dnf, dpkg-dev (dpkg-scanpackages) and openssh-client (ssh-keygen);
+# rpm (rpmbuild), dnf, dpkg-dev (dpkg-scanpackages), openssh-client (ssh-keygen) and podman;
 # then airlock.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 need=()
-for bin in docker-registry skopeo nginx htpasswd openssl containerd ctr rpmbuild dnf dpkg-scanpackages apt-get ssh-keygen; do
+for bin in docker-registry skopeo nginx htpasswd openssl containerd ctr rpmbuild dnf dpkg-scanpackages apt-get ssh-keygen podman; do
   command -v "$bin" >/dev/null 2>&1 || [ -x "/usr/sbin/$bin" ] || need+=("$bin")
 done
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
-    docker-registry skopeo nginx-light apache2-utils openssl containerd rpm dnf dpkg-dev apt openssh-client >/dev/null
+    docker-registry skopeo nginx-light apache2-utils openssl containerd rpm dnf dpkg-dev apt openssh-client podman >/dev/null
 fi
 python3 -m pip install -q -e '.[test]'
