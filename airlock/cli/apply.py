@@ -85,13 +85,16 @@ def apply(bundle: str, dest: str, url: str, push: str | None, registry_user: str
                    f"{pushed['blobs_mounted']} mounted, {pushed['blobs_present']} already there")
     if report.site and not dry_run:
         click.echo(f"offline.yml: {report.dest / 'inventory/group_vars/all/offline.yml'}")
+        click.echo(f"nodes: ansible-playbook -i <your inventory> -b {report.dest / 'node/site.yml'} before cluster.yml,"
+                   f" or node/setup.sh on one host (see {report.dest / 'node/README.md'})")
 
 
 @cli.command()
 @click.argument("site", type=click.Path(exists=True, file_okay=False))
 @click.option("--listen", default="127.0.0.1:8080", show_default=True, metavar="HOST:PORT")
 def serve(site: str, listen: str) -> None:
-    """Serve SITE: /files/... and a read-only OCI registry at /v2/ (Ctrl-C or SIGTERM stops it)."""
+    """Serve SITE: /files/..., /node/..., the package indexes and a read-only OCI registry at /v2/ (Ctrl-C or
+    SIGTERM stops it)."""
     from airlock.errors import UsageError
     from airlock.server.http import serve as run
 

@@ -40,6 +40,7 @@ def served(world: World, tmp_path_factory: pytest.TempPathFactory) -> Iterator[t
     url = f"http://127.0.0.1:{port}"
     res = airlock("apply", str(root / "bundle.tar"), "--dest", str(root / "site"), "--url", url, cache=root / "c")
     assert res.returncode == 0, res.stderr
+    assert f"-b {root / 'site/node/site.yml'} before cluster.yml" in res.stdout
     log = (root / "serve.log").open("w")
     proc = subprocess.Popen([sys.executable, "-m", "airlock", "serve", str(root / "site"), "--listen",
                              f"127.0.0.1:{port}"], stderr=log)
