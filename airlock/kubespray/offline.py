@@ -137,13 +137,18 @@ def runtime_vars(tree: KubesprayTree, site: SiteAddress, container_manager: str,
     return out
 
 
+# What ``ntp:`` means to Kubespray already at plan time: the preinstall role installs ``ntp_package``
+# when ``ntp_enabled`` (system_packages' rule), and airlock's node/chrony.conf is chrony's on every OS.
+NTP_PLAN_VARS: dict[str, Any] = {"ntp_enabled": True, "ntp_package": "chrony"}
+
+
 def ntp_vars(tree: KubesprayTree, servers: list[str]) -> dict[str, Any]:
-    """Kubespray's NTP settings (preinstall role): manage chrony/ntpd and sync only to ``servers``."""
+    """Kubespray's NTP settings (preinstall role): chrony, configured to sync only to ``servers``."""
     if not servers:
         return {}
-    for var in ("ntp_enabled", "ntp_manage_config", "ntp_servers"):
+    for var in ("ntp_enabled", "ntp_package", "ntp_manage_config", "ntp_servers"):
         _require(tree, (NTP_ROLE, "kubespray_defaults"), var)
-    return {"ntp_enabled": True, "ntp_manage_config": True, "ntp_servers": [f"{s} iburst" for s in servers]}
+    return {**NTP_PLAN_VARS, "ntp_manage_config": True, "ntp_servers": [f"{s} iburst" for s in servers]}
 
 
 def _require(tree: KubesprayTree, roles: tuple[str, ...], var: str) -> None:

@@ -72,7 +72,7 @@ def test_containerd_gets_no_crio_or_docker_entries() -> None:
 @pytest.mark.parametrize("release", VERSIONS)
 def test_ntp_vars_are_the_preinstall_roles(release: str) -> None:
     got = ntp_vars(tree(release), ["10.1.2.3", "ntp.example"])
-    assert got == {"ntp_enabled": True, "ntp_manage_config": True,
+    assert got == {"ntp_enabled": True, "ntp_package": "chrony", "ntp_manage_config": True,
                    "ntp_servers": ["10.1.2.3 iburst", "ntp.example iburst"]}
     assert ntp_vars(tree(release), []) == {}
 

@@ -44,3 +44,30 @@ def test_digest_without_ntp_is_unchanged_and_ntp_changes_it(tmp_path: Path) -> N
     assert manifest_digest(plain) == hashlib.sha256(json.dumps(data, sort_keys=True, separators=(",", ":"))
                                                     .encode()).hexdigest()
     assert manifest_digest(load(tmp_path, "arch: [amd64]\nntp: [site]\n")) != manifest_digest(plain)
+
+
+@pytest.mark.parametrize("release", ["2.27.1", "2.30.0", "master"])
+def test_ntp_puts_chrony_in_the_package_set(tmp_path: Path, release: str) -> None:
+    from airlock.plan import build_plan, package_set
+    from tests.conftest import RELEASE_VERSION, kubespray_dir
+
+    version = RELEASE_VERSION.get(release, release)
+    head = f'kubespray: {{version: "{version}", source: "{kubespray_dir(release)}"}}\nos: [rocky-10, debian-12]\n'
+    for body, want in (("", False), ("ntp: site\n", True)):
+        p = tmp_path / "airlock.yaml"
+        p.write_text(head + body)
+        plan = build_plan(load_manifest(p))
+        assert all(("chrony" in pkgs) == want for pkgs in package_set(plan).values()), body
+        if release != "2.27.1":  # 2.28+: Kubespray's own system_packages rule (ntp_enabled, ntp_package) asks for it
+            assert all(("chrony" in pkgs) == want for pkgs in plan.packages.values()), body
+
+
+def test_ntp_and_a_contrary_var_is_an_error(tmp_path: Path) -> None:
+    from airlock.plan import build_plan
+    from tests.conftest import kubespray_dir
+
+    p = tmp_path / "airlock.yaml"
+    p.write_text(f'kubespray: {{version: "2.30.0", source: "{kubespray_dir("2.30.0")}"}}\nntp: site\n'
+                 "vars:\n  ntp_package: ntp\n")
+    with pytest.raises(ManifestError, match=r"airlock.yaml:4.*ntp_package is set in vars and implied by ntp:"):
+        build_plan(load_manifest(p))
