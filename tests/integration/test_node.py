@@ -162,11 +162,11 @@ def test_podman_pulls_through_the_registries_file(served: tuple[Path, str], tmp_
     podman = shutil.which("podman")
     if podman is None:
         pytest.skip("podman not installed (apt-get install podman)")
-    site, url = served
+    site, _url = served
     from airlock.lockfile import read_lock
 
     lock = read_lock(site / "airlock.lock")
-    # the file alone, as the only registries configuration (a set CONTAINERS_REGISTRIES_CONF reads no drop-ins)
+    # node/'s file as the whole registries configuration: nothing of this machine's /etc/containers counts
     shutil.copy(site / "node/containers/registries.conf.d/airlock.conf", tmp_path / "registries.conf")
     store = tmp_path / "storage"
     env = {**os.environ, "CONTAINERS_REGISTRIES_CONF": str(tmp_path / "registries.conf"),
@@ -182,60 +182,75 @@ def test_podman_pulls_through_the_registries_file(served: tuple[Path, str], tmp_
     assert out in (image.digest, image.target_digest)
 
 
-def test_kubesprays_rendered_crio_config_pulls_every_image_with_podman(served: tuple[Path, str], tmp_path: Path,
-                                                                     ansible_playbook: str) -> None:
-    """Kubespray's own cri-o and docker templates (from a git copy of the repository), rendered by real
-    ansible-core from the variables offline.yml carries for CRI-O and Docker; podman (containers/image,
-    CRI-O's image library) pulls every locked image by its upstream name through the rendered files,
-    with no --tls-verify=false; Docker's options list the site as an insecure registry."""
+
+# Kubespray's runtime roles (roles/container-engine/*), reduced to the tasks that template registry configs:
+# (template, destination under the output directory, loop variable or None)
+RUNTIME_TEMPLATES = (
+    ("roles/container-engine/cri-o/templates/registry.conf.j2",
+     "crio/10-{{ item.prefix | default(item.location) | regex_replace(':|/', '_') }}.conf", "crio_registries"),
+    ("roles/container-engine/cri-o/templates/unqualified.conf.j2", "crio/01-unqualified.conf", None),
+    ("roles/container-engine/docker/templates/docker-options.conf.j2", "docker-options.conf", None),
+    ("roles/container-engine/containerd/templates/hosts.toml.j2", "certs.d/{{ item.prefix }}/hosts.toml",
+     "containerd_registries_mirrors"),
+)
+
+
+def render_runtime_configs(site: Path, url: str, tmp_path: Path, ansible_playbook: str) -> Path:
+    """Kubespray's own templates (from a git copy of the repository) rendered by real ansible-core from the
+    variables offline.yml carries for containerd, CRI-O and Docker, for this site."""
     from airlock.apply.offline import Site
     from airlock.kubespray.offline import lock_upstreams, runtime_vars
     from airlock.kubespray.tree import KubesprayTree
     from airlock.lockfile import read_lock
     from tests.kubespray_repo import template
 
-    podman = shutil.which("podman")
-    if podman is None:
-        pytest.skip("podman not installed (apt-get install podman)")
-    site, url = served
     lock = read_lock(site / "airlock.lock")
-    host = url.split("://", 1)[1]
     tree = KubesprayTree(site / "kubespray-2.30.0", "2.30.0")
-    address = Site(f"{url}/files", host, True)
+    address = Site(f"{url}/files", url.split("://", 1)[1], True)
     variables = {**runtime_vars(tree, address, "crio", lock_upstreams(lock)),
                  **runtime_vars(tree, address, "docker", lock_upstreams(lock)),
                  "docker_cgroup_driver": "systemd", "docker_daemon_graph": "/var/lib/docker",
                  "docker_log_opts": "", "ansible_os_family": "RedHat"}
-    templates = tmp_path / "templates"
-    templates.mkdir()
-    for name, path in (("registry.conf.j2", "roles/container-engine/cri-o/templates/registry.conf.j2"),
-                       ("unqualified.conf.j2", "roles/container-engine/cri-o/templates/unqualified.conf.j2"),
-                       ("docker-options.conf.j2", "roles/container-engine/docker/templates/docker-options.conf.j2")):
-        (templates / name).write_text(template("2.30.0", path))
     (tmp_path / "vars.yml").write_text(yaml.safe_dump(variables))
     out = tmp_path / "rendered"
-    out.mkdir()
-    # the tasks of roles/container-engine/{cri-o,docker}, reduced to their templates
-    (tmp_path / "render.yml").write_text(yaml.safe_dump([{
-        "hosts": "localhost", "gather_facts": False, "vars_files": [str(tmp_path / "vars.yml")], "tasks": [
-            {"ansible.builtin.template": {"src": str(templates / "registry.conf.j2"), "mode": "0644",
-                                          "dest": str(out) + "/10-{{ item.prefix | default(item.location)"
-                                                             " | regex_replace(':|/', '_') }}.conf"},
-             "loop": "{{ crio_registries }}"},
-            {"ansible.builtin.template": {"src": str(templates / "unqualified.conf.j2"), "mode": "0644",
-                                          "dest": str(out / "01-unqualified.conf")}},
-            {"ansible.builtin.template": {"src": str(templates / "docker-options.conf.j2"), "mode": "0644",
-                                          "dest": str(out / "docker-options.conf")}}]}]))
+    tasks = []
+    for n, (path, dest, loop) in enumerate(RUNTIME_TEMPLATES):
+        src = tmp_path / f"t{n}.j2"
+        src.write_text(template("2.30.0", path))
+        full = f"{out}/{dest}"
+        looped = {"loop": "{{ " + loop + " }}"} if loop else {}
+        tasks.append({"ansible.builtin.file": {"path": "{{ '" + full + "' | dirname }}", "state": "directory"},
+                      **looped})
+        tasks.append({"ansible.builtin.template": {"src": str(src), "dest": full, "mode": "0644"}, **looped})
+    (tmp_path / "render.yml").write_text(yaml.safe_dump([{"hosts": "localhost", "gather_facts": False,
+                                                          "vars_files": [str(tmp_path / "vars.yml")],
+                                                          "tasks": tasks}]))
     env = {**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_LOCAL_TEMP": str(tmp_path / "tmp"),
            "ANSIBLE_HOME": str(tmp_path / "ansible-home")}
     res = subprocess.run([ansible_playbook, "-i", "localhost,", "-c", "local", str(tmp_path / "render.yml"),
                           "-e", f"ansible_python_interpreter={Path(ansible_playbook).parent / 'python'}"],
                          capture_output=True, text=True, env=env, check=False)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-2000:]
-    assert f"--insecure-registry={host} " in (out / "docker-options.conf").read_text()
+    return out
+
+
+def test_kubesprays_rendered_crio_config_pulls_every_image_with_podman(served: tuple[Path, str], tmp_path: Path,
+                                                                     ansible_playbook: str) -> None:
+    """podman (containers/image, CRI-O's image library) pulls every locked image by its upstream name
+    through Kubespray's rendered CRI-O files, with no --tls-verify=false; Docker's rendered options list
+    the site as an insecure registry."""
+    from airlock.lockfile import read_lock
+
+    podman = shutil.which("podman")
+    if podman is None:
+        pytest.skip("podman not installed (apt-get install podman)")
+    site, url = served
+    lock = read_lock(site / "airlock.lock")
+    out = render_runtime_configs(site, url, tmp_path, ansible_playbook)
+    assert f"--insecure-registry={url.split('://', 1)[1]} " in (out / "docker-options.conf").read_text()
     # CRI-O merges registries.conf.d/; one file holding the same tables is what podman reads here
     conf = tmp_path / "registries.conf"
-    conf.write_text("\n".join(p.read_text() for p in sorted(out.glob("*.conf")) if p.name != "docker-options.conf"))
+    conf.write_text("\n".join(p.read_text() for p in sorted((out / "crio").glob("*.conf"))))
     (tmp_path / "storage.conf").write_text(f'[storage]\ndriver = "vfs"\ngraphroot = "{tmp_path / "storage"}"\n'
                                            f'runroot = "{tmp_path / "runroot"}"\n')
     penv = {**os.environ, "CONTAINERS_REGISTRIES_CONF": str(conf),
@@ -248,3 +263,26 @@ def test_kubesprays_rendered_crio_config_pulls_every_image_with_podman(served: t
         digest = subprocess.run([podman, "image", "inspect", "--format", "{{.Digest}}", image.ref],
                                 capture_output=True, text=True, env=penv, check=True).stdout.strip()
         assert digest in (image.digest, image.target_digest), image.ref
+
+
+def test_kubesprays_rendered_hosts_toml_pulls_every_image_with_ctr(served: tuple[Path, str], tmp_path: Path,
+                                                                 ansible_playbook: str) -> None:
+    """containerd's ctr with only Kubespray's rendered hosts.toml (--hosts-dir, no --plain-http) pulls
+    every locked image by the site name offline.yml gives it."""
+    from airlock.lockfile import read_lock
+    from tests.world.servers import Containerd
+
+    site, url = served
+    lock = read_lock(site / "airlock.lock")
+    out = render_runtime_configs(site, url, tmp_path, ansible_playbook)
+    host = url.split("://", 1)[1]
+    assert (out / "certs.d" / host / "hosts.toml").is_file()
+    with Containerd(tmp_path / "ctd") as ctd:
+        for image in lock.image:
+            ref = f"{host}/{image.ref}"
+            res = ctd.ctr("-n", "airlock", "images", "pull", "--hosts-dir", str(out / "certs.d"), "--snapshotter",
+                          "native", ref)
+            assert res.returncode == 0, res.stderr + res.stdout
+            line = next(ln for ln in ctd.ctr("-n", "airlock", "images", "ls").stdout.splitlines()
+                        if ln.startswith(ref + " "))
+            assert next(t for t in line.split() if t.startswith("sha256:")) in (image.digest, image.target_digest)
