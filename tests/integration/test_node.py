@@ -184,13 +184,13 @@ def test_podman_pulls_through_the_registries_file(served: tuple[Path, str], tmp_
 
 
 # Kubespray's runtime roles (roles/container-engine/*), reduced to the tasks that template registry configs:
-# (template, destination under the output directory, loop variable or None)
+# (template, directory and file name under the output directory, loop variable or None)
 RUNTIME_TEMPLATES = (
-    ("roles/container-engine/cri-o/templates/registry.conf.j2",
-     "crio/10-{{ item.prefix | default(item.location) | regex_replace(':|/', '_') }}.conf", "crio_registries"),
-    ("roles/container-engine/cri-o/templates/unqualified.conf.j2", "crio/01-unqualified.conf", None),
-    ("roles/container-engine/docker/templates/docker-options.conf.j2", "docker-options.conf", None),
-    ("roles/container-engine/containerd/templates/hosts.toml.j2", "certs.d/{{ item.prefix }}/hosts.toml",
+    ("roles/container-engine/cri-o/templates/registry.conf.j2", "crio",
+     "10-{{ item.prefix | default(item.location) | regex_replace(':|/', '_') }}.conf", "crio_registries"),
+    ("roles/container-engine/cri-o/templates/unqualified.conf.j2", "crio", "01-unqualified.conf", None),
+    ("roles/container-engine/docker/templates/docker-options.conf.j2", ".", "docker-options.conf", None),
+    ("roles/container-engine/containerd/templates/hosts.toml.j2", "certs.d/{{ item.prefix }}", "hosts.toml",
      "containerd_registries_mirrors"),
 )
 
@@ -214,14 +214,13 @@ def render_runtime_configs(site: Path, url: str, tmp_path: Path, ansible_playboo
     (tmp_path / "vars.yml").write_text(yaml.safe_dump(variables))
     out = tmp_path / "rendered"
     tasks = []
-    for n, (path, dest, loop) in enumerate(RUNTIME_TEMPLATES):
+    for n, (path, directory, name, loop) in enumerate(RUNTIME_TEMPLATES):
         src = tmp_path / f"t{n}.j2"
         src.write_text(template("2.30.0", path))
-        full = f"{out}/{dest}"
         looped = {"loop": "{{ " + loop + " }}"} if loop else {}
-        tasks.append({"ansible.builtin.file": {"path": "{{ '" + full + "' | dirname }}", "state": "directory"},
-                      **looped})
-        tasks.append({"ansible.builtin.template": {"src": str(src), "dest": full, "mode": "0644"}, **looped})
+        tasks.append({"ansible.builtin.file": {"path": f"{out}/{directory}", "state": "directory"}, **looped})
+        tasks.append({"ansible.builtin.template": {"src": str(src), "dest": f"{out}/{directory}/{name}",
+                                                   "mode": "0644"}, **looped})
     (tmp_path / "render.yml").write_text(yaml.safe_dump([{"hosts": "localhost", "gather_facts": False,
                                                           "vars_files": [str(tmp_path / "vars.yml")],
                                                           "tasks": tasks}]))
