@@ -156,6 +156,40 @@ def test_playbook_installs_what_setup_sh_installs(served: tuple[Path, str], tmp_
     assert again.returncode == 0 and tree(by_playbook) == tree(by_script)
 
 
+def fake_debian(root: Path) -> Path:
+    (root / "etc/apt/sources.list.d").mkdir(parents=True)
+    (root / "etc/os-release").write_text('ID=debian\nVERSION_ID="12"\n')
+    (root / "etc/apt/sources.list").write_text("deb http://deb.debian.org/debian bookworm main\n")
+    (root / "etc/apt/sources.list.d/debian.sources").write_text("Types: deb\n")
+    (root / "etc/apt/sources.list.d/extra.list").write_text("deb http://example.org/ ./\n")
+    return root
+
+
+def test_playbook_and_setup_sh_agree_on_a_debian_root(served: tuple[Path, str], tmp_path: Path,
+                                                      ansible_playbook: str) -> None:
+    site, url = served
+    node = download_node(site, url, tmp_path / "dl")
+    (node / "apt").mkdir()
+    (node / "apt/airlock-debian-12.list").write_text(f"deb [trusted=yes] {url}/debs/debian-12/$(ARCH) ./\n")
+    by_script = fake_debian(tmp_path / "by-script")
+    subprocess.run(["sh", str(node / "setup.sh")], env={"PATH": os.environ["PATH"], "ROOT": str(by_script)},
+                   check=True, capture_output=True)
+    apt = by_script / "etc/apt"
+    assert sorted(p.name for p in (apt / "sources.list.d").iterdir()) == ["airlock-debian-12.list"]
+    assert sorted(p.name for p in (apt / "disabled-by-airlock").iterdir()) == ["debian.sources", "extra.list",
+                                                                              "sources.list"]
+    assert (by_script / "etc/chrony/chrony.conf").read_bytes() == (node / "chrony.conf").read_bytes()
+    by_playbook = fake_debian(tmp_path / "by-playbook")
+    env = {**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_LOCAL_TEMP": str(tmp_path / "tmp"),
+           "ANSIBLE_HOME": str(tmp_path / "ansible-home")}
+    run = subprocess.run([ansible_playbook, "-i", "localhost,", "-c", "local", str(node / "site.yml"),
+                          "-e", f"airlock_root={by_playbook}", "-e", "airlock_os=debian-12",
+                          "-e", f"ansible_python_interpreter={Path(ansible_playbook).parent / 'python'}"],
+                         capture_output=True, text=True, env=env, check=False)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
+    assert tree(by_playbook) == tree(by_script)
+
+
 def test_podman_pulls_through_the_registries_file(served: tuple[Path, str], tmp_path: Path) -> None:
     """podman (containers/image, CRI-O's image library) with only node/'s registries file: the upstream
     name of a locked image pulls from the site, digest equal to the lock's, no --tls-verify=false."""
