@@ -185,6 +185,17 @@ class _Fetcher:
 
     # -- downloading ----------------------------------------------------------------------
 
+    def download_pinned(self, url: str, size: int | None, sha256: str, what: str) -> None:
+        """A pinned blob into the cache now (bootstrap/ is written before the blobs)."""
+        digest = "sha256:" + sha256
+        if self.store.has(digest, size):
+            self.from_cache += size or self.store.path(digest).stat().st_size
+            return
+        n = self.store.download(digest, size, self._http_opener(rewrite_url(url, self.opts.mirrors), what),
+                                what=what, retries=self.net.retries)
+        with self._count_lock:
+            self.downloaded += n
+
     def _http_opener(self, url: str, what: str) -> Callable[[int], Any]:
         def opener(offset: int) -> Any:
             headers = {"Accept-Encoding": "identity", **({"Range": f"bytes={offset}-"} if offset else {})}
@@ -298,6 +309,11 @@ def fetch(lock_path: Path, out: Path, opts: FetchOptions, progress: Any = None) 
             meta["sbom.cdx.json"] = (build_sbom(lock).encode(), "sbom", [])
         entries = [Entry(path=p, digest="sha256:" + hashlib.sha256(d).hexdigest(), size=len(d), kind=k, serves=s)
                    for p, (d, k, s) in meta.items()]
+        from airlock.bootstrap.folder import build as build_bootstrap
+
+        front = build_bootstrap(lock, f.store, f.download_pinned)
+        entries += [Entry(path=b.path, digest="sha256:" + b.sha256, size=b.size, kind="bootstrap",
+                          serves=["bootstrap"]) for b in front]
         blobs = [b for b in sorted(f.blobs.values(), key=lambda b: b.digest) if b.digest not in skip]
         for b in blobs:
             size = b.size if b.size is not None else f.store.path(b.digest).stat().st_size
@@ -315,7 +331,8 @@ def fetch(lock_path: Path, out: Path, opts: FetchOptions, progress: Any = None) 
             futures = {b.digest: pool.submit(f.download, b) for b in todo}
             try:
                 sha, size, files = write_bundle(out, index, meta, blobs, f.store, opts.split,
-                                                 wait=lambda d: futures[d].result() if d in futures else None)
+                                                 wait=lambda d: futures[d].result() if d in futures else None,
+                                                 front=front)
             except BaseException:
                 for fut in futures.values():
                     fut.cancel()

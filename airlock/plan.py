@@ -196,6 +196,8 @@ def _python_version(loaded: LoadedManifest) -> str:
     m = loaded.manifest
     if m.python.version:
         return m.python.version
+    if m.admin and m.admin.python:
+        return m.admin.python
     if m.os:  # the admin host that runs Kubespray is taken to run the first listed OS
         return str(targets().os[m.os[0]]["python"])
     return targets().default_python

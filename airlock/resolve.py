@@ -125,9 +125,8 @@ def resolve(loaded: LoadedManifest, old: Lock | None, opts: ResolveOptions,
                 if prev_img is not None and prev_img.digest != pin.digest:
                     result.moved.append(f"{pin.ref}: tag moved upstream from {prev_img.digest} to {pin.digest}")
                 pinned_images.append(pin)
-        from airlock.resolvers.ospackages import resolve_packages
-
         from airlock.plan import package_set
+        from airlock.resolvers.ospackages import resolve_packages
 
         rpms, debs, indexes, pkg_inputs = resolve_packages(loaded.manifest, package_set(plan), old, net,
                                                            upgrade=opts.upgrade and not opts.upgrade_names,
@@ -137,6 +136,12 @@ def resolve(loaded: LoadedManifest, old: Lock | None, opts: ResolveOptions,
         wheels, py_input = resolve_python(loaded.manifest, plan.python_version, plan.python_requirements, old, net,
                                           upgrade=opts.upgrade and not opts.upgrade_names)
         pkg_inputs["python"] = py_input
+        from airlock.bootstrap.resolve import INPUT_KEY, resolve_bootstrap
+
+        boot = None
+        if loaded.manifest.admin is not None:  # only a manifest naming its admin host carries airlock in
+            boot, pkg_inputs[INPUT_KEY] = resolve_bootstrap(loaded.manifest, old, net,
+                                                            upgrade=opts.upgrade and not opts.upgrade_names)
     finally:
         net.close()
     result.resolved = len(todo_files) + len(todo_images)
@@ -150,6 +155,11 @@ def resolve(loaded: LoadedManifest, old: Lock | None, opts: ResolveOptions,
         deb_index=indexes,
         wheel=wheels,
         packages_inputs=pkg_inputs,
+        bootstrap=boot.pin if boot else None,
+        bootstrap_wheel=boot.wheel if boot else [],
+        bootstrap_rpm=boot.rpm if boot else [],
+        bootstrap_deb=boot.deb if boot else [],
+        bootstrap_deb_index=boot.deb_index if boot else [],
     )
     return result
 
@@ -190,9 +200,8 @@ def check(loaded: LoadedManifest, lock: Lock) -> str | None:
     if missing:
         return f"the lock lacks {len(missing)} entr{'y' if len(missing) == 1 else 'ies'}: {', '.join(missing[:5])}" \
                + (" ..." if len(missing) > 5 else "")
-    from airlock.resolvers.ospackages import input_hash
-
     from airlock.plan import package_set
+    from airlock.resolvers.ospackages import input_hash
 
     for os_name, packages in sorted(package_set(plan).items()):
         if lock.packages_inputs.get(os_name) != input_hash(loaded.manifest, os_name, packages):
@@ -202,6 +211,14 @@ def check(loaded: LoadedManifest, lock: Lock) -> str | None:
     if lock.packages_inputs.get("python") != py.input_hash(loaded.manifest, plan.python_version,
                                                            plan.python_requirements):
         return "the Python requirements are not resolved for this manifest (run `airlock resolve`)"
+    from airlock.bootstrap import resolve as boot
+
+    if loaded.manifest.admin is None:
+        if lock.bootstrap is not None:
+            return "the lock carries airlock's runtime but airlock.yaml has no admin: (run `airlock resolve`)"
+    elif lock.packages_inputs.get(boot.INPUT_KEY) != boot.input_hash(loaded.manifest,
+                                                                     boot.admin_host(loaded.manifest)):
+        return "airlock's own runtime for the admin host is not resolved for this manifest (run `airlock resolve`)"
     extra = len(lock.file) - len(files) + len(lock.image) - len(images)
     if extra > 0:
         return f"the lock has {extra} entries the manifest no longer needs (run `airlock resolve`)"

@@ -58,6 +58,7 @@ class ApplyOptions:
     insecure_registry: bool = False
     dry_run: bool = False
     expect_lock: str | None = None  # the reviewed lock's sha256: any other bundle is refused
+    venv: bool = True  # DIR/venv: Kubespray's Ansible from the site's wheels
 
 
 @dataclass
@@ -139,6 +140,8 @@ def _apply(bundle: Path, opts: ApplyOptions, dest: Path, site: Site, staging: Pa
     def keep(name: str, entry: Any) -> Any:
         if name.startswith("blobs/sha256/") and not present(store / name.rsplit("/", 1)[1], entry.size):
             return (staging / "blobs" / name.rsplit("/", 1)[1]).open("wb")
+        if entry.kind == "bootstrap" and name.startswith("bootstrap/wheels/pip-"):  # pip for DIR/venv
+            return (staging / "pip.whl").open("wb")
         return None
 
     v = verify_bundle(bundle, keep=keep, expect_lock=opts.expect_lock)
@@ -162,6 +165,9 @@ def _apply(bundle: Path, opts: ApplyOptions, dest: Path, site: Site, staging: Pa
     outputs.update(node_repo_files(v.lock, site))
     crio = runtime_vars(tree, site, "crio", lock_upstreams(v.lock))["crio_registries"]  # for nodes without Kubespray
     outputs.update(node_setup_files(crio, servers))
+    from airlock.apply.service import serve_unit
+
+    outputs["admin/airlock-serve.service"] = serve_unit(dest, opts.url)
     if v.lock.wheel:
         outputs.update(index_files(v.lock))
         outputs.update(pip_conf(site))
@@ -177,8 +183,20 @@ def _apply(bundle: Path, opts: ApplyOptions, dest: Path, site: Site, staging: Pa
     if opts.dry_run:
         return report
     sweep_temps(dest)
-    if not report.changed and not repodata_changes(dest, repo_dirs, staging):
-        return report  # nothing to commit: DIR stays exactly as it is
+    if report.changed or repodata_changes(dest, repo_dirs, staging):
+        _commit_site(outputs, links, staging, dest, tree_dir, repo_dirs, report, space)
+    if opts.venv and v.lock.bootstrap is not None:  # the lock names the admin host this runs on
+        from airlock.apply.venv import build_venv
+
+        pip = staging / "pip.whl"  # after the site is in place: the venv installs from DIR's wheels
+        if build_venv(v.lock, dest, pip if pip.is_file() else None):
+            report.changed.append("venv")
+    return report
+
+
+def _commit_site(outputs: dict[str, bytes], links: dict[str, str], staging: Path, dest: Path, tree_dir: Path,
+                 repo_dirs: list[str], report: ApplyReport, space: Space) -> None:
+    """Build the new site beside DIR (a hardlinked clone, updated) and swap it in; DIR is old or new, never mixed."""
     space.require(sum(len(d) for d in outputs.values()) + (1 << 20), f"the new site beside {dest}")
     new = staging / "site"
     if dest.is_dir():
@@ -190,11 +208,10 @@ def _apply(bundle: Path, opts: ApplyOptions, dest: Path, site: Site, staging: Pa
         if build_rpm_repodata(new / repo_dir, staging):
             report.changed.append(f"{repo_dir}/repodata")
     if not report.changed:
-        return report  # only the repodata was checked, and it is unchanged: keep DIR as it is
+        return  # only the repodata was checked, and it is unchanged: keep DIR as it is
     test_hook("apply-built")
     swap_in(new, dest, staging / "old")
     test_hook("apply-swapped")
-    return report
 
 
 def _bundled_manifest(v: Verified, staging: Path, bundle: Path) -> Any:
@@ -310,11 +327,13 @@ class _BlobView:
         return self.paths[hexd]
 
 
-def tree_fingerprint(dest: Path) -> str:
-    """sha256 over every path, mode and content under DIR (for tests and reports)."""
+def tree_fingerprint(dest: Path, exclude: frozenset[str] = frozenset()) -> str:
+    """sha256 over every path, mode and content under DIR (for tests and reports), but ``exclude``."""
     h = hashlib.sha256()
     for p in sorted(dest.rglob("*")):
         rel = p.relative_to(dest).as_posix()
+        if rel in exclude:
+            continue
         st = p.lstat()
         h.update(f"{rel}\0{oct(st.st_mode)}\0".encode())
         if p.is_file() and not p.is_symlink():

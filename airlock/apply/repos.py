@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 from airlock.apply.offline import Site
 from airlock.errors import AirlockError
@@ -41,7 +42,8 @@ def rpm_repo_dirs(lock: Lock, arches: list[str]) -> list[str]:
     return sorted({safe_rel(f"rpms/{r.os}/{rpm_arch(a)}") for r in lock.rpm for a in arches})
 
 
-def deb_indexes(lock: Lock, arches: list[str], store: Path) -> dict[str, bytes]:
+def deb_indexes(lock: Lock, arches: list[str], store: Any) -> dict[str, bytes]:
+    # store: anything where ``store / hex`` is a blob's Path (the site's store, or staged and stored blobs)
     """debs/<os>/<arch>/{Packages,Release} built from the upstream stanzas of the locked debs."""
     out: dict[str, bytes] = {}
     for os_name in sorted({d.os for d in lock.deb}):

@@ -15,13 +15,15 @@ from pydantic import BaseModel, ConfigDict, Field
 
 BUNDLE_FORMAT: Final = 1
 Kind = Literal["lock", "manifest", "sbom", "layout", "kubespray", "file", "image-index", "image-manifest", "image-config",
-               "image-layer", "rpm", "deb", "deb-index", "wheel"]
+               "image-layer", "rpm", "deb", "deb-index", "wheel", "bootstrap"]
 
 # Every non-blob file a bundle may hold, with the only kind it may be listed as.
 META: dict[str, str] = {"airlock.lock": "lock", "airlock.yaml": "manifest", "sbom.cdx.json": "sbom",
                         "oci-layout": "layout", "index.json": "layout"}
 BLOB_PATH = re.compile(r"blobs/sha256/([0-9a-f]{64})")
-BLOB_KINDS = frozenset(Kind.__args__) - set(META.values())  # type: ignore[attr-defined]
+# bootstrap/ (airlock for the admin host, see airlock/bootstrap/): one file name in one of these folders.
+BOOTSTRAP_PATH = re.compile(r"bootstrap/(?:(?:wheels|rpms|rpms/repodata|debs)/)?([^/]+)")
+BLOB_KINDS = frozenset(Kind.__args__) - set(META.values()) - {"bootstrap"}  # type: ignore[attr-defined]
 # Members read into memory are refused above these sizes before a byte of them is read.
 MAX_INDEX = 64 << 20
 MAX_KEPT = {"lock": 16 << 20, "manifest": 16 << 20, "layout": 16 << 20, "sbom": 64 << 20,
@@ -53,6 +55,16 @@ class BundleIndex(_Strict):
         return (json.dumps(self.model_dump(mode="json"), indent=1, sort_keys=True) + "\n").encode()
 
 
+def _plain_name(name: str) -> bool:
+    from airlock.names import check_name
+
+    try:
+        check_name(name)
+    except ValueError:
+        return False
+    return True
+
+
 def index_problem(index: BundleIndex) -> str | None:
     """The first entry of bundle.json that breaks the naming rules, described; None when all is well."""
     paths: set[str] = set()
@@ -63,6 +75,11 @@ def index_problem(index: BundleIndex) -> str | None:
             return f"{e.path!r} is listed twice"
         paths.add(e.path)
         m = BLOB_PATH.fullmatch(e.path)
+        boot = BOOTSTRAP_PATH.fullmatch(e.path)
+        if boot is not None or e.kind == "bootstrap":
+            if boot is None or e.kind != "bootstrap" or e.serves != ["bootstrap"] or not _plain_name(boot.group(1)):
+                return f"{e.path!r} ({e.kind}) is not a bootstrap/ file name airlock writes"
+            continue
         if e.path in META:
             if e.kind != META[e.path] or e.serves:
                 return f"{e.path} is listed as {e.kind!r}{' serving ' + ', '.join(e.serves) if e.serves else ''}, " \

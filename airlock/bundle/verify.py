@@ -19,6 +19,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from airlock.bootstrap.check import check_bootstrap
 from airlock.bundle.consistency import check_against_lock, check_tree
 from airlock.bundle.model import MAX_INDEX, MAX_KEPT, BundleIndex, Entry, index_problem
 from airlock.bundle.tarread import CHUNK, BundleError, drain_parts, iter_members, open_bundle
@@ -61,6 +62,7 @@ def verify_bundle(path: Path, *, keep: Any = None, expect_lock: str | None = Non
         raise BundleError(f"{where}: {len(missing)} listed entries are missing, e.g. {missing[0]}",
                           hint="the bundle is truncated; copy it again")
     check_against_lock(scan.index, scan.lock, scan.kept, where)
+    check_bootstrap(scan.lock, scan.index, where)
     return Verified(scan.index, scan.lock, scan.lock_bytes, scan.kept)
 
 
@@ -90,7 +92,7 @@ class _Scan:
             self.listed = {e.path: e for e in self.index.entries}
             return
         if data is None:
-            if name not in ("blobs", "blobs/sha256"):
+            if name not in ("blobs", "blobs/sha256") and not _bootstrap_dir(name):
                 raise BundleError(f"{where}: unexpected directory {name!r}", hint="do not use this bundle")
             return
         entry = self.listed.get(name)
@@ -161,6 +163,11 @@ class _Tee:
 
 def _what(entry: Entry) -> str:
     return ", ".join(entry.serves) or entry.kind
+
+
+def _bootstrap_dir(name: str) -> bool:
+    """bootstrap/ and its wheels/, rpms/, rpms/repodata/ and debs/ directories."""
+    return name in ("bootstrap", "bootstrap/wheels", "bootstrap/rpms", "bootstrap/rpms/repodata", "bootstrap/debs")
 
 
 def _parse_index(raw: bytes, where: str) -> BundleIndex:

@@ -72,12 +72,14 @@ def leftovers(out: Path) -> list[Path]:
 
 def bundle_bytes(index: BundleIndex) -> int:
     """The exact size of the bundle ``write_bundle`` writes for ``index``."""
-    return tar_size([len(index.dumps()), *(e.size for e in index.entries)], dirs=2)
+    boot = {e.path.rsplit("/", 1)[0] for e in index.entries if e.kind == "bootstrap"}
+    dirs = {"/".join(d.split("/")[:i]) for d in boot for i in range(1, len(d.split("/")) + 1)}
+    return tar_size([len(index.dumps()), *(e.size for e in index.entries)], dirs=2 + len(dirs))
 
 
 def write_bundle(out: Path, index: BundleIndex, meta: dict[str, tuple[bytes, str, list[str]]],
                  blobs: list[Any], store: Store, split: int | None,
-                 wait: Callable[[str], None]) -> tuple[str, int, list[Path]]:
+                 wait: Callable[[str], None], front: list[Any] | None = None) -> tuple[str, int, list[Path]]:
     """Write the tar (or its parts) in a locked scratch directory beside ``out``, then rename into place."""
     out.parent.mkdir(parents=True, exist_ok=True)
     sweep(out.parent, leftovers(out))
@@ -85,7 +87,7 @@ def write_bundle(out: Path, index: BundleIndex, meta: dict[str, tuple[bytes, str
     need = bundle_bytes(index)
     stage = scratch_dir(out.parent, f".{out.name}.airlock-")
     try:
-        return _write(out, stage.path, head, meta, blobs, store, split, wait)
+        return _write(out, stage.path, head, meta, blobs, store, split, wait, front or [])
     except OSError as exc:
         if not is_no_space(exc):
             raise
@@ -96,14 +98,27 @@ def write_bundle(out: Path, index: BundleIndex, meta: dict[str, tuple[bytes, str
 
 
 def _write(out: Path, stage: Path, head: bytes, meta: dict[str, tuple[bytes, str, list[str]]], blobs: list[Any],
-           store: Store, split: int | None, wait: Callable[[str], None]) -> tuple[str, int, list[Path]]:
+           store: Store, split: int | None, wait: Callable[[str], None],
+           front: list[Any]) -> tuple[str, int, list[Path]]:
     splitter = SplitWriter(out, split, workdir=stage) if split else None
     tmp = stage / out.name
     with splitter if splitter else tmp.open("wb", buffering=0) as sink:
         w = TarWriter(sink)  # type: ignore[arg-type]
-        # Metadata first so verify/apply read the index before any blob; then blobs by digest.
+        # Metadata first so verify/apply read the index and the lock before any blob; then bootstrap/ (near
+        # the front, so `tar -xf bundle.tar bootstrap/` reads little); then the other metadata and blobs by digest.
         w.add_bytes("bundle.json", head)
-        for name in ("airlock.lock", "airlock.yaml", "sbom.cdx.json", "oci-layout", "index.json"):
+        w.add_bytes("airlock.lock", meta["airlock.lock"][0])
+        if front:
+            from airlock.bootstrap.folder import directories
+
+            for d in directories(front):
+                w.add_dir(d)
+            for f in front:
+                if f.data is not None:
+                    w.add_bytes(f.path, f.data)
+                else:
+                    w.add_file(f.path, f.source, f.size)
+        for name in ("airlock.yaml", "sbom.cdx.json", "oci-layout", "index.json"):
             if name in meta:
                 w.add_bytes(name, meta[name][0])
         w.add_dir("blobs")

@@ -27,17 +27,18 @@ from airlock.cli.main import cli
               help="Public ssh key: refuse the bundle unless BUNDLE.sig is a valid signature by it.")
 @expect_lock_option
 @click.option("--dry-run", is_flag=True, help="Verify and report what would change; change nothing.")
+@click.option("--no-venv", is_flag=True, help="Do not create Kubespray's venv (DIR/venv) from the site's wheels.")
 @click.option("--json", "as_json", is_flag=True)
 def apply(bundle: str, dest: str, url: str, push: str | None, registry_user: str | None,
           registry_password_stdin: bool, ca_file: str | None, insecure_registry: bool, concurrency: int,
-          key: str | None, expect_lock: str | None, dry_run: bool, as_json: bool) -> None:
+          key: str | None, expect_lock: str | None, dry_run: bool, no_venv: bool, as_json: bool) -> None:
     """Verify BUNDLE, then lay out the site in DIR: files, images, Kubespray, offline.yml, node/."""
     from airlock.apply.execute import ApplyOptions, site_for
     from airlock.apply.execute import apply as do_apply
     from airlock.errors import UsageError
 
     opts = ApplyOptions(dest=Path(dest), url=url, push=push, insecure_registry=insecure_registry, dry_run=dry_run,
-                        expect_lock=expect_lock)
+                        expect_lock=expect_lock, venv=not no_venv)
     site_for(opts)  # refuse a bad --url or --push (or one carrying a password) before reading anything
     password = None
     if registry_password_stdin:
@@ -92,17 +93,31 @@ def apply(bundle: str, dest: str, url: str, push: str | None, registry_user: str
 @cli.command()
 @click.argument("site", type=click.Path(exists=True, file_okay=False))
 @click.option("--listen", default="127.0.0.1:8080", show_default=True, metavar="HOST:PORT")
-def serve(site: str, listen: str) -> None:
+@click.option("--idle-timeout", default=30.0, show_default=True, type=click.FloatRange(min=0.1), metavar="SECONDS",
+              help="Close a kept-alive connection that sends no request for this long.")
+@click.option("--header-timeout", default=10.0, show_default=True, type=click.FloatRange(min=0.1),
+              metavar="SECONDS", help="Answer 408 and close when a request head takes longer than this.")
+@click.option("--max-connections", default=1024, show_default=True, type=click.IntRange(1, 65536),
+              help="Open connections at most (idle ones are closed first, then 503).")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Server processes sharing the listening socket, each one event loop.")
+def serve(site: str, listen: str, idle_timeout: float, header_timeout: float, max_connections: int,
+          workers: int) -> None:
     """Serve SITE: /files/..., /node/..., the package indexes and a read-only OCI registry at /v2/ (Ctrl-C or
     SIGTERM stops it)."""
     from airlock.errors import UsageError
     from airlock.server.http import serve as run
+    from airlock.server.protocol import Limits
 
     host, _, port = listen.rpartition(":")
     if not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise UsageError(f"--listen {listen!r} must be HOST:PORT with a port from 1 to 65535",
                          hint="e.g. --listen 0.0.0.0:8080 or --listen [::]:8080")
+    if not (Path(site) / ".airlock" / "state.json").is_file():
+        raise UsageError(f"{site} is not a site `airlock apply` made (no .airlock/state.json)",
+                         hint="run `airlock apply BUNDLE --dest DIR --url ...` first, then serve that DIR")
     try:
-        run(Path(site), host.strip("[]"), int(port))
+        run(Path(site), host.strip("[]"), int(port), limits=Limits(
+            idle_timeout=idle_timeout, header_timeout=header_timeout, max_connections=max_connections), workers=workers)
     except OSError as exc:
         raise UsageError(f"cannot listen on {listen}: {exc.strerror or exc}") from None

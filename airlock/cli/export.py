@@ -16,9 +16,16 @@ from airlock.cli.main import cli
 def requirements(lock_path: str, platform: str | None, output: str | None) -> None:
     """Print the lock's Python packages for `pip install --require-hashes -r FILE`."""
     from airlock.apply.pypi import requirements_txt
+    from airlock.errors import UsageError
     from airlock.lockfile import read_lock
 
-    text = requirements_txt(read_lock(Path(lock_path)), platform)
+    lock = read_lock(Path(lock_path))
+    have = sorted({p for w in lock.wheel for p in w.platforms})
+    if platform is not None and platform not in have:
+        # An empty file would install nothing and look like success.
+        raise UsageError(f"{lock_path} has no wheels for {platform}; it has: {', '.join(have) or 'none'}",
+                         hint="set admin.python / python.version and arch in airlock.yaml, then `airlock resolve`")
+    text = requirements_txt(lock, platform)
     if output:
         Path(output).write_text(text)
     else:

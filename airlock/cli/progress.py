@@ -49,7 +49,7 @@ class ByteProgress:
 
     def start(self, total: int, count: int) -> None:
         if self.tty:
-            from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn)
+            from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 
             self._bar = Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
                                  TransferSpeedColumn(), transient=True)

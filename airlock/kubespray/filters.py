@@ -13,7 +13,6 @@ from jinja2 import Undefined, pass_environment
 
 from airlock.kubespray.versions import compare_loose
 
-
 # --- Ansible filters -----------------------------------------------------------------------
 
 def to_bool(value: Any) -> bool:

@@ -119,7 +119,7 @@ def make_environment() -> NativeEnvironment:
         extensions=["jinja2.ext.do", "jinja2.ext.loopcontrols"],
         finalize=_finalize,
     )
-    env.concat = staticmethod(eval_concat)  # type: ignore[method-assign]
+    env.concat = staticmethod(eval_concat)  # type: ignore[method-assign,assignment]
     for name, fn in list(env.filters.items()):
         env.filters[name] = _unroll(fn)
     env.filters.update(FILTERS)

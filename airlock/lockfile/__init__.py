@@ -1,7 +1,18 @@
 """airlock.lock: model, versioned reader, canonical writer, generated JSON schema."""
 
-from airlock.lockfile.model import (LOCK_VERSION, DebIndexPin, DebPin, FilePin, ImagePin, Inputs, KubesprayPin, Lock,
-                                    PlatformPin, RpmPin, WheelPin)
+from airlock.lockfile.model import (
+                                    LOCK_VERSION,
+                                    DebIndexPin,
+                                    DebPin,
+                                    FilePin,
+                                    ImagePin,
+                                    Inputs,
+                                    KubesprayPin,
+                                    Lock,
+                                    PlatformPin,
+                                    RpmPin,
+                                    WheelPin,
+)
 from airlock.lockfile.reader import LockError, parse_lock, read_lock
 from airlock.lockfile.writer import dumps, write_lock
 

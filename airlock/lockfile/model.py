@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from airlock.errors import NetworkError
 from airlock.names import ImageRefStr, SafeName, SafeRelPath, check_name, url_basename
 
-LOCK_VERSION = 1
+LOCK_VERSION: Literal[1] = 1
 
 _HEX64 = r"^[0-9a-f]{64}$"
 _DIGEST = r"^sha256:[0-9a-f]{64}$"
@@ -173,6 +173,30 @@ class WheelPin(_Strict):
         return self
 
 
+class BootstrapPin(_Strict):
+    """The admin host airlock bootstraps itself on (``bootstrap/`` in the bundle); its wheels,
+    interpreter packages and their indexes are the ``bootstrap_*`` tables."""
+
+    os: SafeName
+    arch: SafeName
+    python: str = Field(pattern=r"^3\.\d+$")
+    glibc: str = Field(pattern=r"^\d+\.\d+$")
+    platform: str = Field(pattern=r"^cp3\d+-[a-z0-9_]+$", description="wheel target: cp311-x86_64 ...")
+    airlock: str = Field(description="the airlock release whose runtime the wheels are")
+    requirements: list[str] = Field(description="airlock's runtime requirements (and pip), as resolved")
+    interpreter: list[str] = Field(default_factory=list,
+                                   description="OS packages giving the Python when the OS's python3 is older")
+
+    @field_validator("airlock")
+    @classmethod
+    def _pep440(cls, v: str) -> str:
+        try:
+            Version(v)
+        except InvalidVersion:
+            raise ValueError(f"{v!r} is not a PEP 440 version") from None
+        return v
+
+
 class Lock(_Strict):
     version: Literal[1] = LOCK_VERSION
     inputs: Inputs
@@ -183,6 +207,11 @@ class Lock(_Strict):
     deb: list[DebPin] = Field(default_factory=list)
     deb_index: list[DebIndexPin] = Field(default_factory=list)
     wheel: list[WheelPin] = Field(default_factory=list)
+    bootstrap: BootstrapPin | None = None
+    bootstrap_wheel: list[WheelPin] = Field(default_factory=list)
+    bootstrap_rpm: list[RpmPin] = Field(default_factory=list)
+    bootstrap_deb: list[DebPin] = Field(default_factory=list)
+    bootstrap_deb_index: list[DebIndexPin] = Field(default_factory=list)
     packages_inputs: dict[str, str] = Field(default_factory=dict,
                                             description="per os (and 'python'): sha256 of what its closure "
                                                         "was resolved from")

@@ -65,7 +65,15 @@ def canonical(lock: Lock) -> Lock:
     indexes = sorted(lock.deb_index, key=lambda d: (d.os, d.arch, d.repo, d.url))
     wheels = sorted(lock.wheel, key=lambda w: (w.name, w.version, w.filename))
     return lock.model_copy(update={"file": files, "image": images, "rpm": rpms, "deb": debs,
-                                   "deb_index": indexes, "wheel": wheels})
+                                   "deb_index": indexes, "wheel": wheels,
+                                   "bootstrap_wheel": sorted(lock.bootstrap_wheel,
+                                                             key=lambda w: (w.name, w.version, w.filename)),
+                                   "bootstrap_rpm": sorted(lock.bootstrap_rpm, key=lambda r: (
+                                       r.os, r.name, r.arch, r.epoch, r.version, r.release)),
+                                   "bootstrap_deb": sorted(lock.bootstrap_deb,
+                                                           key=lambda d: (d.os, d.name, d.arch, d.version)),
+                                   "bootstrap_deb_index": sorted(lock.bootstrap_deb_index,
+                                                                 key=lambda d: (d.os, d.arch, d.repo, d.url))})
 
 
 def dumps(lock: Lock, *, manifest: str = "airlock.yaml") -> str:
@@ -80,7 +88,10 @@ def dumps(lock: Lock, *, manifest: str = "airlock.yaml") -> str:
         out.append("\n" + _table("file", f, array=True))
     for i in data["image"]:
         out.append("\n" + _table("image", i, array=True))
-    for kind in ("rpm", "deb", "deb_index", "wheel"):
+    if data["bootstrap"]:
+        out.append("\n" + _table("bootstrap", data["bootstrap"]))
+    for kind in ("rpm", "deb", "deb_index", "wheel", "bootstrap_wheel", "bootstrap_rpm", "bootstrap_deb",
+                 "bootstrap_deb_index"):
         for entry in data[kind]:
             out.append("\n" + _table(kind, entry, array=True))
     text = "".join(out)

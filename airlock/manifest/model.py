@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from airlock.names import SafeName, check_image_ref, check_rel_path, has_credentials
 from airlock.targets import targets
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION: Literal[1] = 1
 
 _RELEASE = re.compile(r"^\d+\.\d+\.\d+$")
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
@@ -125,6 +125,36 @@ class PythonSpec(_Strict):
         return v
 
 
+ADMIN_OSES = ("alma-9", "alma-10", "debian-12", "rhel-9", "rhel-10", "rocky-9", "rocky-10", "ubuntu-22.04",
+              "ubuntu-24.04")
+
+
+class AdminSpec(_Strict):
+    """The admin host inside the air gap (runs airlock and Kubespray's Ansible). Unset fields default
+    from the manifest: the first ``os`` and ``arch``, that OS's Python for Kubespray."""
+
+    os: str | None = None
+    arch: str | None = None
+    python: str | None = None
+
+    @field_validator("os")
+    @classmethod
+    def _os(cls, v: str | None) -> str | None:
+        return v if v is None else _one_of(v, ADMIN_OSES, "admin os")
+
+    @field_validator("arch")
+    @classmethod
+    def _arch(cls, v: str | None) -> str | None:
+        return v if v is None else _one_of(v, list(targets().arches), "admin arch")
+
+    @field_validator("python")
+    @classmethod
+    def _python(cls, v: str | None) -> str | None:
+        if v is not None and not re.match(r"^3\.(1[1-9])$", v):
+            raise ValueError(f"{v!r} is not a Python airlock runs on: write \"3.11\", \"3.12\" or newer")
+        return v
+
+
 class Manifest(_Strict):
     schema_version: Literal[1] = SCHEMA_VERSION
     kubespray: KubesprayRef
@@ -143,6 +173,8 @@ class Manifest(_Strict):
     python: PythonSpec = Field(default_factory=PythonSpec)
     mirrors: dict[str, str] = Field(default_factory=dict)
     ntp: list[str] = Field(default_factory=list)
+    # Present (even empty: ``admin: {}``): the bundle carries airlock's own runtime in bootstrap/.
+    admin: AdminSpec | None = None
 
     @field_validator("kube_version")
     @classmethod

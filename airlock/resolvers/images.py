@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from airlock.bounded import load_json
 from airlock.lockfile.model import ImagePin, PlatformPin, upstream_pin
@@ -88,6 +88,7 @@ class ImageResolver:
             platforms.append(upstream_pin(PlatformPin, f"{what} ({arch})", arch=arch,
                                           variant=(desc.get("platform") or {}).get("variant"), digest=m.digest,
                                           media_type=m.media_type, size=_platform_size(json.loads(m.body))))
+        target: Literal["platform", "upstream-index", "filtered-index"]
         if len(platforms) == 1:
             target, target_digest, target_type = "platform", platforms[0].digest, platforms[0].media_type
         elif len(entries) == len(chosen):

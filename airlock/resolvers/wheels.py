@@ -51,7 +51,7 @@ def target_tags(python: str, glibc: str, arch: str) -> list[Tag]:
 
 
 def target_environment(python: str, arch: str) -> dict[str, str]:
-    env = default_environment()
+    env: dict[str, str] = {k: str(v) for k, v in default_environment().items()}
     env.update({"python_version": python, "python_full_version": f"{python}.0", "implementation_name": "cpython",
                 "implementation_version": f"{python}.0", "platform_python_implementation": "CPython",
                 "platform_system": "Linux", "sys_platform": "linux", "os_name": "posix", "platform_machine": arch,
@@ -146,6 +146,10 @@ class Provider(AbstractProvider):  # type: ignore[type-arg]
             dist, is_sdist = self._best(by_version[v])
             if dist is not None:
                 out.append(Candidate(name, v, dist, extras, is_sdist))
+        # PEP 440 (as pip): a pre-release only when asked for or when no final release fits;
+        # packaging >= 25 no longer leaves them out of contains() by itself.
+        if not any(r.specifier.prereleases for r in reqs) and any(not c.version.is_prerelease for c in out):
+            out = [c for c in out if not c.version.is_prerelease]
         return out
 
     def is_satisfied_by(self, requirement: Requirement, candidate: Candidate) -> bool:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from airlock.lockfile import Lock
+from airlock.lockfile.model import DebPin, RpmPin, WheelPin
 
 _VERSION = re.compile(r"v?\d+(?:\.\d+)+(?:[-+~][0-9A-Za-z.]+)?")
 
@@ -71,6 +72,17 @@ def _entries(lock: Lock) -> dict[str, dict[tuple[str, ...], tuple[str, str, int,
     for w in lock.wheel:
         key = (w.name, ",".join(w.platforms))
         out["wheels"][key] = (w.version, w.sha256, w.size, f"{w.name} [{', '.join(w.platforms)}]")
+    # airlock's own runtime for the admin host (bootstrap/): reviewed like Kubespray's wheels.
+    for w in lock.bootstrap_wheel:
+        out["wheels"][("bootstrap", w.name)] = (w.version, w.sha256, w.size,
+                                                f"{w.name} [bootstrap {', '.join(w.platforms)}]")
+    for r in lock.bootstrap_rpm:
+        evr = f"{r.epoch}:{r.version}-{r.release}" if r.epoch else f"{r.version}-{r.release}"
+        out["packages"][("bootstrap-rpm", r.name, r.arch)] = (evr, r.sha256, r.size,
+                                                              f"rpm {r.name}.{r.arch} (bootstrap)")
+    for d in lock.bootstrap_deb:
+        out["packages"][("bootstrap-deb", d.name, d.arch)] = (d.version, d.sha256, d.size,
+                                                              f"deb {d.name}:{d.arch} (bootstrap)")
     return out
 
 
@@ -81,7 +93,9 @@ def _digests(lock: Lock) -> dict[str, int]:
     for i in lock.image:
         for p in i.platforms:
             sizes[p.digest] = p.size
-    for x in [*lock.rpm, *lock.deb, *lock.wheel]:
+    pinned: list[RpmPin | DebPin | WheelPin] = [*lock.rpm, *lock.deb, *lock.wheel, *lock.bootstrap_wheel,
+                                                *lock.bootstrap_rpm, *lock.bootstrap_deb]
+    for x in pinned:
         sizes[x.sha256] = x.size
     return sizes
 

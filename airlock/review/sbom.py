@@ -6,7 +6,7 @@ Deterministic: no serial number and no timestamp unless asked for; components so
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from airlock.lockfile import Lock
@@ -21,7 +21,7 @@ def build_sbom(lock: Lock, *, serial: bool = False, timestamp: bool = False) -> 
 
     bom = Bom()
     bom.serial_number = uuid.uuid4() if serial else None  # type: ignore[assignment]
-    bom.metadata.timestamp = datetime.now(timezone.utc) if timestamp else None  # type: ignore[assignment]
+    bom.metadata.timestamp = datetime.now(UTC) if timestamp else None  # type: ignore[assignment]
     ks = lock.kubespray
     root = Component(name="kubespray", version=ks.version, type=ComponentType.APPLICATION,
                      bom_ref=f"pkg:github/kubernetes-sigs/kubespray@v{ks.version}",

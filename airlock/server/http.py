@@ -1,220 +1,271 @@
-"""``airlock serve``: one threaded HTTP server for a site: ``/files/``, ``/rpms/``, ``/debs/``, ``/pypi/``,
-``/node/`` and ``/inventory/`` as static files and a read-only ``/v2/`` registry.
+"""``airlock serve``: one asyncio HTTP/1.1 server for a site: ``/files/``, ``/rpms/``, ``/debs/``, ``/pypi/``
+as static files and a read-only ``/v2/`` registry (what is answered: :mod:`airlock.server.site`).
 
-Static files and blobs support HEAD and single Range requests and are sent with sendfile(2).
-Nothing outside DIR is ever served: paths are resolved and must stay under those directories; links
-are refused. One access-log line per request on stderr; SIGTERM/SIGINT shut down cleanly.
+Why asyncio in ``--workers`` processes rather than threads: measured with benchmarks/serve_load.py
+(figures in its docstring), a bounded thread pool stalls kept-alive clients beyond its size behind
+idle connections (p99 about 2 s at 200 clients and 64 threads), and a thread per connection leaves
+threads and descriptors unbounded; an event loop holds idle connections for a few KiB each and,
+with one worker, had the best tail latency of the Python designs. Files above 64 KiB go out with
+sendfile(2). Every resource is bounded: connections (``Limits.max_connections``; at the limit an
+idle kept-alive connection is closed for the new one, else the new one gets 503), the time a
+connection may sit idle, take to send a request head, or stall a response (:class:`Limits`), and
+the size of a request head. Malformed requests get a 4xx and a closed connection. One access-log
+line per request on stderr; SIGTERM/SIGINT shut down cleanly.
 """
 
 from __future__ import annotations
 
-import json
+import asyncio
+import dataclasses
 import os
-import re
+import resource
 import signal
+import socket
 import sys
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+import time
+from collections.abc import Callable
+from email.utils import formatdate
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
-from airlock.server.registry import Catalog
+from airlock.errors import AirlockError
+from airlock.server.prefork import supervise
+from airlock.server.protocol import BadRequest, Limits, Request, body_length, read_request
+from airlock.server.site import Response, Site, error
 
-_MANIFEST = re.compile(r"^/v2/(?P<name>.+)/manifests/(?P<ref>[^/]+)$")
-_BLOB = re.compile(r"^/v2/(?P<name>.+)/blobs/(?P<digest>[^/]+)$")
-_TAGS = re.compile(r"^/v2/(?P<name>.+)/tags/list$")
-_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
-STATIC_ROOTS = ("files", "rpms", "debs", "pypi", "node", "inventory")  # site directories served as plain files
-PYPI_JSON = "application/vnd.pypi.simple.v1+json"
+BACKLOG = 4096       # the kernel caps it at net.core.somaxconn; 5 (the old default) dropped bursts
+SEND_CHUNK = 8 << 20  # sendfile in chunks so a stalled client trips the send timeout
+ACCEPT_BATCH = 16
+LINGER = 2.0          # seconds to read and drop input after a closing answer
 
 
-class SiteServer(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def __init__(self, address: tuple[str, int], site: Path, log: Any = sys.stderr):
-        self.site = site.resolve()
-        self.catalog = Catalog(self.site / "oci")
+class SiteServer:
+    def __init__(self, site: Path, limits: Limits, log: Any = sys.stderr):
+        self.site = Site(site)
+        self.limits = limits
         self.log = log
-        self.log_lock = threading.Lock()
-        super().__init__(address, Handler)
+        self.port = 0
+        self._idle: dict[asyncio.StreamWriter, bool] = {}  # open connections -> waiting for a request?
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopped: asyncio.Event | None = None
+        self._date = (0, "")
 
+    # -- lifecycle ------------------------------------------------------------------------
 
-class Handler(BaseHTTPRequestHandler):
-    server: SiteServer
-    protocol_version = "HTTP/1.1"
-    server_version = "airlock"
-    sys_version = ""
+    async def run(self, sock: socket.socket, ready: Callable[[SiteServer], None] | None = None) -> None:
+        """Accept on SOCK (listening already) until :meth:`stop`, SIGTERM or SIGINT."""
+        self._loop = asyncio.get_running_loop()
+        self._stopped = asyncio.Event()
+        # start_server's backlog is both the listen() backlog and how many connections one wakeup
+        # accepts: a small batch lets every worker on the shared socket take its part of a burst
+        server = await asyncio.start_server(self._connection, sock=sock, limit=self.limits.max_line,
+                                            backlog=ACCEPT_BATCH)
+        sock.listen(BACKLOG)  # start_server listened with ACCEPT_BATCH: the kernel queue stays long
+        self.port = sock.getsockname()[1]
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                self._loop.add_signal_handler(sig, self._stopped.set)
+        if ready:
+            ready(self)
+        async with server:
+            await self._stopped.wait()
+            server.close()
+            for writer in list(self._idle):
+                writer.transport.abort()
 
-    def log_message(self, fmt: str, *args: Any) -> None:
-        pass
+    def stop(self) -> None:
+        """Stop from any thread."""
+        if self._loop and self._stopped:
+            self._loop.call_soon_threadsafe(self._stopped.set)
 
-    def log_request(self, code: Any = "-", size: Any = "-") -> None:
-        with self.server.log_lock:
-            print(f'{self.client_address[0]} "{self.command} {self.path}" {code} {size}', file=self.server.log,
-                  flush=True)
+    # -- connections ----------------------------------------------------------------------
 
-    # -- dispatch -------------------------------------------------------------------------
-
-    def do_GET(self) -> None:
-        self._route(head=False)
-
-    def do_HEAD(self) -> None:
-        self._route(head=True)
-
-    def _unsupported(self) -> None:
-        self._error(405, "UNSUPPORTED", "this registry is read-only")
-
-    do_POST = do_PUT = do_PATCH = do_DELETE = _unsupported  # noqa: N815
-
-    def _route(self, head: bool) -> None:
-        path = unquote(urlsplit(self.path).path)
-        top, _, rest = path.lstrip("/").partition("/")
-        if top in STATIC_ROOTS and rest:
-            return self._file(top, rest, head)
-        if path in ("/v2", "/v2/"):
-            return self._json({}, head)
-        if path == "/v2/_catalog":
-            return self._json({"repositories": sorted(self.server.catalog.repos())}, head)
-        for pattern, fn in ((_TAGS, self._tags), (_MANIFEST, self._manifest), (_BLOB, self._blob)):
-            m = pattern.match(path)
-            if m:
-                return fn(head=head, **m.groupdict())
-        self._error(404, "NOT_FOUND", "no such path", plain=not path.startswith("/v2/"))
-
-    # -- files ----------------------------------------------------------------------------
-
-    def _file(self, top: str, rel: str, head: bool) -> None:
-        root = self.server.site / top
-        target = (root / rel)
+    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peer = (writer.get_extra_info("peername") or ("-",))[0]
+        if len(self._idle) >= self.limits.max_connections and not self._evict_idle():
+            try:
+                await self._finish(writer, peer, None,
+                                   error(503, "UNAVAILABLE", "too many connections", plain=True), keep=False)
+            except (ConnectionError, TimeoutError):
+                writer.transport.abort()
+            await self._close(reader, writer, linger=True)  # its request may sit unread
+            return
+        self._idle[writer] = True
+        then = "gone"
         try:
-            resolved = target.resolve(strict=True)
-        except (FileNotFoundError, RuntimeError, OSError):
-            return self._error(404, "NOT_FOUND", "no such file", plain=True)
-        if root not in resolved.parents and resolved != root or target.is_symlink():
-            return self._error(404, "NOT_FOUND", "no such file", plain=True)
-        if resolved.is_dir():  # a simple index page: PEP 691 JSON when asked for, else PEP 503 HTML
-            wants_json = PYPI_JSON in self.headers.get("Accept", "")
-            page = resolved / ("index.json" if wants_json else "index.html")
-            if not page.is_file():
-                return self._error(404, "NOT_FOUND", "no such file", plain=True)
-            ctype = PYPI_JSON if wants_json else "text/html; charset=utf-8"
-            return self._send_file(page, ctype, head, {"Vary": "Accept"}, ranges=False)
-        if not resolved.is_file():
-            return self._error(404, "NOT_FOUND", "no such file", plain=True)
-        self._send_file(resolved, "application/octet-stream", head, {})
+            while (then := await self._one(reader, writer, peer)) == "keep":
+                self._idle[writer] = True
+        except (ConnectionError, TimeoutError, asyncio.IncompleteReadError):
+            writer.transport.abort()  # the client went away or stalled: nothing left to answer
+        finally:
+            self._idle[writer] = False  # still counted while it closes, never evicted
+            await self._close(reader, writer, linger=then == "linger")
+            self._idle.pop(writer, None)
 
-    # -- registry -------------------------------------------------------------------------
-
-    def _repo(self, name: str) -> Any:
-        repo = self.server.catalog.repos().get(name)
-        if repo is None:
-            self._error(404, "NAME_UNKNOWN", f"repository {name} is not known")
-        return repo
-
-    def _tags(self, name: str, head: bool) -> None:
-        repo = self._repo(name)
-        if repo is not None:
-            self._json({"name": name, "tags": sorted(repo.tags)}, head)
-
-    def _manifest(self, name: str, ref: str, head: bool) -> None:
-        repo = self._repo(name)
-        if repo is None:
+    async def _close(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, linger: bool) -> None:
+        """Close after what is buffered went out. With LINGER (an answer to a malformed request or one
+        with an unread body), first half-close and read what the client still sends for a moment:
+        closing a socket with unread input sends an RST, which can destroy the answer (a 400, say)
+        before the client has read it. Not always: it costs a round trip per connection."""
+        if writer.transport.is_closing():
             return
-        digest = ref if ref.startswith("sha256:") else repo.tags.get(ref)
-        if digest is None or digest not in repo.manifests:
-            return self._error(404, "MANIFEST_UNKNOWN", f"manifest {ref} is not known in {name}")
-        path = self.server.catalog.blob_path(digest)
-        if path is None:
-            return self._error(404, "MANIFEST_UNKNOWN", f"manifest {ref} is not known in {name}")
-        self._send_file(path, repo.manifests[digest], head, {"Docker-Content-Digest": digest}, ranges=False)
+        try:
+            if linger and writer.can_write_eof():
+                writer.write_eof()
+                async with asyncio.timeout(LINGER):
+                    while await reader.read(1 << 16):
+                        pass
+            writer.close()
+            async with asyncio.timeout(self.limits.send_timeout):
+                await writer.wait_closed()
+        except (ConnectionError, TimeoutError, OSError):
+            pass
+        finally:
+            writer.transport.abort()
 
-    def _blob(self, name: str, digest: str, head: bool) -> None:
-        repo = self._repo(name)
-        if repo is None:
-            return
-        path = self.server.catalog.blob_path(digest)
-        if path is None or (digest not in repo.blobs and digest not in repo.manifests):
-            return self._error(404, "BLOB_UNKNOWN", f"blob {digest} is not known in {name}")
-        self._send_file(path, "application/octet-stream", head, {"Docker-Content-Digest": digest})
+    def _evict_idle(self) -> bool:
+        victim = next((w for w, idle in self._idle.items() if idle), None)
+        if victim is None:
+            return False
+        self._idle.pop(victim)
+        victim.transport.abort()  # its read fails at once and its handler ends
+        return True
+
+    async def _one(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: str) -> str:
+        """Read and answer one request. What then: "keep" the connection for the next request, "close"
+        it, "linger" before closing (input may be left unread), or it is "gone" (the client closed or
+        stayed idle too long, nothing was answered)."""
+        try:
+            req = await read_request(reader, self.limits)
+            if req is None:
+                return "gone"
+            self._idle[writer] = False
+            to_drop = body_length(req, self.limits)
+        except BadRequest as bad:
+            await self._finish(writer, peer, None, error(bad.code, "BAD_REQUEST", bad.reason, plain=True),
+                               keep=False, note=bad.reason)
+            return "linger"
+        if to_drop:
+            async with asyncio.timeout(self.limits.header_timeout):
+                await reader.readexactly(to_drop)
+        try:
+            resp = self.site.handle(req)
+        except Exception as exc:  # noqa: BLE001 (one broken request must not stop the server)
+            await self._finish(writer, peer, req, error(500, "INTERNAL", "internal error", plain=True), keep=False,
+                               note=f"{type(exc).__name__}: {exc}")
+            return "close" if to_drop is not None else "linger"
+        keep = req.keep_alive and to_drop is not None
+        await self._finish(writer, peer, req, resp, keep)
+        return "keep" if keep else "close" if to_drop is not None else "linger"
 
     # -- responses ------------------------------------------------------------------------
 
-    def _headers(self, code: int, ctype: str, length: int, extra: dict[str, str]) -> None:
-        self.send_response(code)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(length))
-        self.send_header("Docker-Distribution-API-Version", "registry/2.0")
-        for k, v in extra.items():
-            self.send_header(k, v)
-        self.end_headers()
+    def _http_date(self) -> str:
+        now = int(time.time())
+        if self._date[0] != now:
+            self._date = (now, formatdate(now, usegmt=True))
+        return self._date[1]
 
-    def _json(self, doc: Any, head: bool, code: int = 200) -> None:
-        body = json.dumps(doc).encode()
-        self._headers(code, "application/json", len(body), {})
-        if not head:
-            self.wfile.write(body)
+    async def _finish(self, writer: asyncio.StreamWriter, peer: str, req: Request | None, resp: Response,
+                      keep: bool, note: str = "") -> None:
+        """Send RESP (closing its file in any case) and write the access-log line."""
+        try:
+            head = [f"HTTP/1.1 {resp.code} {HTTPStatus(resp.code).phrase}", "Server: airlock",
+                    f"Date: {self._http_date()}", f"Content-Length: {resp.size}",
+                    "Docker-Distribution-API-Version: registry/2.0"]
+            head += [f"{k}: {v}" for k, v in resp.headers]
+            if not keep:
+                head.append("Connection: close")
+            elif req is not None and req.version == (1, 0):
+                head.append("Connection: keep-alive")
+            data = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1")
+            with_body = req is None or req.method != "HEAD"
+            if with_body and resp.fd is None:
+                data += resp.body
+            writer.write(data)
+            if writer.transport.get_write_buffer_size():  # most answers went out whole: no timer needed
+                async with asyncio.timeout(self.limits.send_timeout):
+                    await writer.drain()
+            if with_body and resp.fd is not None:
+                await self._sendfile(writer, resp)
+        finally:
+            if resp.fd is not None:
+                os.close(resp.fd)
+            line = f'{peer} "{req.method} {req.target}" ' if req else f'{peer} "-" '
+            print(line + f"{resp.code} {resp.size}" + (f" ({note})" if note else ""), file=self.log, flush=True)
 
-    def _error(self, code: int, err: str, message: str, plain: bool = False) -> None:
-        body = (message + "\n").encode() if plain else json.dumps(
-            {"errors": [{"code": err, "message": message, "detail": {}}]}).encode()
-        self._headers(code, "text/plain" if plain else "application/json", len(body), {})
-        if self.command != "HEAD":
-            self.wfile.write(body)
-
-    def _send_file(self, path: Path, ctype: str, head: bool, extra: dict[str, str], ranges: bool = True) -> None:
-        size = path.stat().st_size
-        start, end, code = 0, size - 1, 200
-        rng = self.headers.get("Range") if ranges else None
-        if rng:
-            m = _RANGE.match(rng.strip())
-            if not m or (not m.group(1) and not m.group(2)):
-                return self._range_error(size)
-            if m.group(1):
-                start = int(m.group(1))
-                end = min(int(m.group(2)), size - 1) if m.group(2) else size - 1
-            else:
-                start = max(0, size - int(m.group(2)))
-            if start >= size or start > end:
-                return self._range_error(size)
-            code = 206
-            extra = {**extra, "Content-Range": f"bytes {start}-{end}/{size}"}
-        self._headers(code, ctype, end - start + 1, {**extra, "Accept-Ranges": "bytes"})
-        if head:
-            return
-        self.wfile.flush()
-        with path.open("rb") as f:
-            offset, left = start, end - start + 1
-            while left > 0:
-                sent = os.sendfile(self.connection.fileno(), f.fileno(), offset, min(left, 1 << 30))
-                if sent == 0:
-                    break
-                offset += sent
-                left -= sent
-
-    def _range_error(self, size: int) -> None:
-        self._headers(416, "text/plain", 0, {"Content-Range": f"bytes */{size}"})
+    async def _sendfile(self, writer: asyncio.StreamWriter, resp: Response) -> None:
+        assert self._loop is not None and resp.fd is not None
+        f = _unbuffered(resp.fd)
+        offset, left = resp.offset, resp.length
+        while left > 0:
+            async with asyncio.timeout(self.limits.send_timeout):
+                sent = await self._loop.sendfile(writer.transport, f, offset, min(left, SEND_CHUNK))
+            if sent == 0:
+                raise ConnectionError("file shrank while being sent")  # the length we promised is a lie now
+            offset, left = offset + sent, left - sent
 
 
-def serve(site: Path, host: str, port: int, log: Any = sys.stderr, ready: Any = None) -> None:
-    server = SiteServer((host, port), site, log)
-    stop = threading.Event()
+def _unbuffered(fd: int) -> Any:
+    return open(fd, "rb", buffering=0, closefd=False)  # the response owns and closes the fd
 
-    def shutdown(*_: Any) -> None:
-        if not stop.is_set():
-            stop.set()
-            threading.Thread(target=server.shutdown, daemon=True).start()
 
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, shutdown)
-        signal.signal(signal.SIGINT, shutdown)
-    print(f"airlock serve: {site} on http://{host}:{server.server_address[1]} (files at /files/, registry at /v2/)",
-          file=log, flush=True)
-    if ready:
-        ready(server)
+def fd_budget(wanted: int) -> int:
+    """Connections the process can hold open: each may hold a socket and a file. Raises the soft
+    RLIMIT_NOFILE up to the hard one when needed."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    need = 2 * wanted + 64
+    if soft != resource.RLIM_INFINITY and soft < need:
+        new = need if hard == resource.RLIM_INFINITY else min(need, hard)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (new, hard))
+            soft = new
+        except (ValueError, OSError):
+            pass
+    if soft == resource.RLIM_INFINITY:
+        return wanted
+    return max(1, min(wanted, (soft - 64) // 2))
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """The listening socket all workers share: a busy worker is not woken, so an idle one takes the
+    next connections (one SO_REUSEPORT socket per worker measured no better: the kernel deals new
+    connections to a worker by address hash, busy or not)."""
+    family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
+                                                         flags=socket.AI_PASSIVE)[0]
+    sock = socket.socket(family, kind, proto)
     try:
-        server.serve_forever(poll_interval=0.2)
-    finally:
-        server.server_close()
-        print("airlock serve: stopped", file=log, flush=True)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(BACKLOG)
+        sock.setblocking(False)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def serve(site: Path, host: str, port: int, log: Any = sys.stderr,
+          ready: Callable[[SiteServer], None] | None = None, limits: Limits | None = None, workers: int = 1) -> None:
+    """Serve SITE on HOST:PORT until SIGTERM/SIGINT (or ``stop()`` of the server READY is given;
+    READY is only called with one worker, in this process)."""
+    limits = limits or Limits()
+    allowed = fd_budget(limits.max_connections)
+    if allowed < limits.max_connections:
+        print(f"airlock serve: {allowed} connections at most (file descriptor limit); raise `ulimit -n` for more",
+              file=log, flush=True)
+        limits = dataclasses.replace(limits, max_connections=allowed)
+    with listen(host, port) as sock:
+        where = f"http://{host if ':' not in host else f'[{host}]'}:{sock.getsockname()[1]}"
+        print(f"airlock serve: {Path(os.path.realpath(site))} on {where} (files at /files/, registry at /v2/)"
+              + (f", {workers} worker processes" if workers > 1 else ""), file=log, flush=True)
+        if workers <= 1:
+            asyncio.run(SiteServer(site, limits, log).run(sock, ready))
+        else:  # the connection limit is shared out; each worker has its own loop
+            share = dataclasses.replace(limits, max_connections=max(1, limits.max_connections // workers))
+            if not supervise(workers, lambda _: asyncio.run(SiteServer(site, share, log).run(sock)), log):
+                raise AirlockError("the worker processes of airlock serve keep failing at start",
+                                   hint="see the errors above; --workers 1 runs the server in one process")
+    print("airlock serve: stopped", file=log, flush=True)

@@ -8,13 +8,50 @@ Repositories and tags come from ``index.json``'s ``org.opencontainers.image.ref.
 from __future__ import annotations
 
 import json
+import os
 import re
+import stat
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+_NOFOLLOW = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NOCTTY | os.O_NONBLOCK
+MAX_DOC = 16 << 20  # index.json and manifests are read whole: bound them
+
+
+def open_under(root: Path, parts: list[str]) -> int | None:
+    """An fd of ROOT/parts[0]/..., opened one component at a time without following any symlink
+    (ELOOP) and without opening anything but directories on the way; None if that fails."""
+    try:
+        fd = os.open(root, _NOFOLLOW | os.O_DIRECTORY)
+    except OSError:
+        return None
+    for i, part in enumerate(parts):
+        if not part or part in (".", "..") or "/" in part or "\0" in part:
+            os.close(fd)
+            return None
+        try:
+            nfd = os.open(part, _NOFOLLOW | (os.O_DIRECTORY if i < len(parts) - 1 else 0), dir_fd=fd)
+        except OSError:
+            return None
+        finally:
+            os.close(fd)
+        fd = nfd
+    return fd
+
+
+def read_under(root: Path, parts: list[str]) -> bytes | None:
+    """A regular file below ROOT (as open_under), up to MAX_DOC bytes; None if absent or too large."""
+    fd = open_under(root, parts)
+    if fd is None:
+        return None
+    with os.fdopen(fd, "rb") as f:
+        st = os.fstat(f.fileno())
+        if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_DOC:
+            return None
+        return f.read(MAX_DOC + 1)[:MAX_DOC]
 
 
 @dataclass
@@ -25,30 +62,43 @@ class Repo:
 
 
 class Catalog:
-    """index.json, parsed; reloaded when it changes (an apply while serving)."""
+    """``SITE/oci/index.json``, parsed; reloaded when it changes (an apply while serving). Everything is
+    read through :func:`open_under`: a linked ``oci/``, index or blob is as absent as a missing one."""
 
-    def __init__(self, layout: Path):
-        self.layout = layout
-        self._stamp: tuple[int, int] | None = None
+    def __init__(self, site: Path):
+        self.site = site
+        self._stamp: tuple[int, int, int] | None = None
         self._repos: dict[str, Repo] = {}
         self._lock = threading.Lock()
 
-    def blob_path(self, digest: str) -> Path | None:
-        if not _DIGEST.match(digest):
+    def open_blob(self, digest: str | None) -> int | None:
+        if digest is None or not _DIGEST.match(digest):
             return None
-        p = self.layout / "blobs" / "sha256" / digest.split(":", 1)[1]
-        return p if p.is_file() and not p.is_symlink() else None
+        return open_under(self.site, ["oci", "blobs", "sha256", digest.split(":", 1)[1]])
+
+    def _doc(self, parts: list[str]) -> Any:
+        data = read_under(self.site, parts)
+        try:
+            return json.loads(data) if data is not None else None
+        except ValueError:
+            return None  # a damaged document serves nothing, like a missing one
 
     def repos(self) -> dict[str, Repo]:
-        index = self.layout / "index.json"
-        try:
-            st = index.stat()
-        except FileNotFoundError:
+        fd = open_under(self.site, ["oci", "index.json"])
+        if fd is None:
             return {}
-        stamp = (st.st_mtime_ns, st.st_size)
+        try:
+            st = os.fstat(fd)
+        finally:
+            os.close(fd)
+        stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
         with self._lock:
             if stamp != self._stamp:
-                self._repos = self._load(json.loads(index.read_bytes()))
+                index = self._doc(["oci", "index.json"])
+                try:
+                    self._repos = self._load(index if isinstance(index, dict) else {})
+                except (KeyError, TypeError, AttributeError, RecursionError):
+                    self._repos = {}
                 self._stamp = stamp
             return self._repos
 
@@ -65,14 +115,14 @@ class Catalog:
         return repos
 
     def _walk(self, repo: Repo, digest: str, media_type: str) -> None:
-        path = self.blob_path(digest)
-        if path is None or digest in repo.manifests:
+        if not isinstance(digest, str) or not _DIGEST.match(digest) or digest in repo.manifests:
             return
+        doc = self._doc(["oci", "blobs", "sha256", digest.split(":", 1)[1]])
+        if not isinstance(doc, dict):
+            return  # filtered-out platforms are simply absent
         repo.manifests[digest] = media_type
-        doc = json.loads(path.read_bytes())
         for child in doc.get("manifests", []):
-            if self.blob_path(child["digest"]) is not None:  # filtered-out platforms are simply absent
-                self._walk(repo, child["digest"], child["mediaType"])
+            self._walk(repo, child["digest"], child["mediaType"])
         if "config" in doc:
             repo.blobs.add(doc["config"]["digest"])
             repo.blobs.update(layer["digest"] for layer in doc.get("layers", []))

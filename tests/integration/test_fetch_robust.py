@@ -55,7 +55,7 @@ def test_fetch_onto_another_filesystem(world: World, tmp_path: Path, split: bool
     lock = resolved(world, tmp_path)
     cache = tmp_path / "cache"
     ref = tmp_path / "ref.tar"
-    extra = ["--split", "300KiB"] if split else []
+    extra = ["--split", "1MiB"] if split else []
     assert airlock("fetch", "--lock", str(lock), "-o", str(ref), *extra, cache=cache).returncode == 0
     with tmpfs(tmp_path / "mnt", "256m") as mnt:
         res = airlock("fetch", "--lock", str(lock), "-o", str(mnt / "b.tar"), *extra, cache=cache)
@@ -102,7 +102,7 @@ def test_kill_9_then_rerun(world: World, tmp_path: Path, point: str) -> None:
     ref_dir, out_dir = tmp_path / "ref", tmp_path / "out"
     ref_dir.mkdir()
     out_dir.mkdir()
-    split = ["--split", "300KiB"] if point == "fetch-split-commit" else []
+    split = ["--split", "1MiB"] if point == "fetch-split-commit" else []
     assert airlock("fetch", "--lock", str(lock), "-o", str(ref_dir / "b.tar"), *split,
                    cache=tmp_path / "ref-cache").returncode == 0
     cache = tmp_path / "cache"

@@ -298,7 +298,7 @@ def test_bundle_reader_fuzz_raises_only_airlock_errors(real: Path, tmp_path: Pat
     # bundle.json and the lock rewritten consistently, so the checks past the hashes are reached
     kinds = ["lock", "manifest", "sbom", "layout", "kubespray", "file", "image-index", "image-manifest",
              "image-config", "image-layer", "rpm", "deb", "deb-index", "wheel", "nonsense"]
-    for i in range(40):
+    for _ in range(40):
         t = Tampered.load(real)
         entries = t.index["entries"]
         pick = rng.randrange(len(entries))

@@ -118,10 +118,9 @@ class World:
     PACKAGE_OSES = {"rocky-10": "rpm", "debian-12": "deb"}
 
     def _package_repos(self) -> None:
+        from airlock.kubespray.tree import KubesprayTree
         from airlock.packages import site_packages
         from tests.world import debrepo, rpmrepo
-
-        from airlock.kubespray.tree import KubesprayTree
 
         pkgs: set[str] = set()
         for version in sorted({c.version for c in self.cases} | {"2.30.0"}):

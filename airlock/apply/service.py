@@ -1,0 +1,49 @@
+"""DIR/admin/airlock-serve.service: a systemd unit running `airlock serve` for the site.
+
+The same DIR, --url and airlock location give the same bytes. The airlock it runs is the launcher
+bootstrap/install.sh wrote (it sets AIRLOCK_LAUNCHER), else ``airlock`` on PATH, else
+/opt/airlock/bin/airlock (the documented prefix).
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+from pathlib import Path
+from urllib.parse import urlsplit
+
+DEFAULT_LAUNCHER = "/opt/airlock/bin/airlock"
+
+
+def launcher() -> str:
+    found = os.environ.get("AIRLOCK_LAUNCHER") or shutil.which("airlock") or DEFAULT_LAUNCHER
+    return str(Path(found).absolute())
+
+
+def serve_unit(dest: Path, url: str) -> bytes:
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    cmd = shlex.join([launcher(), "serve", str(dest), "--listen", f"0.0.0.0:{port}"])
+    return f"""# Written by `airlock apply`. Install and start:
+#   cp {dest}/admin/airlock-serve.service /etc/systemd/system/
+#   systemctl daemon-reload && systemctl enable --now airlock-serve
+[Unit]
+Description=airlock serve: the offline Kubespray site in {dest}
+After=network-online.target
+Wants=network-online.target
+
+[Service]
+ExecStart={cmd}
+Restart=on-failure
+DynamicUser=yes
+# serve only reads the site; a port below 1024 needs the capability, nothing else does
+AmbientCapabilities=CAP_NET_BIND_SERVICE
+NoNewPrivileges=yes
+ProtectSystem=strict
+ProtectHome=read-only
+PrivateTmp=yes
+
+[Install]
+WantedBy=multi-user.target
+""".encode()

@@ -1,0 +1,1 @@
+"""The admin host's bootstrap: airlock's own runtime, carried in bundle.tar's ``bootstrap/`` folder."""
