@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 from airlock.errors import AirlockError
 from airlock.kubespray.inputs import KUBE_TABLES, addons, known_kube_versions, network_plugins, shorthand_vars
+from airlock.kubespray.offline import NTP_PLAN_VARS
 from airlock.kubespray.selection import downloads_for, packages_for
 from airlock.kubespray.source import Source, open_source
 from airlock.kubespray.tree import KubesprayTree
@@ -115,7 +116,8 @@ def build_plan(loaded: LoadedManifest, *, source: Source | None = None, transpor
         files=sorted(files.values(), key=lambda f: (f.name, f.arch, f.url)),
         images=[PlanImage(name, ref, sorted(arches)) for ref, (name, arches) in sorted(images.items())],
         packages=_packages(loaded, tree, inventory),
-        site_packages={o: _site(o) for o in m.os},
+        # chrony for ntp: Kubespray 2.28+ lists it itself, 2.27 installs ntp_package in a task
+        site_packages={o: sorted({*_site(o), *(["chrony"] if m.ntp else [])}) for o in m.os},
         python_version=_python_version(loaded),
         python_requirements=_dedupe(tree.requirements() + list(m.python.requirements)),
     )
@@ -136,6 +138,12 @@ def inventory_vars(loaded: LoadedManifest, tree: KubesprayTree) -> dict[str, Any
             raise loaded.error(("vars", sh.var), f"{sh.var} is set both in vars and by its own key",
                                hint="keep only one of the two")
         inv[sh.var] = sh.value
+    if m.ntp:  # so that the package set holds what Kubespray installs for NTP (chrony)
+        for var, value in NTP_PLAN_VARS.items():
+            if var in m.vars and m.vars[var] != value:
+                raise loaded.error(("vars", var), f"{var} is set in vars and implied by ntp:",
+                                   hint=f"drop it from vars (ntp: sets {var}: {value})")
+            inv[var] = value
     return inv
 
 

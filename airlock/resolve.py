@@ -46,7 +46,8 @@ class ResolveResult:
 
 def manifest_digest(loaded: LoadedManifest) -> str:
     """sha256 over the normalized manifest. Mirrors are left out: they never change what is pinned."""
-    data = loaded.manifest.model_dump(mode="json", exclude={"mirrors"})
+    # ``ntp`` only when set: manifests without it keep the digest they had before the key existed.
+    data = loaded.manifest.model_dump(mode="json", exclude={"mirrors"} | (set() if loaded.manifest.ntp else {"ntp"}))
     return hashlib.sha256(json.dumps(data, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 

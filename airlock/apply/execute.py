@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 from airlock.apply.base import check_base
 from airlock.apply.commit import Space, build_site, peek_index, plan_changes, present, repodata_changes, sweep_temps
+from airlock.apply.node import node_setup_files, ntp_servers
 from airlock.apply.offline import Site, offline_variables, render
 from airlock.apply.pypi import index_files, pip_conf, wheel_links
 from airlock.apply.repos import (
@@ -43,7 +44,7 @@ from airlock.apply.swap import (
 from airlock.bundle.tarstream import BundleError
 from airlock.bundle.verify import Verified, verify_bundle
 from airlock.errors import AirlockError, UsageError
-from airlock.kubespray.offline import pypi_vars
+from airlock.kubespray.offline import lock_upstreams, ntp_vars, pypi_vars, runtime_vars
 from airlock.kubespray.tree import KubesprayTree
 from airlock.names import check_registry, has_credentials, redact
 from airlock.scratch import disk_full, is_no_space, locked, scratch_dir, sweep, test_hook
@@ -158,8 +159,12 @@ def _apply(bundle: Path, opts: ApplyOptions, dest: Path, site: Site, staging: Pa
     offline = dict(sorted({**offline, **offline_repo_vars(v.lock, site)}.items()))
     if v.lock.wheel:  # for tools that pip-install on nodes; Kubespray's own venv uses node/pip.conf
         offline.update(pypi_vars(site))
+    servers = ntp_servers(list(m.ntp), site)
+    offline = dict(sorted({**offline, **ntp_vars(tree, servers)}.items()))
     outputs = _outputs(v, loaded.path.read_bytes(), offline, site, dest)
     outputs.update(node_repo_files(v.lock, site))
+    crio = runtime_vars(tree, site, "crio", lock_upstreams(v.lock))["crio_registries"]  # for nodes without Kubespray
+    outputs.update(node_setup_files(crio, servers))
     from airlock.apply.service import serve_unit
 
     outputs["admin/airlock-serve.service"] = serve_unit(dest, opts.url)

@@ -86,6 +86,8 @@ def apply(bundle: str, dest: str, url: str, push: str | None, registry_user: str
                    f"{pushed['blobs_mounted']} mounted, {pushed['blobs_present']} already there")
     if report.site and not dry_run:
         click.echo(f"offline.yml: {report.dest / 'inventory/group_vars/all/offline.yml'}")
+        click.echo(f"nodes: ansible-playbook -i <your inventory> -b {report.dest / 'node/site.yml'} before cluster.yml,"
+                   f" or node/setup.sh on one host (see {report.dest / 'node/README.md'})")
 
 
 @cli.command()
@@ -101,7 +103,8 @@ def apply(bundle: str, dest: str, url: str, push: str | None, registry_user: str
               help="Server processes sharing the listening socket, each one event loop.")
 def serve(site: str, listen: str, idle_timeout: float, header_timeout: float, max_connections: int,
           workers: int) -> None:
-    """Serve SITE: /files/... and a read-only OCI registry at /v2/ (Ctrl-C or SIGTERM stops it)."""
+    """Serve SITE: /files/..., /node/..., the package indexes and a read-only OCI registry at /v2/ (Ctrl-C or
+    SIGTERM stops it)."""
     from airlock.errors import UsageError
     from airlock.server.http import serve as run
     from airlock.server.protocol import Limits

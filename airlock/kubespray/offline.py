@@ -11,7 +11,8 @@ Derivation (from the release's own defaults, not from a list):
   origin replaced, so it stays right for every arch); an image whose ref is still not the site's gets
   its repo variable overridden. If anything is still not served, :class:`IncompleteSiteError`.
 Plus the site's package repositories (``yum_repo``, ``debian_repo``/``ubuntu_repo``), its Python
-index (``pyrepo_index``) and its registry as containerd's mirror (``containerd_registries_mirrors``).
+index (``pyrepo_index``), its registry for the node's runtime (containerd, CRI-O or Docker: see
+:func:`runtime_vars`) and, when airlock.yaml has ``ntp:``, Kubespray's NTP variables (:func:`ntp_vars`).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import re
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from airlock.errors import AirlockError
+from airlock.errors import AirlockError, KubesprayError
 from airlock.kubespray.context import Target, make_evaluator
 from airlock.kubespray.downloads import select_downloads
 from airlock.kubespray.evaluator import Evaluator
@@ -78,7 +79,8 @@ def offline_variables(tree: KubesprayTree, lock: Lock, user_vars: dict[str, Any]
         raise IncompleteSiteError(f"{first.kind} {first.key} would still be downloaded from {first.upstream}",
                                   hint="the bundle does not hold it, or its variable cannot be redirected; "
                                        "re-resolve and re-fetch")
-    offline.update(containerd_mirror_vars(site))
+    offline.update(runtime_vars(tree, site, str(user_vars.get("container_manager") or "containerd"),
+                                lock_upstreams(lock)))
     return dict(sorted(offline.items()))
 
 
@@ -89,6 +91,71 @@ def containerd_mirror_vars(site: SiteAddress) -> dict[str, Any]:
         "mirrors": [{"host": f"{'http' if site.registry_plain else 'https'}://{host}",
                      "capabilities": ["pull", "resolve"], "skip_verify": site.registry_plain}],
     }]}
+
+
+# Where each release declares the variables below (every release from 2.27 to master does).
+CRIO_ROLE, DOCKER_ROLES, NTP_ROLE = "container-engine/cri-o", ("kubespray_defaults", "container-engine/docker"), \
+    "kubernetes/preinstall"
+
+
+def lock_upstreams(lock: Lock) -> list[str]:
+    """The upstream registries of the lock's images (``registry.k8s.io``, ``quay.io``...)."""
+    return sorted({i.ref.split("/", 1)[0] for i in lock.image})
+
+
+def runtime_vars(tree: KubesprayTree, site: SiteAddress, container_manager: str,
+                 upstreams: list[str]) -> dict[str, Any]:
+    """The registry settings of the node's container runtime, in the variables its Kubespray role reads.
+
+    Every image ref in offline.yml already names the site (``SITE/registry.k8s.io/...``), so a runtime
+    only needs to reach the site: over plain HTTP that means an insecure entry, over TLS nothing more.
+    containerd always gets its mirror (Kubespray's default runtime, and harmless otherwise). CRI-O
+    (``crio_registries``, rendered by the role's registry.conf.j2) also gets each upstream registry of
+    the lock mirrored at ``SITE/<upstream>``, so an unqualified-by-site name still pulls from the site.
+    Docker gets ``docker_insecure_registries`` for plain HTTP; ``docker_registry_mirrors`` stays empty:
+    dockerd mirrors only Docker Hub and refuses a mirror URL with a path, and the site serves Docker Hub
+    at ``/v2/docker.io/``, so a mirror entry could never work.
+    """
+    out: dict[str, Any] = containerd_mirror_vars(site)
+    host = site.registry.split("/", 1)[0]
+    if container_manager == "crio":
+        _require(tree, (CRIO_ROLE,), "crio_registries")
+        plain = site.registry_plain
+        # ``unqualified`` on every entry: the role's unqualified.conf.j2 reads it, and Ansible's undefined is strict
+        entries: list[dict[str, Any]] = [{"prefix": host, "location": host, "insecure": plain, "blocked": False,
+                                          "unqualified": False}]
+        for upstream in upstreams:
+            entries.append({"prefix": upstream, "location": upstream, "insecure": False, "blocked": False,
+                            "unqualified": False,
+                            "mirrors": [{"location": f"{site.registry}/{upstream}", "insecure": plain}]})
+        out["crio_registries"] = entries
+    elif container_manager == "docker":
+        _require(tree, DOCKER_ROLES, "docker_insecure_registries")
+        _require(tree, DOCKER_ROLES, "docker_registry_mirrors")
+        out["docker_insecure_registries"] = [host] if site.registry_plain else []
+        out["docker_registry_mirrors"] = []
+    return out
+
+
+# What ``ntp:`` means to Kubespray already at plan time: the preinstall role installs ``ntp_package``
+# when ``ntp_enabled`` (system_packages' rule), and airlock's node/chrony.conf is chrony's on every OS.
+NTP_PLAN_VARS: dict[str, Any] = {"ntp_enabled": True, "ntp_package": "chrony"}
+
+
+def ntp_vars(tree: KubesprayTree, servers: list[str]) -> dict[str, Any]:
+    """Kubespray's NTP settings (preinstall role): chrony, configured to sync only to ``servers``."""
+    if not servers:
+        return {}
+    for var in ("ntp_enabled", "ntp_package", "ntp_manage_config", "ntp_servers"):
+        _require(tree, (NTP_ROLE, "kubespray_defaults"), var)
+    return {**NTP_PLAN_VARS, "ntp_manage_config": True, "ntp_servers": [f"{s} iburst" for s in servers]}
+
+
+def _require(tree: KubesprayTree, roles: tuple[str, ...], var: str) -> None:
+    if not any(var in tree.role_layer(role, "defaults") for role in roles):
+        raise KubesprayError(f"Kubespray {tree.version} has no {var} in roles/{'|'.join(roles)}/defaults; "
+                             "airlock cannot configure it for this release",
+                             hint="use a Kubespray release airlock supports (2.27.0 through master)")
 
 
 def repo_vars(lock: Lock, site: SiteAddress) -> dict[str, str]:

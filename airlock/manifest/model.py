@@ -20,6 +20,8 @@ SCHEMA_VERSION: Literal[1] = 1
 
 _RELEASE = re.compile(r"^\d+\.\d+\.\d+$")
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
+# An NTP server: a host name, an IPv4/IPv6 address, or ``site`` (the host of ``apply --url``).
+_NTP_HOST = re.compile(r"^(site|[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9-]{1,63})*|[0-9a-fA-F:.]+)$")
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -170,6 +172,7 @@ class Manifest(_Strict):
     weak_deps: bool = False
     python: PythonSpec = Field(default_factory=PythonSpec)
     mirrors: dict[str, str] = Field(default_factory=dict)
+    ntp: list[str] = Field(default_factory=list)
     # Present (even empty: ``admin: {}``): the bundle carries airlock's own runtime in bootstrap/.
     admin: AdminSpec | None = None
 
@@ -251,3 +254,17 @@ class Manifest(_Strict):
                 raise ValueError(f"mirror for {key!r} must be an http(s) URL, got {target!r}")
             _http_url(target)
         return v
+
+    @field_validator("ntp", mode="before")
+    @classmethod
+    def _ntp_list(cls, v: Any) -> Any:
+        return [v] if isinstance(v, str) else v
+
+    @field_validator("ntp")
+    @classmethod
+    def _ntp_hosts(cls, v: list[str]) -> list[str]:
+        for host in v:
+            # written into chrony.conf and offline.yml: a space or newline would inject directives
+            if len(host) > 253 or not _NTP_HOST.match(host):
+                raise ValueError(f"ntp server {host!r} is not a host name or IP address (or `site`, the admin host)")
+        return list(dict.fromkeys(v))

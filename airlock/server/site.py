@@ -23,7 +23,7 @@ _MANIFEST = re.compile(r"^/v2/(?P<name>.+)/manifests/(?P<ref>[^/]+)$")
 _BLOB = re.compile(r"^/v2/(?P<name>.+)/blobs/(?P<digest>[^/]+)$")
 _TAGS = re.compile(r"^/v2/(?P<name>.+)/tags/list$")
 _BYTES = re.compile(r"^(\d*)-(\d*)$")
-STATIC_ROOTS = ("files", "rpms", "debs", "pypi")  # site directories served as plain files
+STATIC_ROOTS = ("files", "rpms", "debs", "pypi", "node", "inventory")  # site directories served as plain files
 PYPI_JSON = "application/vnd.pypi.simple.v1+json"
 INLINE = 65536  # bodies up to this size are read and sent with the head in one write
 
