@@ -38,6 +38,8 @@ def make_site(root: Path) -> Path:
     (files / "small.txt").write_bytes(b"0123456789abcdef")
     (files / "empty").write_bytes(b"")
     (site / "airlock.lock").write_text("# not under a served tree\n")
+    (site / ".airlock").mkdir()  # what marks a site `airlock apply` made: serve refuses any other DIR
+    (site / ".airlock" / "state.json").write_text('{"applied": [], "current": null}\n')
     (site / "pypi" / "simple" / "pkg").mkdir(parents=True)
     (site / "pypi" / "simple" / "pkg" / "index.html").write_text("<html>pkg</html>")
     (site / "pypi" / "simple" / "pkg" / "index.json").write_text('{"name": "pkg"}')
