@@ -75,7 +75,8 @@ class _Fetcher:
     def __init__(self, lock: Lock, lock_dir: Path, opts: FetchOptions, progress: Any):
         self.lock, self.lock_dir, self.opts, self.progress = lock, lock_dir, opts, progress
         self.store = Store(opts.cache)
-        self.net = Net(ca_file=opts.ca_file, insecure_hosts=opts.insecure_registries, transport=opts.transport)
+        self.net = Net(ca_file=opts.ca_file, insecure_hosts=opts.insecure_registries, transport=opts.transport,
+                       concurrency=opts.concurrency)
         self.registry = Registry(self.net, opts.mirrors)
         self.blobs: dict[str, Blob] = {}
         self.downloaded = 0
