@@ -32,7 +32,7 @@ def server() -> Iterator[tuple[str, list[int], threading.Barrier]]:
             accepted.append(1)
             super().setup()
 
-        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        def do_GET(self) -> None:
             gate.wait()
             self.send_response(200)
             self.send_header("Content-Length", "2")
@@ -62,7 +62,7 @@ def test_pool_keeps_one_connection_per_request_in_flight(server: tuple[str, list
             for _ in range(ROUNDS):
                 assert net.request("GET", url, what="test").status_code == 200
                 between.wait()
-        except BaseException as exc:  # reported below, not lost in the thread
+        except BaseException as exc:  # noqa: BLE001 - reported below, not lost in the thread
             errors.append(exc)
 
     threads = [threading.Thread(target=worker) for _ in range(WIDTH)]
