@@ -14,6 +14,7 @@ import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, as_completed
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -162,7 +163,7 @@ class _Fetcher:
             if img.target != "platform":
                 jobs.append((ref, img.digest, "image-index", f"image {img.ref}", serves))
         assert self.pool is not None
-        pending = {self.pool.submit((_MANIFEST, 0, j[1]), lambda j=j: self._manifest(*j[:4])): j for j in jobs}
+        pending = {self.pool.submit((_MANIFEST, 0, j[1]), partial(self._manifest, *j[:4])): j for j in jobs}
         # An image's blobs start downloading as soon as its manifest is in and verified, not after
         # the last manifest: the link is busy from the first round trips.
         for fut in as_completed(pending):
@@ -307,7 +308,8 @@ class _LocalFile:
 def base_digests(base: Lock, store: Store, registry: Registry) -> set[str]:
     """Every blob digest a base lock's bundle holds (its manifests are read from cache or registry)."""
     out = {"sha256:" + base.kubespray.sha256} | {"sha256:" + f.sha256 for f in base.file}
-    out |= {"sha256:" + p.sha256 for p in [*base.rpm, *base.deb, *base.deb_index, *base.wheel]}
+    for pins in (base.rpm, base.deb, base.deb_index, base.wheel):
+        out |= {"sha256:" + p.sha256 for p in pins}
     for img in base.image:
         ref = parse_ref(img.ref)
         out |= {img.digest, img.target_digest}
@@ -380,16 +382,17 @@ def _fetch(f: _Fetcher, lock: Lock, lock_bytes: bytes, base_sha: str | None,
     if kube.size is None:
         kube.size = f.store.path(kube.digest).stat().st_size
     index_json = layout_index(lock, target_sizes)
-    meta = {"airlock.lock": (lock_bytes, "lock", []), "oci-layout": (OCI_LAYOUT, "layout", []),
-            "index.json": (index_json, "layout", [])}
+    meta: dict[str, tuple[bytes, str, list[str]]] = {
+        "airlock.lock": (lock_bytes, "lock", []), "oci-layout": (OCI_LAYOUT, "layout", []),
+        "index.json": (index_json, "layout", [])}
     if opts.manifest is not None:
         meta["airlock.yaml"] = (checked_manifest(opts.manifest, lock), "manifest", [])
     if opts.sbom:
         from airlock.review.sbom import build_sbom
 
         meta["sbom.cdx.json"] = (build_sbom(lock).encode(), "sbom", [])
-    entries = [Entry(path=p, digest="sha256:" + hashlib.sha256(d).hexdigest(), size=len(d), kind=k, serves=s)
-               for p, (d, k, s) in meta.items()]
+    entries = [Entry(path=p, digest="sha256:" + hashlib.sha256(d).hexdigest(), size=len(d),
+                     kind=k, serves=s) for p, (d, k, s) in meta.items()]  # type: ignore[arg-type]
     from airlock.bootstrap.folder import build as build_bootstrap
 
     front = build_bootstrap(lock, f.store, f.download_pinned)  # while the blobs download
