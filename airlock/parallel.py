@@ -18,3 +18,53 @@ def run_all(calls: list[Callable[[], Any]], concurrency: int) -> list[Any]:
             for f in futures:
                 f.cancel()
             raise
+
+
+class PriorityPool:
+    """A thread pool that always starts the queued job with the smallest key next (not FIFO).
+
+    Each :meth:`submit` adds one job to a heap and one "run the best job" call to the executor, so
+    every job runs exactly once and the choice is made when a thread frees up: a job submitted later
+    with a smaller key overtakes the ones still waiting. :meth:`cancel` drops whatever has not started.
+    """
+
+    def __init__(self, workers: int):
+        import threading
+        from concurrent.futures import Future
+
+        self._future = Future
+        self._pool = ThreadPoolExecutor(max_workers=max(1, workers))
+        self._heap: list[tuple[Any, int, Callable[[], Any], Any]] = []
+        self._lock = threading.Lock()
+        self._seq = 0  # ties run in submission order; never compares the callables
+
+    def submit(self, key: Any, call: Callable[[], Any]) -> Any:
+        import heapq
+
+        fut: Any = self._future()
+        with self._lock:
+            heapq.heappush(self._heap, (key, self._seq, call, fut))
+            self._seq += 1
+        self._pool.submit(self._run_best)
+        return fut
+
+    def _run_best(self) -> None:
+        import heapq
+
+        with self._lock:
+            _, _, call, fut = heapq.heappop(self._heap)
+        if not fut.set_running_or_notify_cancel():
+            return
+        try:
+            fut.set_result(call())
+        except BaseException as exc:  # noqa: BLE001 - handed to the waiter, which re-raises it
+            fut.set_exception(exc)
+
+    def cancel(self) -> None:
+        with self._lock:
+            for *_, fut in self._heap:
+                fut.cancel()
+
+    def close(self) -> None:
+        """Wait for the jobs that started (cancel first to drop the others)."""
+        self._pool.shutdown(wait=True)

@@ -80,7 +80,8 @@ def _reusable_file(old: FilePin | None, req: FileRequest) -> bool:
 
 def resolve(loaded: LoadedManifest, old: Lock | None, opts: ResolveOptions,
             progress: Callable[[str, str], None] | None = None) -> ResolveResult:
-    net = Net(ca_file=opts.ca_file, insecure_hosts=opts.insecure_registries, transport=opts.transport)
+    net = Net(ca_file=opts.ca_file, insecure_hosts=opts.insecure_registries, transport=opts.transport,
+              concurrency=opts.concurrency)
     try:
         source = open_manifest_source(loaded, transport=opts.transport, net=net)  # --ca-file applies here too
         plan = build_plan(loaded, source=source)

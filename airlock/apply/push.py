@@ -65,7 +65,7 @@ class Pusher:
         host, _, prefix = opts.target.partition("/")
         self.host, self.prefix = host, prefix.strip("/")
         net = Net(ca_file=opts.ca_file, insecure_hosts=frozenset({host}) if opts.insecure else frozenset(),
-                  transport=opts.transport)
+                  transport=opts.transport, concurrency=opts.concurrency)
         self.registry = Registry(net, {}, credentials=(opts.user, opts.password) if opts.user else None)
         self.base = f"{net.scheme(host)}://{host}"
         self.net = net

@@ -59,7 +59,8 @@ def human(n: float) -> str:
 @click.option("--base", "base_lock", type=click.Path(exists=True, dir_okay=False),
               help="Old lock: write a delta bundle without the blobs it already had.")
 @click.option("--split", "split", metavar="SIZE", help="Write parts of at most SIZE (e.g. 4GiB) plus a checksum list.")
-@click.option("--concurrency", default=8, show_default=True, type=click.IntRange(1, 64))
+@click.option("--concurrency", default=16, show_default=True, type=click.IntRange(1, 64),
+              help="Downloads in flight (16: see docs/benchmarks.md).")
 @click.option("-f", "--manifest", type=click.Path(dir_okay=False),
               help="Take mirrors from this airlock.yaml [default: the one beside the lock, if any].")
 @click.option("--mirror", "mirrors", multiple=True, metavar="KEY=URL", help="Extra mirror (repeatable).")

@@ -57,7 +57,22 @@ def system_trust() -> ssl.SSLContext:
     return ctx
 
 
-def http_client(transport: Any = None, *, timeout: float = 60.0, verify: Any = True) -> Any:
+def pool_limits(concurrency: int) -> Any:
+    """The connection pool for one host when ``concurrency`` requests may be in flight at once.
+
+    Every connection a finished request hands back is kept alive, so a download never pays a new
+    TCP (and TLS) handshake while the same number of threads keep going: httpx's default keeps 20,
+    and at 32 parallel downloads over 50 ms it opened 521 connections for 544 requests. The total
+    has room above ``concurrency`` because a thread holding a 401 response asks for a token while
+    it still holds that connection, and the token service may be this host.
+    """
+    import httpx
+
+    n = max(1, concurrency)
+    return httpx.Limits(max_connections=2 * n, max_keepalive_connections=n)
+
+
+def http_client(transport: Any = None, *, timeout: float = 60.0, verify: Any = True, concurrency: int = 8) -> Any:
     import httpx  # imported here: plan must start fast and rarely needs the network
 
     return httpx.Client(
@@ -65,6 +80,7 @@ def http_client(transport: Any = None, *, timeout: float = 60.0, verify: Any = T
         verify=verify,
         follow_redirects=True,
         timeout=httpx.Timeout(timeout, connect=15.0),
+        limits=pool_limits(concurrency),
         headers={"User-Agent": USER_AGENT},
     )
 
@@ -85,21 +101,28 @@ class Net:
     ca_file: str | None = None
     insecure_hosts: frozenset[str] = frozenset()
     transport: Any = None
+    concurrency: int = 8  # requests one command may have in flight: each host's pool keeps that many alive
     retries: int = field(default_factory=lambda: int(os.environ.get("AIRLOCK_RETRIES", "4")))
     backoff: float = field(default_factory=lambda: float(os.environ.get("AIRLOCK_BACKOFF", "0.5")))
     _clients: dict[str, Any] = field(default_factory=dict, repr=False)
+    _trust: dict[str, Any] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def scheme(self, host: str) -> str:
         return "http" if host in self.insecure_hosts else "https"
 
     def client(self, host: str) -> Any:
-        ca = self._host_ca(host)
-        key = ca or ""
+        """The client for ``host``: one per host, so each upstream gets a pool of its own sized to
+        the concurrency (a pool shared by hosts would let one host's idle connections push out
+        another's). Hosts with the same trust share one SSL context: loading a store is slow."""
         with self._lock:
-            if key not in self._clients:
-                self._clients[key] = http_client(self.transport, verify=self._verify(ca))
-            return self._clients[key]
+            if host not in self._clients:
+                ca = self._host_ca(host)
+                if (ca or "") not in self._trust:
+                    self._trust[ca or ""] = self._verify(ca)
+                self._clients[host] = http_client(self.transport, verify=self._trust[ca or ""],
+                                                  concurrency=self.concurrency)
+            return self._clients[host]
 
     def _host_ca(self, host: str) -> str | None:
         for base in _certs_dirs():

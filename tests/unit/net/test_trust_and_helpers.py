@@ -41,7 +41,7 @@ def test_trust_falls_back_to_a_distribution_bundle(tmp_path: Path, monkeypatch: 
 
 def test_net_clients_use_the_os_store_not_only_certifi(monkeypatch: pytest.MonkeyPatch) -> None:
     built: list[object] = []
-    monkeypatch.setattr(nethttp, "http_client", lambda transport, verify=True: built.append(verify) or object())
+    monkeypatch.setattr(nethttp, "http_client", lambda transport, verify=True, **kw: built.append(verify) or object())
     Net().client("example.org")
     assert isinstance(built[0], ssl.SSLContext)  # httpx's verify=True would mean certifi's list only
 
