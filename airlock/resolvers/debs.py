@@ -211,7 +211,7 @@ def closure(req: DebRequest, stanzas: list[tuple[RepoSpec, dict[str, str]]], wha
         versions.add(f["Version"])
         for key in _KEYS:
             for alts in fields(f, key):
-                for name, op, version in alts:
+                for name, _op, version in alts:
                     if version:
                         versions.add(version)
                     elif key == "Provides":

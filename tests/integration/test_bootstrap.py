@@ -43,9 +43,9 @@ def test_bootstrap_folder_is_at_the_front_listed_and_reproducible(world: World, 
     assert res.returncode == 0, res.stderr
     assert a.read_bytes() == b.read_bytes()
     names = [m.name for m in members(a)]
-    assert names[0] == "bundle.json" and names[1] == "bootstrap"
+    assert names[:3] == ["bundle.json", "airlock.lock", "bootstrap"]  # the lock first: verify reads it before any file
     boot = [n for n in names if n.startswith("bootstrap")]
-    assert names[1:1 + len(boot)] == boot  # one run, right after the index
+    assert names[2:2 + len(boot)] == boot  # one run, right after the index and the lock
     locked = read_lock(lock)
     for w in locked.bootstrap_wheel:
         assert f"bootstrap/wheels/{w.filename}" in names
