@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
 import subprocess
 import sys
 import tarfile
@@ -19,6 +18,7 @@ import yaml
 
 from airlock.apply.execute import tree_fingerprint
 from airlock.lockfile import read_lock
+from tests.integration.conftest import run_airlock as airlock
 from tests.integration.conftest import world_bundle
 from tests.world.pipeline import wait_for
 from tests.world.servers import Containerd, DockerRegistry, free_port
@@ -27,10 +27,6 @@ from tests.world.world import World
 pytestmark = pytest.mark.integration
 BODY = "os: [rocky-10]\narch: [amd64, arm64]\nimages: [ghcr.io/airlock-test/multi:2.0]\n"
 
-
-def airlock(*args: str, cache: Path, **kw) -> subprocess.CompletedProcess[str]:  # type: ignore[no-untyped-def]
-    return subprocess.run([sys.executable, "-m", "airlock", *args], capture_output=True, text=True,
-                          env={**os.environ, "AIRLOCK_CACHE": str(cache), "AIRLOCK_BACKOFF": "0.01"}, **kw)
 
 
 @pytest.fixture(scope="module")

@@ -6,10 +6,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
 import re
-import subprocess
-import sys
 import tarfile
 from collections.abc import Callable
 from pathlib import Path
@@ -17,16 +14,13 @@ from pathlib import Path
 import pytest
 
 from airlock.apply.execute import tree_fingerprint
+from tests.integration.conftest import run_airlock as airlock
 from tests.integration.conftest import world_bundle
 from tests.world.world import World
 
 pytestmark = pytest.mark.integration
 BODY = "os: [rocky-10]\narch: [amd64]\n"
 
-
-def airlock(*args: str, cache: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "airlock", *args], check=False, capture_output=True, text=True,
-                          env={**os.environ, "AIRLOCK_CACHE": str(cache), "AIRLOCK_BACKOFF": "0.01"})
 
 
 @pytest.fixture(scope="module")

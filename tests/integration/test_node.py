@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.integration.conftest import run_airlock as airlock
 from tests.world.pipeline import wait_for
 from tests.world.servers import free_port
 from tests.world.world import World
@@ -23,10 +24,6 @@ from tests.world.world import World
 pytestmark = pytest.mark.integration
 BODY = "os: [rocky-10]\narch: [amd64]\nntp: [site, ntp.corp.example]\n"
 
-
-def airlock(*args: str, cache: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "airlock", *args], capture_output=True, text=True, check=False,
-                          env={**os.environ, "AIRLOCK_CACHE": str(cache), "AIRLOCK_BACKOFF": "0.01"})
 
 
 @pytest.fixture(scope="module")
