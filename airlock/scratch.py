@@ -49,7 +49,10 @@ class Scratch:
 
 
 def _lock_new(path: Path, flags: int) -> Scratch | None:
-    fd = os.open(path, flags)
+    try:
+        fd = os.open(path, flags)
+    except FileNotFoundError:  # swept between creation and open: try another name
+        return None
     fcntl.flock(fd, fcntl.LOCK_EX)
     if os.fstat(fd).st_nlink == 0:  # swept between creation and lock: try another name
         os.close(fd)
