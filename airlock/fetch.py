@@ -20,12 +20,12 @@ from typing import Any
 
 from airlock.bundle.model import BundleIndex, Entry
 from airlock.bundle.write import bundle_bytes, checked_manifest, layout_index, tar_directory, write_bundle
+from airlock.digest import Digest
 from airlock.errors import AirlockError
 from airlock.kubespray.source import tree_digest
 from airlock.lockfile import Lock, parse_lock
 from airlock.net.http import Net
 from airlock.net.mirrors import rewrite_url
-from airlock.net.reference import parse_ref
 from airlock.net.registry import Registry
 from airlock.parallel import PriorityPool
 from airlock.resolvers.images import filtered_index
@@ -109,55 +109,55 @@ class _Fetcher:
         what = f"Kubespray {pin.version} source"
         if pin.kind == "url":
             url = rewrite_url(pin.url, self.opts.mirrors)
-            self.add(Blob("sha256:" + pin.sha256, None, "kubespray", what, {"kubespray"},
+            self.add(Blob(pin.digest, None, "kubespray", what, {"kubespray"},
                           self._http_opener(url, what)))
             return
         path = Path(pin.url) if Path(pin.url).is_absolute() else self.lock_dir / pin.url
         if pin.kind == "tarball":
-            if not self.store.has("sha256:" + pin.sha256):
-                self.store.download("sha256:" + pin.sha256, None, lambda off: _LocalFile(path, off), what=what)
-            self.add(Blob("sha256:" + pin.sha256, path.stat().st_size, "kubespray", what, {"kubespray"}))
+            if not self.store.has(pin.digest):
+                self.store.download(pin.digest, None, lambda off: _LocalFile(path, off), what=what)
+            self.add(Blob(pin.digest, path.stat().st_size, "kubespray", what, {"kubespray"}))
             return
         if not path.is_dir() or tree_digest(path) != pin.sha256:
             raise AirlockError(f"{what}: the directory {path} no longer matches the lock",
                                hint="re-run `airlock resolve`, or restore the Kubespray tree it was resolved from")
         data = tar_directory(path)
-        digest = "sha256:" + hashlib.sha256(data).hexdigest()
+        digest = Digest.of(data)
         self.store.put_bytes(digest, data, what=what)
         self.add(Blob(digest, len(data), "kubespray", what, {"kubespray"}))
 
     def files(self) -> None:
         for f in self.lock.file:
-            self._url_blob(f.url, f.sha256, f.size, "file", f"file {f.name} ({f.arch})", f"file:{f.name}:{f.arch}",
+            self._url_blob(f.url, f.digest, f.size, "file", f"file {f.name} ({f.arch})", f"file:{f.name}:{f.arch}",
                            sha512=f.sha512)
 
-    def _url_blob(self, url: str, sha256: str, size: int | None, kind: str, what: str, serves: str,
+    def _url_blob(self, url: str, digest: Digest, size: int | None, kind: str, what: str, serves: str,
                   sha512: str | None = None) -> None:
         """A blob downloaded from ``url`` (through the mirrors), pinned by sha256 (and sha512)."""
         mirrored = rewrite_url(url, self.opts.mirrors)
-        self.add(Blob("sha256:" + sha256, size or None, kind, what, {serves}, self._http_opener(mirrored, what),
+        self.add(Blob(digest, size or None, kind, what, {serves}, self._http_opener(mirrored, what),
                       sha512=sha512))
 
     def packages(self) -> None:
         """RPMs, DEBs, wheels and the Packages indexes apply rebuilds the deb repos from."""
         for r in self.lock.rpm:
-            self._url_blob(r.url, r.sha256, r.size, "rpm", f"rpm {r.name}-{r.version}-{r.release}.{r.arch} ({r.os})",
+            self._url_blob(r.url, r.digest, r.size, "rpm", f"rpm {r.name}-{r.version}-{r.release}.{r.arch} ({r.os})",
                            f"rpm:{r.os}:{r.url.rsplit('/', 1)[-1]}")
         for d in self.lock.deb:
-            self._url_blob(d.url, d.sha256, d.size, "deb", f"deb {d.name}_{d.version}_{d.arch} ({d.os})",
+            self._url_blob(d.url, d.digest, d.size, "deb", f"deb {d.name}_{d.version}_{d.arch} ({d.os})",
                            f"deb:{d.os}:{d.url.rsplit('/', 1)[-1]}")
         for w in self.lock.wheel:
-            self._url_blob(w.url, w.sha256, w.size, "wheel", f"python package {w.filename}", f"wheel:{w.filename}")
+            self._url_blob(w.url, w.digest, w.size, "wheel", f"python package {w.filename}", f"wheel:{w.filename}")
         for i in self.lock.deb_index:
-            self._url_blob(i.url, i.sha256, i.size, "deb-index", f"deb index {i.repo} ({i.os}, {i.arch})",
+            self._url_blob(i.url, i.digest, i.size, "deb-index", f"deb index {i.repo} ({i.os}, {i.arch})",
                            f"deb-index:{i.os}:{i.arch}:{i.repo}")
 
     def manifests(self) -> dict[str, Any]:
         """Fetch every pinned manifest (byte-exact, by digest); add configs and layers as blobs."""
         jobs = []
         for img in self.lock.image:
-            ref = parse_ref(img.ref)
-            serves = {f"image:{img.ref}"}
+            ref = img.ref
+            serves = {f"image:{ref}"}
             for p in img.platforms:
                 jobs.append((ref, p.digest, "image-manifest", f"image {img.ref} ({p.arch})", serves))
             if img.target != "platform":
@@ -188,7 +188,7 @@ class _Fetcher:
                 body = filtered_index(img.media_type, descs)
                 self.store.put_bytes(img.target_digest, body, what=f"image {img.ref} (filtered index)")
                 self.add(Blob(img.target_digest, len(body), "image-index", f"image {img.ref}", serves))
-            targets[img.ref] = len(self.store.read(img.target_digest))
+            targets[img.ref.canonical] = len(self.store.read(img.target_digest))
         return targets
 
     def _manifest_blobs(self, ref: Any, digest: str, kind: str, what: str, serves: set[str]) -> list[Blob]:
@@ -215,7 +215,7 @@ class _Fetcher:
 
     def download_pinned(self, url: str, size: int | None, sha256: str, what: str) -> None:
         """A pinned blob into the cache now (bootstrap/ is written before the blobs)."""
-        digest = "sha256:" + sha256
+        digest = Digest.from_hex(sha256)
         if self.store.has(digest, size):
             self.from_cache += size or self.store.path(digest).stat().st_size
             return
@@ -307,11 +307,11 @@ class _LocalFile:
 
 def base_digests(base: Lock, store: Store, registry: Registry) -> set[str]:
     """Every blob digest a base lock's bundle holds (its manifests are read from cache or registry)."""
-    out = {"sha256:" + base.kubespray.sha256} | {"sha256:" + f.sha256 for f in base.file}
+    out: set[str] = {base.kubespray.digest} | {f.digest for f in base.file}
     for pins in (base.rpm, base.deb, base.deb_index, base.wheel):
-        out |= {"sha256:" + p.sha256 for p in pins}
+        out |= {p.digest for p in pins}
     for img in base.image:
-        ref = parse_ref(img.ref)
+        ref = img.ref
         out |= {img.digest, img.target_digest}
         for p in img.platforms:
             if not store.has(p.digest):
@@ -391,17 +391,18 @@ def _fetch(f: _Fetcher, lock: Lock, lock_bytes: bytes, base_sha: str | None,
         from airlock.review.sbom import build_sbom
 
         meta["sbom.cdx.json"] = (build_sbom(lock).encode(), "sbom", [])
-    entries = [Entry(path=p, digest="sha256:" + hashlib.sha256(d).hexdigest(), size=len(d),
+    entries = [Entry(path=p, digest=Digest.of(d), size=len(d),
                      kind=k, serves=s) for p, (d, k, s) in meta.items()]  # type: ignore[arg-type]
     from airlock.bootstrap.folder import build as build_bootstrap
 
     front = build_bootstrap(lock, f.store, f.download_pinned)  # while the blobs download
-    entries += [Entry(path=b.path, digest="sha256:" + b.sha256, size=b.size, kind="bootstrap",
+    entries += [Entry(path=b.path, digest=Digest.from_hex(b.sha256), size=b.size, kind="bootstrap",
                       serves=["bootstrap"]) for b in front]
     blobs = [b for b in sorted(f.blobs.values(), key=lambda b: b.digest) if b.digest not in f.skip]
     for b in blobs:
         size = b.size if b.size is not None else f.store.path(b.digest).stat().st_size
-        entries.append(Entry(path=f"blobs/sha256/{b.digest.split(':', 1)[1]}", digest=b.digest, size=size,
+        digest = Digest(b.digest)
+        entries.append(Entry(path=f"blobs/sha256/{digest.hex}", digest=digest, size=size,
                              kind=b.kind, serves=sorted(b.serves)))  # type: ignore[arg-type]
     index = BundleIndex(lock_sha256=hashlib.sha256(lock_bytes).hexdigest(), base_lock_sha256=base_sha,
                         entries=sorted(entries, key=lambda e: e.path))

@@ -3,7 +3,8 @@ that checks them.
 
 A lock is untrusted until verified, and even a verified bundle only proves the lock is internally
 consistent, not that its author was friendly. So every field that ends up in a path under the site
-directory is checked by the model that reads it (``SafeName``, ``SafeRelPath``, ``ImageRefStr``),
+directory is checked by the model that reads it (``SafeName``, ``SafeRelPath``; image references by
+:mod:`airlock.net.reference`),
 and the code that joins paths checks again (:func:`inside`) that the result stays in the directory.
 """
 
@@ -23,13 +24,9 @@ _V = TypeVar("_V")
 MAX_NAME_BYTES = 255      # one path component on Linux filesystems
 MAX_PATH_BYTES = 1024     # far above any real download path, far below PATH_MAX
 
-# The image reference grammar of the OCI distribution spec (docker's reference package):
-# [domain[:port]/]path-component(/path-component)*[:tag][@algorithm:hex]. It admits no "..",
-# no empty component and no character that could leave a directory or quote a TOML string.
+# Registry names: [domain[:port]][/path-component...] (the OCI distribution grammar's parts).
 _DOMAIN = r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*(?::[0-9]+)?)"
 _COMPONENT = r"(?:[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)"
-_IMAGE_REF = re.compile(rf"^(?:{_DOMAIN}/)?{_COMPONENT}(?:/{_COMPONENT})*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{{0,127}})?"
-                        r"(?:@sha256:[0-9a-f]{64})?$")
 
 
 def _bad_char(value: str) -> str | None:
@@ -90,14 +87,6 @@ def check_rel_path(value: str) -> str:
     return value
 
 
-def check_image_ref(value: str) -> str:
-    """An image reference ``[registry[:port]/]repository[:tag][@sha256:hex]`` (lowercase repository)."""
-    if len(value) > MAX_PATH_BYTES or not _IMAGE_REF.match(value):
-        raise ValueError(f"{value!r} is not an image reference like registry.k8s.io/pause:3.10 "
-                         "(lowercase repository, optional :tag and @sha256:digest)")
-    return value
-
-
 # The JSON schema patterns document the rule for other tools; the validators above are the rule.
 _NAME_PATTERN = r"^(?!\.\.?$)[^/\\\s\x00-\x1f\x7f]{1,255}$"
 _PATH_PATTERN = r"^(?!/)((?!\.\.?(/|$))[^/\\\s\x00-\x1f\x7f]+/)*(?!\.\.?$)[^/\\\s\x00-\x1f\x7f]+$"
@@ -107,9 +96,6 @@ SafeName = Annotated[str, AfterValidator(check_name),
 SafeRelPath = Annotated[str, AfterValidator(check_rel_path),
                         WithJsonSchema({"type": "string", "pattern": _PATH_PATTERN,
                                         "description": "a relative path without '.', '..' or empty components"})]
-ImageRefStr = Annotated[str, AfterValidator(check_image_ref),
-                        WithJsonSchema({"type": "string", "pattern": _IMAGE_REF.pattern,
-                                        "description": "registry/repository[:tag][@sha256:digest]"})]
 
 
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)?(.*)$", re.DOTALL)

@@ -17,6 +17,7 @@ from airlock.kubespray.selection import downloads_for, packages_for
 from airlock.kubespray.source import Source, open_source
 from airlock.kubespray.tree import KubesprayTree
 from airlock.manifest.loader import LoadedManifest
+from airlock.net.reference import ImageRef, parse_ref
 from airlock.targets import targets
 
 
@@ -33,7 +34,7 @@ class PlanFile:
 @dataclass(frozen=True)
 class PlanImage:
     name: str
-    ref: str
+    ref: ImageRef
     arch: list[str]
 
 
@@ -56,7 +57,7 @@ class Plan:
             "kube_version": self.kube_version,
             "arch": self.arch,
             "files": [asdict(f) for f in self.files],
-            "images": [asdict(i) for i in self.images],
+            "images": [{**asdict(i), "ref": str(i.ref)} for i in self.images],
             "packages": self.packages,
             "site_packages": self.site_packages,
             "python": {"version": self.python_version, "requirements": self.python_requirements},
@@ -90,7 +91,7 @@ def build_plan(loaded: LoadedManifest, *, source: Source | None = None, transpor
 
     oses: list[str | None] = list(m.os) or [None]
     files: dict[str, PlanFile] = {}
-    images: dict[str, tuple[str, set[str]]] = {}
+    images: dict[ImageRef, tuple[str, set[str]]] = {}
     kube_version = ""
     for arch in m.arch:
         for os_name in oses:
@@ -100,13 +101,13 @@ def build_plan(loaded: LoadedManifest, *, source: Source | None = None, transpor
                 files.setdefault(f.url, PlanFile(f.name, "noarch" if noarch else arch, f.url,
                                                  f.checksum or None, f.kubespray_var, serve_path(f.url)))
             for img in found.images:
-                images.setdefault(img.ref, (img.name, set()))[1].add(arch)
+                images.setdefault(parse_ref(img.ref), (img.name, set()))[1].add(arch)
 
     for x in m.files:
         files.setdefault(x.url, PlanFile(x.name or x.url.rstrip("/").rsplit("/", 1)[-1], "noarch", x.url,
                                          f"sha256:{x.sha256}" if x.sha256 else None, None, serve_path(x.url)))
-    for ref in m.images:
-        images.setdefault(ref, (_image_name(ref), set()))[1].update(m.arch)
+    for ref in map(parse_ref, m.images):
+        images.setdefault(ref, (ref.short_name, set()))[1].update(m.arch)
 
     return Plan(
         kubespray_version=m.kubespray.version,
@@ -201,12 +202,6 @@ def _python_version(loaded: LoadedManifest) -> str:
     if m.os:  # the admin host that runs Kubespray is taken to run the first listed OS
         return str(targets().os[m.os[0]]["python"])
     return targets().default_python
-
-
-def _image_name(ref: str) -> str:
-    path = ref.split("@", 1)[0]
-    last = path.rsplit("/", 1)[-1]
-    return last.split(":", 1)[0]
 
 
 def _dedupe(items: list[str]) -> list[str]:

@@ -106,7 +106,7 @@ def resolve(loaded: LoadedManifest, old: Lock | None, opts: ResolveOptions,
             todo_files.append(req)
     for ireq in image_reqs:
         prev_img = old_images.get(ireq.ref)
-        if (not _wanted(opts, ireq.name, ireq.ref) and prev_img is not None
+        if (not _wanted(opts, ireq.name, ireq.ref.canonical, ireq.ref.familiar) and prev_img is not None
                 and sorted(p.arch for p in prev_img.platforms) == sorted(ireq.arches)):
             pinned_images.append(prev_img.model_copy(update={"name": ireq.name}))
         else:

@@ -14,13 +14,13 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
-import re
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
 from airlock.cache import cache_root
+from airlock.digest import Digest, parse_digest
 from airlock.errors import AirlockError, NetworkError
 from airlock.scratch import disk_full, is_no_space, scratch_file, sweep, test_hook
 
@@ -35,15 +35,14 @@ class BadDigest(AirlockError):
     """A digest (from a lock, a manifest or a registry) that is not ``sha256:<64 lowercase hex>``."""
 
 
-_HEX64 = re.compile(r"[0-9a-f]{64}")
 
 
 def hex_of(digest: str) -> str:
     """The hex part, refused unless it is exactly 64 lowercase hex digits: it becomes a file name."""
-    algo, _, hexd = digest.partition(":")
-    if algo != "sha256" or not _HEX64.fullmatch(hexd):
-        raise BadDigest(f"{digest[:100]!r} is not a sha256 digest", hint="do not use this lock or image")
-    return hexd
+    d = parse_digest(digest)
+    if d is None:
+        raise BadDigest(f"{str(digest)[:100]!r} is not a sha256 digest", hint="do not use this lock or image")
+    return d.hex
 
 
 class Store:
@@ -96,7 +95,7 @@ class Store:
         return size is None or st.st_size == size
 
     def put_bytes(self, digest: str, data: bytes, *, what: str) -> None:
-        got = "sha256:" + hashlib.sha256(data).hexdigest()
+        got = Digest.of(data)
         if got != digest:
             raise DigestMismatch(f"{what}: expected {digest}, got {got}")
         if self.has(digest, len(data)):
@@ -176,7 +175,7 @@ class Store:
             except Exception as exc:  # dropped connection, truncated body: resume from what we have
                 last_error = exc
                 continue
-            got = "sha256:" + h256.hexdigest()
+            got = Digest.from_hash(h256)
             length = part.stat().st_size
             if got != digest or (size is not None and length != size) or (h512 and h512.hexdigest() != sha512):
                 part.unlink(missing_ok=True)

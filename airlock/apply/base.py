@@ -10,32 +10,31 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from pathlib import Path
 
 from airlock.bundle.tarstream import BundleError
 from airlock.bundle.verify import Verified
+from airlock.digest import Digest, parse_digest
 from airlock.lockfile import Lock
 
 CHUNK = 1 << 20
-DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 
 
 def needed_blobs(lock: Lock) -> dict[str, str]:
     """digest -> what needs it, for everything but image configs and layers (which need the manifests)."""
     out: dict[str, str] = {}
     if lock.kubespray.kind != "directory":
-        out["sha256:" + lock.kubespray.sha256] = f"the Kubespray {lock.kubespray.version} source"
+        out[lock.kubespray.digest] = f"the Kubespray {lock.kubespray.version} source"
     for f in lock.file:
-        out["sha256:" + f.sha256] = f"file {f.name} ({f.arch})"
+        out[f.digest] = f"file {f.name} ({f.arch})"
     for r in lock.rpm:
-        out["sha256:" + r.sha256] = f"rpm {r.name} ({r.os})"
+        out[r.digest] = f"rpm {r.name} ({r.os})"
     for d in lock.deb:
-        out["sha256:" + d.sha256] = f"deb {d.name} ({d.os})"
+        out[d.digest] = f"deb {d.name} ({d.os})"
     for w in lock.wheel:
-        out["sha256:" + w.sha256] = f"python package {w.filename}"
+        out[w.digest] = f"python package {w.filename}"
     for i in lock.deb_index:
-        out["sha256:" + i.sha256] = f"deb index {i.repo} ({i.os}, {i.arch})"
+        out[i.digest] = f"deb index {i.repo} ({i.os}, {i.arch})"
     for img in lock.image:
         out[img.target_digest] = f"image {img.ref}"
         for p in img.platforms:
@@ -43,12 +42,12 @@ def needed_blobs(lock: Lock) -> dict[str, str]:
     return out
 
 
-def _sha256(path: Path) -> str:
+def _sha256(path: Path) -> Digest:
     h = hashlib.sha256()
     with path.open("rb") as f:
         for chunk in iter(lambda: f.read(CHUNK), b""):
             h.update(chunk)
-    return "sha256:" + h.hexdigest()
+    return Digest.from_hash(h)
 
 
 def check_base(v: Verified, dest: Path, applied: list[str], bundle: Path) -> None:
@@ -62,14 +61,15 @@ def check_base(v: Verified, dest: Path, applied: list[str], bundle: Path) -> Non
     in_bundle = {e.digest for e in v.index.entries if e.path.startswith("blobs/")}
     checked: set[str] = set()
 
-    def need(digest: str, what: str) -> bytes | None:
+    def need(value: str, what: str) -> bytes | None:
         """Check one blob; returns its bytes when it is an image manifest the caller must read."""
-        if not DIGEST.fullmatch(digest):
-            raise BundleError(f"{bundle}: {what} names blob {digest!r}, which is not a sha256 digest",
+        digest = parse_digest(value)
+        if digest is None:
+            raise BundleError(f"{bundle}: {what} names blob {value!r}, which is not a sha256 digest",
                               hint="do not use this bundle")
         if digest in in_bundle:
             return v.manifests.get(digest)
-        path = store / digest.split(":", 1)[1]
+        path = store / digest.hex
         if digest not in checked:
             if not path.is_file():
                 problem = "missing from"
@@ -105,7 +105,7 @@ def check_base(v: Verified, dest: Path, applied: list[str], bundle: Path) -> Non
                 need(d, f"image {img.ref} ({p.arch})")
     if v.lock.kubespray.kind != "directory" and not any(e.kind == "kubespray" for e in v.index.entries):
         marker = dest / f"kubespray-{v.lock.kubespray.version}" / ".airlock-source"
-        want = "sha256:" + v.lock.kubespray.sha256
+        want = v.lock.kubespray.digest
         if not marker.is_file() or marker.read_text().strip() != want:
             raise BundleError(f"{bundle}: delta bundle without the Kubespray source, and {marker.parent} in "
                               f"{dest} is not Kubespray {v.lock.kubespray.version} ({want})",

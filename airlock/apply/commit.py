@@ -16,6 +16,7 @@ from airlock.apply.repos import build_rpm_repodata
 from airlock.apply.swap import clone, inside, is_leftover_temp, link_or_copy
 from airlock.bundle.model import BundleIndex
 from airlock.bundle.tarstream import iter_members, open_bundle
+from airlock.digest import Digest
 from airlock.scratch import require_space
 
 if TYPE_CHECKING:
@@ -86,7 +87,7 @@ def plan_changes(outputs: dict[str, bytes], links: dict[str, str], staging: Path
         report.changed.append(f"oci/blobs/sha256 (+{len(staged)} blobs)")
     for rel, digest in links.items():
         target = dest / rel
-        if not (target.is_file() and same_file(target, store / digest.split(":", 1)[1])):
+        if not (target.is_file() and same_file(target, store / Digest(digest).hex)):
             report.changed.append(rel)
         else:
             report.unchanged += 1
@@ -108,7 +109,7 @@ def build_site(outputs: dict[str, bytes], links: dict[str, str], staging: Path, 
         os.chmod(blob, 0o644)
         os.replace(blob, store / blob.name)
     for rel, digest in links.items():
-        link(store / digest.split(":", 1)[1], inside(new, rel))
+        link(store / Digest(digest).hex, inside(new, rel))
     if tree_dir.parent == staging:
         final = new / tree_dir.name
         if final.exists():

@@ -249,7 +249,7 @@ def _kubespray(v: Verified, dest: Path, staging: Path, store: Path, space: Space
     marker = dest / name / ".airlock-source"
     if marker.is_file() and marker.read_text().strip() == entry.digest:
         return dest / name
-    hexd = entry.digest.split(":", 1)[1]
+    hexd = entry.digest.hex
     blob = staging / "blobs" / hexd if (staging / "blobs" / hexd).is_file() else store / hexd
     out = staging / name
     space.require(_unpacked_size(blob), f"unpacking Kubespray {v.lock.kubespray.version}")

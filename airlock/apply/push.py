@@ -20,9 +20,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin
 
-from airlock.lockfile import read_lock
+from airlock.digest import Digest
+from airlock.lockfile import ImagePin, read_lock
 from airlock.net.http import Net
-from airlock.net.reference import parse_ref
+from airlock.net.reference import ImageRef
 from airlock.net.registry import Registry, RegistryError
 from airlock.parallel import run_all
 
@@ -74,10 +75,10 @@ class Pusher:
         self.lock = threading.Lock()
         self.stats = {"images": 0, "blobs_uploaded": 0, "blobs_mounted": 0, "blobs_present": 0}
 
-    def repo_for(self, ref: str) -> str:
-        r = parse_ref(ref)
-        path = f"{r.registry}/{r.repository}"
-        return f"{self.prefix}/{path}" if self.prefix else path
+    def repo_for(self, ref: ImageRef) -> str:
+        """The repository an image is pushed to: its upstream name under the target's prefix, as the
+        site serves it and as offline.yml names it (``REG/prefix/registry.k8s.io/pause``)."""
+        return f"{self.prefix}/{ref.name}" if self.prefix else ref.name
 
     def _count(self, key: str) -> None:
         with self.lock:
@@ -126,7 +127,7 @@ class Pusher:
             self.where.setdefault(digest, repo)
 
     def _upload(self, resp: Any, repo: str, digest: str, what: str) -> None:
-        path = self.store / digest.split(":", 1)[1]
+        path = self.store / Digest(digest).hex
         size = path.stat().st_size
         location = urljoin(self.base + "/", resp.headers["Location"])
         octet = {"Content-Type": "application/octet-stream"}
@@ -150,7 +151,7 @@ class Pusher:
             raise RegistryError(f"{what}: the registry stored {digest} as {got}")
 
     def _manifest(self, repo: str, reference: str, digest: str, what: str) -> None:
-        body = (self.store / digest.split(":", 1)[1]).read_bytes()
+        body = (self.store / Digest(digest).hex).read_bytes()
         media_type = json.loads(body).get("mediaType")
         resp = self.registry.call(self.base, repo, "PUT", f"manifests/{reference}", what=what, push=True,
                                   content=body, headers={"Content-Type": media_type}, ok=(201,))
@@ -159,24 +160,23 @@ class Pusher:
             raise RegistryError(f"{what}: the registry stored manifest {digest} as {got}",
                                 hint="the registry re-serialized the manifest; airlock only pushes byte-exact")
 
-    def blobs_of(self, img: Any) -> list[tuple[str, str, str]]:
+    def blobs_of(self, img: ImagePin) -> list[tuple[str, str, str]]:
         """(repo, digest, what) for every config and layer of an image."""
         repo, what, out = self.repo_for(img.ref), f"push {img.ref}", []
         for p in img.platforms:
-            doc = json.loads((self.store / p.digest.split(":", 1)[1]).read_bytes())
+            doc = json.loads((self.store / p.digest.hex).read_bytes())
             out += [(repo, d["digest"], what) for d in [doc["config"], *doc.get("layers", [])]]
         return list(dict.fromkeys(out))
 
-    def push_manifests(self, img: Any) -> None:
+    def push_manifests(self, img: ImagePin) -> None:
         repo = self.repo_for(img.ref)
         what = f"push {img.ref}"
         for p in img.platforms:
             self._manifest(repo, p.digest, p.digest, what)
         if img.target != "platform":
             self._manifest(repo, img.target_digest, img.target_digest, what)
-        tag = parse_ref(img.ref).tag
-        if tag:
-            self._manifest(repo, tag, img.target_digest, what)
+        if img.ref.tag:  # a reference pinned by digest only is pulled by that digest (pushed above)
+            self._manifest(repo, img.ref.tag, img.target_digest, what)
         self._count("images")
 
 

@@ -17,7 +17,7 @@ JSON_TYPE = "application/vnd.pypi.simple.v1+json"
 
 
 def wheel_links(lock: Lock) -> dict[str, str]:
-    return safe_paths({f"pypi/files/{w.filename}": "sha256:" + w.sha256
+    return safe_paths({f"pypi/files/{w.filename}": w.digest
                        for w in sorted(lock.wheel, key=lambda w: w.filename)})
 
 

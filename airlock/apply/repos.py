@@ -31,10 +31,10 @@ def package_links(lock: Lock, arches: list[str]) -> dict[str, str]:
         ra = rpm_arch(arch)
         for r in lock.rpm:
             if r.arch in (ra, "noarch"):
-                out[f"rpms/{r.os}/{ra}/{url_basename(r.url)}"] = "sha256:" + r.sha256
+                out[f"rpms/{r.os}/{ra}/{url_basename(r.url)}"] = r.digest
         for d in lock.deb:
             if d.arch in (arch, "all"):
-                out[f"debs/{d.os}/{arch}/{url_basename(d.url)}"] = "sha256:" + d.sha256
+                out[f"debs/{d.os}/{arch}/{url_basename(d.url)}"] = d.digest
     return safe_paths(dict(sorted(out.items())))
 
 

@@ -20,7 +20,7 @@ from airlock.names import safe_paths
 
 def file_links(lock: Lock) -> dict[str, str]:
     """files/<path> -> blob digest."""
-    return safe_paths({f"files/{f.path}": "sha256:" + f.sha256 for f in sorted(lock.file, key=lambda f: f.path)})
+    return safe_paths({f"files/{f.path}": f.digest for f in sorted(lock.file, key=lambda f: f.path)})
 
 
 def hosts_toml(site: Site, upstream: str | None) -> str:
@@ -43,7 +43,8 @@ def hosts_toml(site: Site, upstream: str | None) -> str:
 def node_files(lock: Lock, site: Site) -> dict[str, bytes]:
     host = site.registry.split("/", 1)[0]
     out = {f"node/containerd/certs.d/{host}/hosts.toml": hosts_toml(site, None).encode()}
-    for upstream in sorted({i.ref.split("/", 1)[0] for i in lock.image}):
+    # keyed by the registry HOST containerd looks up (docker.io for ``nginx:1.29``), never by a reference
+    for upstream in sorted({i.ref.registry for i in lock.image}):
         out[f"node/containerd/certs.d/{upstream}/hosts.toml"] = hosts_toml(site, upstream).encode()
     out["node/README.md"] = node_readme(lock, site).encode()
     return safe_paths(out)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from airlock.bundle.model import BundleIndex
 from airlock.bundle.tarstream import BundleError
+from airlock.digest import Digest
 from airlock.lockfile.model import Lock
 from airlock.names import check_rel_path, url_basename
 
@@ -38,6 +39,6 @@ def check_bootstrap(lock: Lock, index: BundleIndex, where: str) -> None:
         if entry is None:
             raise BundleError(f"{where}: the lock's bootstrap needs {path} ({what or path}), which the bundle lacks",
                               hint="re-run `airlock fetch` for this lock")
-        if sha and entry.digest != "sha256:" + sha:
+        if sha and entry.digest != Digest.from_hex(sha):
             raise BundleError(f"{where}: {path} is not the file the lock pins ({what}): bundle.json says "
                               f"{entry.digest}, the lock sha256:{sha}", hint="do not use this bundle")

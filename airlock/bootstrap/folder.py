@@ -24,6 +24,7 @@ from typing import Any
 
 from airlock.bootstrap.admin import admin_data
 from airlock.bootstrap.selfwheel import build_wheel
+from airlock.digest import Digest
 from airlock.lockfile.model import Lock
 from airlock.names import url_basename
 from airlock.packages import rpm_arch
@@ -46,7 +47,7 @@ def _from_bytes(path: str, data: bytes) -> FrontFile:
 
 
 def _from_store(path: str, store: Store, sha256: str) -> FrontFile:
-    p = store.path("sha256:" + sha256)
+    p = store.path(Digest.from_hex(sha256))
     return FrontFile(path, source=p, size=p.stat().st_size, sha256=sha256)
 
 
@@ -116,7 +117,7 @@ def _deb_packages(lock: Lock, store: Store) -> list[FrontFile]:
     boot = lock.bootstrap
     assert boot is not None
     view = lock.model_copy(update={"deb": lock.bootstrap_deb, "deb_index": lock.bootstrap_deb_index})
-    made = deb_indexes(view, [boot.arch], store.path("sha256:" + "0" * 64).parent)
+    made = deb_indexes(view, [boot.arch], store.blobs)
     return [_from_bytes(f"{ROOT}/debs/{path.rsplit('/', 1)[1]}", data) for path, data in sorted(made.items())]
 
 

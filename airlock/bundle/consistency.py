@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from airlock.bundle.model import BundleIndex, Entry
 from airlock.bundle.tarread import CHUNK, BundleError, iter_members
+from airlock.digest import parse_digest
 from airlock.lockfile import Lock
 
-_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 OCI_LAYOUT = {"imageLayoutVersion": "1.0.0"}
 
 
@@ -43,17 +42,17 @@ def _expected(lock: Lock, manifests: dict[str, bytes], where: str) -> dict[str, 
 
     ks = lock.kubespray
     if ks.kind != "directory":  # a directory's blob is a tar made at fetch time; the scan checks its tree digest
-        add("sha256:" + ks.sha256, "kubespray", "kubespray", None, f"Kubespray {ks.version} source")
+        add(ks.digest, "kubespray", "kubespray", None, f"Kubespray {ks.version} source")
     for f in lock.file:
-        add("sha256:" + f.sha256, "file", f"file:{f.name}:{f.arch}", f.size, f"file {f.name} ({f.arch})")
+        add(f.digest, "file", f"file:{f.name}:{f.arch}", f.size, f"file {f.name} ({f.arch})")
     for r in lock.rpm:
-        add("sha256:" + r.sha256, "rpm", f"rpm:{r.os}:{r.url.rsplit('/', 1)[-1]}", r.size, f"rpm {r.name} ({r.os})")
+        add(r.digest, "rpm", f"rpm:{r.os}:{r.url.rsplit('/', 1)[-1]}", r.size, f"rpm {r.name} ({r.os})")
     for d in lock.deb:
-        add("sha256:" + d.sha256, "deb", f"deb:{d.os}:{d.url.rsplit('/', 1)[-1]}", d.size, f"deb {d.name} ({d.os})")
+        add(d.digest, "deb", f"deb:{d.os}:{d.url.rsplit('/', 1)[-1]}", d.size, f"deb {d.name} ({d.os})")
     for w in lock.wheel:
-        add("sha256:" + w.sha256, "wheel", f"wheel:{w.filename}", w.size, f"python package {w.filename}")
+        add(w.digest, "wheel", f"wheel:{w.filename}", w.size, f"python package {w.filename}")
     for i in lock.deb_index:
-        add("sha256:" + i.sha256, "deb-index", f"deb-index:{i.os}:{i.arch}:{i.repo}", i.size,
+        add(i.digest, "deb-index", f"deb-index:{i.os}:{i.arch}:{i.repo}", i.size,
             f"deb index {i.repo} ({i.os}, {i.arch})")
     for img in lock.image:
         serves = f"image:{img.ref}"
@@ -78,7 +77,7 @@ def manifest_blobs(body: bytes, what: str, where: str) -> list[tuple[str, int, s
         raise BundleError(f"{where}: the manifest of {what} is not a valid image manifest",
                           hint="do not use this bundle") from None
     for digest, size, _ in out:
-        if not isinstance(digest, str) or not _DIGEST.fullmatch(digest) or type(size) is not int or size < 0:
+        if parse_digest(digest) is None or type(size) is not int or size < 0:
             raise BundleError(f"{where}: the manifest of {what} lists a bad descriptor", hint="do not use this bundle")
     return out
 
@@ -144,8 +143,8 @@ def _check_layout(index: BundleIndex, lock: Lock, kept: dict[str, bytes], where:
         if img.target == "platform" and not img.platforms:
             raise BundleError(f"{where}: the lock pins no platform for image {img.ref}", hint="do not use this bundle")
         if img.target_digest in by_digest:
-            sizes[img.ref] = by_digest[img.target_digest]
-    if any(img.ref not in sizes for img in lock.image) or layout_index(lock, sizes) != body:
+            sizes[img.ref.canonical] = by_digest[img.target_digest]
+    if any(img.ref.canonical not in sizes for img in lock.image) or layout_index(lock, sizes) != body:
         raise BundleError(f"{where}: index.json does not map the lock's image tags to the lock's digests",
                           hint="do not use this bundle")
     sbom = entries.get("sbom.cdx.json")

@@ -13,6 +13,8 @@ from typing import Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from airlock.digest import Digest
+
 BUNDLE_FORMAT: Final = 1
 Kind = Literal["lock", "manifest", "sbom", "layout", "kubespray", "file", "image-index", "image-manifest", "image-config",
                "image-layer", "rpm", "deb", "deb-index", "wheel", "bootstrap"]
@@ -37,7 +39,7 @@ class _Strict(BaseModel):
 
 class Entry(_Strict):
     path: str
-    digest: str = Field(pattern=r"^sha256:[0-9a-f]{64}$")
+    digest: Digest
     size: int = Field(ge=0)
     kind: Kind
     serves: list[str] = Field(default_factory=list,
@@ -86,7 +88,7 @@ def index_problem(index: BundleIndex) -> str | None:
                        f"but it can only be the {META[e.path]!r} file"
         elif m is None:
             return f"{e.path!r} is not a bundle file name (only {', '.join(sorted(META))} and blobs/sha256/<hex>)"
-        elif m.group(1) != e.digest.split(":", 1)[1]:
+        elif m.group(1) != e.digest.hex:
             return f"{e.path} is listed with digest {e.digest}: a blob's name must be its own sha256"
         elif e.kind not in BLOB_KINDS:
             return f"{e.path} is listed as {e.kind!r}, which is not a kind of blob"
@@ -104,6 +106,6 @@ def index_problem(index: BundleIndex) -> str | None:
     lock = next((e for e in index.entries if e.path == "airlock.lock"), None)
     if lock is None:
         return "it lists no airlock.lock"
-    if lock.digest != "sha256:" + index.lock_sha256:
+    if lock.digest != Digest.from_hex(index.lock_sha256):
         return f"airlock.lock is listed with digest {lock.digest}, but lock_sha256 is {index.lock_sha256}"
     return None

@@ -23,6 +23,7 @@ from airlock.bootstrap.check import check_bootstrap
 from airlock.bundle.consistency import check_against_lock, check_tree
 from airlock.bundle.model import MAX_INDEX, MAX_KEPT, BundleIndex, Entry, index_problem
 from airlock.bundle.tarread import CHUNK, BundleError, drain_parts, iter_members, open_bundle
+from airlock.digest import Digest
 from airlock.errors import AirlockError
 from airlock.lockfile import Lock, parse_lock
 
@@ -135,7 +136,7 @@ class _Scan:
         finally:
             if tee.sink:
                 tee.sink.close()
-        got = "sha256:" + tee.h.hexdigest()
+        got = Digest.from_hash(tee.h)
         if got != entry.digest:
             raise BundleError(f"{self.where}: {name} ({_what(entry)}) is damaged: expected {entry.digest}, got {got}",
                               hint="copy the bundle again; do not use this one")
@@ -209,7 +210,8 @@ def inspect_bundle(path: Path) -> dict[str, Any]:
         "kubespray": v.lock.kubespray.version,
         "by_kind": dict(sorted(by_kind.items())),
         "files": [{"name": f.name, "arch": f.arch, "size": f.size, "path": f.path} for f in v.lock.file],
-        "images": [{"ref": i.ref, "arch": [p.arch for p in i.platforms], "bytes": per_image.get(i.ref, 0),
+        "images": [{"ref": i.ref.canonical, "arch": [p.arch for p in i.platforms],
+                    "bytes": per_image.get(i.ref.canonical, 0),
                     "target": i.target} for i in v.lock.image],
         "total_bytes": sum(e.size for e in v.index.entries),
     }

@@ -12,6 +12,7 @@ from typing import Any
 
 from airlock.bundle.model import BundleIndex
 from airlock.bundle.tarstream import SplitWriter, TarWriter, tar_size
+from airlock.digest import Digest
 from airlock.errors import AirlockError
 from airlock.lockfile import Lock
 from airlock.scratch import disk_full, is_no_space, scratch_dir, sweep, test_hook
@@ -41,8 +42,8 @@ def layout_index(lock: Lock, target_sizes: dict[str, int]) -> bytes:
     manifests = []
     for img in sorted(lock.image, key=lambda i: i.ref):
         desc: dict[str, Any] = {"mediaType": img.target_media_type, "digest": img.target_digest,
-                                "size": target_sizes[img.ref],
-                                "annotations": {"org.opencontainers.image.ref.name": img.ref}}
+                                "size": target_sizes[img.ref.canonical],
+                                "annotations": {"org.opencontainers.image.ref.name": img.ref.canonical}}
         if img.target == "platform":
             p = img.platforms[0]
             desc["platform"] = {"architecture": p.arch, "os": p.os, **({"variant": p.variant} if p.variant else {})}
@@ -126,7 +127,7 @@ def _write(out: Path, stage: Path, head: bytes, meta: dict[str, tuple[bytes, str
         for b in blobs:
             wait(b.digest)
             path = store.path(b.digest)
-            w.add_file(f"blobs/sha256/{b.digest.split(':', 1)[1]}", path, path.stat().st_size)
+            w.add_file(f"blobs/sha256/{Digest(b.digest).hex}", path, path.stat().st_size)
             test_hook("fetch-writing")
         w.close()
         digest = w.sha256.hexdigest()

@@ -26,7 +26,7 @@ def render_plan(plan: Plan) -> str:
         table(["NAME", "ARCH", "PATH", "CHECKSUM"],
               [(f.name, f.arch, f.path, _short(f.checksum)) for f in plan.files]),
         f"\nImages ({len(plan.images)})\n",
-        table(["NAME", "REF", "ARCH"], [(i.name, i.ref, ",".join(i.arch)) for i in plan.images]),
+        table(["NAME", "REF", "ARCH"], [(i.name, i.ref.canonical, ",".join(i.arch)) for i in plan.images]),
     ]
     for os_name, pkgs in plan.packages.items():
         parts.append(f"\nOS packages for {os_name} ({len(pkgs)})\n")

@@ -27,6 +27,7 @@ from airlock.kubespray.downloads import select_downloads
 from airlock.kubespray.evaluator import Evaluator
 from airlock.kubespray.tree import DOWNLOAD_ROLES, KubesprayTree
 from airlock.lockfile import Lock
+from airlock.net.reference import parse_ref
 
 _ORIGIN = re.compile(r"^https?://[^/{}\s]+$")
 _HOST = re.compile(r"^[a-z0-9-]+(\.[a-z0-9-]+)+(:\d+)?$")
@@ -100,7 +101,7 @@ CRIO_ROLE, DOCKER_ROLES, NTP_ROLE = "container-engine/cri-o", ("kubespray_defaul
 
 def lock_upstreams(lock: Lock) -> list[str]:
     """The upstream registries of the lock's images (``registry.k8s.io``, ``quay.io``...)."""
-    return sorted({i.ref.split("/", 1)[0] for i in lock.image})
+    return sorted({i.ref.registry for i in lock.image})
 
 
 def runtime_vars(tree: KubesprayTree, site: SiteAddress, container_manager: str,
@@ -183,7 +184,7 @@ class _Unserved:
 def _unserved(tree: KubesprayTree, lock: Lock, user_vars: dict[str, Any], offline: dict[str, Any],
               arches: list[str], oses: list[str | None], site: SiteAddress) -> list[_Unserved]:
     served_files = {f"{site.files_repo}/{f.path}" for f in lock.file}
-    served_images = {f"{site.registry}/{i.ref}" for i in lock.image}
+    served_images = {i.ref.under(site.registry) for i in lock.image}
     by_name = {(f.name, f.arch): f for f in lock.file} | {(f.name, "noarch"): f for f in lock.file}
     images = {i.name: i for i in lock.image}
     problems = []
@@ -204,7 +205,7 @@ def _unserved(tree: KubesprayTree, lock: Lock, user_vars: dict[str, Any], offlin
                     image_pin = images.get(img.name)
                     key = img.name if img.name in raw else f"kubeadm_{img.name}"
                     problems.append(_Unserved("image", img.name, _repo_var(ev, raw.get(key, {}).get("repo")),
-                                              image_pin.ref if image_pin else img.ref))
+                                              image_pin.ref.canonical if image_pin else img.ref))
     return problems
 
 
@@ -223,6 +224,4 @@ def _override(problem: _Unserved, defaults: dict[str, Any], site: SiteAddress) -
         if isinstance(template, str) and template.startswith(origin):
             return problem.var, f"{site.files_repo}/{upstream.netloc}{template[len(origin):]}"
         return None
-    repo = problem.upstream.rsplit("@", 1)[0]
-    repo = repo.rsplit(":", 1)[0] if ":" in repo.rsplit("/", 1)[-1] else repo
-    return problem.var, f"{site.registry}/{repo}"
+    return problem.var, f"{site.registry}/{parse_ref(problem.upstream).name}"

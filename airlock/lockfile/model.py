@@ -1,6 +1,11 @@
 """The airlock.lock model (lock version 1): everything fetch needs, nothing it must decide.
 
 Strict (``extra="forbid"``). Entries are sorted by the writer; see ``writer.py``.
+
+Image references are :class:`ImageRef` values, written in their canonical form
+(``docker.io/library/nginx:1.29``); a lock written before that (``nginx:1.29``) reads the same.
+Digests are :class:`Digest` values: images' ``digest`` fields are ``sha256:<hex>`` on disk, the other
+pins keep a bare-hex ``sha256`` field and give the same type as ``.digest``.
 """
 
 from __future__ import annotations
@@ -17,13 +22,14 @@ from packaging.utils import (
 from packaging.version import InvalidVersion, Version
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from airlock.digest import Digest
 from airlock.errors import NetworkError
-from airlock.names import ImageRefStr, SafeName, SafeRelPath, check_name, url_basename
+from airlock.names import SafeName, SafeRelPath, check_name, url_basename
+from airlock.net.reference import ImageRef
 
 LOCK_VERSION: Literal[1] = 1
 
 _HEX64 = r"^[0-9a-f]{64}$"
-_DIGEST = r"^sha256:[0-9a-f]{64}$"
 # A size or count that fits the integers the OS and the tar format use (a lock is untrusted input).
 Size = Annotated[int, Field(ge=0, le=2**63 - 1)]
 
@@ -45,12 +51,20 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class _Hashed:
+    """A pin whose content is named by a bare-hex ``sha256`` field (lock version 1's spelling)."""
+
+    @property
+    def digest(self) -> Digest:
+        return Digest.from_hex(self.sha256)  # type: ignore[attr-defined]
+
+
 class Inputs(_Strict):
     manifest_sha256: str = Field(pattern=_HEX64, description="sha256 of the normalized airlock.yaml")
     kubespray_sha256: str = Field(pattern=_HEX64, description="digest of the Kubespray source")
 
 
-class KubesprayPin(_Strict):
+class KubesprayPin(_Strict, _Hashed):
     version: str = Field(pattern=r"^\d+\.\d+\.\d+$", description="the release; DIR/kubespray-<version>/")
     kube_version: str | None = Field(default=None, description="the Kubernetes version the plan evaluated to")
     kind: Literal["url", "tarball", "directory"]
@@ -58,7 +72,7 @@ class KubesprayPin(_Strict):
     sha256: str = Field(pattern=_HEX64, description="of the tarball; for a directory, of its file list")
 
 
-class FilePin(_Strict):
+class FilePin(_Strict, _Hashed):
     name: SafeName
     arch: SafeName
     url: str
@@ -73,18 +87,18 @@ class PlatformPin(_Strict):
     arch: SafeName
     os: SafeName = "linux"
     variant: SafeName | None = None
-    digest: str = Field(pattern=_DIGEST)
+    digest: Digest
     media_type: str
     size: Size = Field(description="config + layers, in bytes")
 
 
 class ImagePin(_Strict):
     name: SafeName
-    ref: ImageRefStr
-    digest: str = Field(pattern=_DIGEST, description="what the tag points to upstream")
+    ref: ImageRef
+    digest: Digest = Field(description="what the tag points to upstream")
     media_type: str
     target: Literal["platform", "upstream-index", "filtered-index"]
-    target_digest: str = Field(pattern=_DIGEST, description="what the tag points to in the air gap")
+    target_digest: Digest = Field(description="what the tag points to in the air gap")
     target_media_type: str
     platforms: list[PlatformPin]
 
@@ -98,7 +112,7 @@ def _package_file(url: str) -> str:
     return url
 
 
-class RpmPin(_Strict):
+class RpmPin(_Strict, _Hashed):
     os: SafeName
     name: SafeName
     epoch: int = Field(default=0, ge=0, le=2**32)
@@ -116,7 +130,7 @@ class RpmPin(_Strict):
         return _package_file(v)
 
 
-class DebPin(_Strict):
+class DebPin(_Strict, _Hashed):
     os: SafeName
     name: SafeName
     version: SafeName
@@ -132,7 +146,7 @@ class DebPin(_Strict):
         return _package_file(v)
 
 
-class DebIndexPin(_Strict):
+class DebIndexPin(_Strict, _Hashed):
     """A Packages index a deb repo was resolved from (verified against its Release file); apply
     builds the site's Packages from the stanzas of the locked packages in it."""
 
@@ -144,7 +158,7 @@ class DebIndexPin(_Strict):
     size: Size
 
 
-class WheelPin(_Strict):
+class WheelPin(_Strict, _Hashed):
     """A Python distribution for the admin host's Kubespray venv (PEP 751-style fields)."""
 
     name: str = Field(pattern=_PROJECT)

@@ -8,7 +8,6 @@ against its digest. A blob redirected to another host (a CDN) never gets the reg
 
 from __future__ import annotations
 
-import hashlib
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -16,6 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from airlock.digest import Digest, parse_digest
 from airlock.net.auth import credentials
 from airlock.net.http import Net
 from airlock.net.mirrors import registry_endpoint
@@ -35,11 +35,7 @@ ACCEPT = f"{OCI_INDEX}, {DOCKER_LIST}, {OCI_MANIFEST}, {DOCKER_MANIFEST}"
 class Fetched:
     body: bytes
     media_type: str
-    digest: str
-
-
-def sha256_digest(body: bytes) -> str:
-    return "sha256:" + hashlib.sha256(body).hexdigest()
+    digest: Digest
 
 
 class Registry:
@@ -63,8 +59,8 @@ class Registry:
     def manifest(self, ref: ImageRef, reference: str, *, what: str) -> Fetched:
         resp = self._get(ref, f"manifests/{reference}", what=what, headers={"Accept": ACCEPT})
         body = resp.content
-        digest = sha256_digest(body)
-        expected = reference if reference.startswith("sha256:") else resp.headers.get("Docker-Content-Digest")
+        digest = Digest.of(body)
+        expected = parse_digest(reference) or resp.headers.get("Docker-Content-Digest")
         if expected and expected != digest:
             raise RegistryError(f"{what}: manifest {reference} has digest {digest}, the registry said {expected}",
                                 hint="the registry or a proxy altered the manifest; do not trust this source")
@@ -81,7 +77,7 @@ class Registry:
 
     def blob(self, ref: ImageRef, digest: str, *, what: str) -> bytes:
         resp = self._get(ref, f"blobs/{digest}", what=what, headers={})
-        if sha256_digest(resp.content) != digest:
+        if Digest.of(resp.content) != digest:
             raise RegistryError(f"{what}: blob {digest} does not match its digest")
         return resp.content
 

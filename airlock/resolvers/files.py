@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from airlock.digest import Digest
 from airlock.errors import NetworkError
 from airlock.lockfile.model import FilePin
 from airlock.net.http import Net
@@ -81,7 +82,7 @@ class FileResolver:
     def _cached(self, url: str, what: str, sha256: str, upstream: str) -> int:
         """Download a sha256-pinned file into the shared cache (verified, resumable); its size."""
         store = self.store or Store()
-        digest = "sha256:" + sha256
+        digest = Digest.from_hex(sha256)
 
         def opener(offset: int) -> Any:
             headers = {"Accept-Encoding": "identity", **({"Range": f"bytes={offset}-"} if offset else {})}

@@ -1,6 +1,9 @@
 """Pin images: the tag's upstream digest, one platform manifest per arch, and the air-gap target.
 
 Target rule (what the tag will point to inside the air gap):
+- a reference pinned by digest (``registry.k8s.io/pause@sha256:...``, what Kubespray writes when
+  ``*_digest_checksum`` is set): that very manifest or index, byte for byte, because nodes ask for it
+  by that digest; an index's platforms that were not requested are simply absent from the air gap;
 - one arch requested: that platform's manifest;
 - several arches and the upstream index lists exactly those platforms (no other entries, not even
   attestations): the upstream index, byte for byte;
@@ -17,15 +20,16 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from airlock.bounded import load_json
+from airlock.digest import Digest
 from airlock.lockfile.model import ImagePin, PlatformPin, upstream_pin
-from airlock.net.reference import parse_ref
-from airlock.net.registry import INDEX_TYPES, MANIFEST_TYPES, Registry, RegistryError, sha256_digest
+from airlock.net.reference import ImageRef
+from airlock.net.registry import INDEX_TYPES, MANIFEST_TYPES, Registry, RegistryError
 
 
 @dataclass(frozen=True)
 class ImageRequest:
     name: str
-    ref: str
+    ref: ImageRef
     arches: tuple[str, ...]
 
 
@@ -58,17 +62,17 @@ class ImageResolver:
         self.registry = registry
 
     def key(self, request: ImageRequest) -> str:
-        return request.ref
+        return request.ref.canonical
 
     def resolve(self, request: ImageRequest) -> ImagePin:
-        ref = parse_ref(request.ref)
-        what = f"image {request.ref}"
+        ref = request.ref
+        what = f"image {ref}"
         top = self.registry.manifest(ref, ref.reference, what=what)
         if top.media_type in INDEX_TYPES:
             return self._from_index(request, ref, top, what)
         return self._from_manifest(request, ref, top, what)
 
-    def _from_index(self, request: ImageRequest, ref: Any, top: Any, what: str) -> ImagePin:
+    def _from_index(self, request: ImageRequest, ref: ImageRef, top: Any, what: str) -> ImagePin:
         index = json.loads(top.body)
         entries = index.get("manifests") or []
         chosen: list[tuple[str, dict[str, Any]]] = []
@@ -89,18 +93,20 @@ class ImageResolver:
                                           variant=(desc.get("platform") or {}).get("variant"), digest=m.digest,
                                           media_type=m.media_type, size=_platform_size(json.loads(m.body))))
         target: Literal["platform", "upstream-index", "filtered-index"]
-        if len(platforms) == 1:
+        if ref.digest is not None:
+            target, target_digest, target_type = "upstream-index", top.digest, top.media_type
+        elif len(platforms) == 1:
             target, target_digest, target_type = "platform", platforms[0].digest, platforms[0].media_type
         elif len(entries) == len(chosen):
             target, target_digest, target_type = "upstream-index", top.digest, top.media_type
         else:
             body = filtered_index(top.media_type, [d for _, d in chosen])
-            target, target_digest, target_type = "filtered-index", sha256_digest(body), top.media_type
+            target, target_digest, target_type = "filtered-index", Digest.of(body), top.media_type
         return ImagePin(name=request.name, ref=request.ref, digest=top.digest, media_type=top.media_type,
                         target=target, target_digest=target_digest, target_media_type=target_type,
                         platforms=platforms)
 
-    def _from_manifest(self, request: ImageRequest, ref: Any, top: Any, what: str) -> ImagePin:
+    def _from_manifest(self, request: ImageRequest, ref: ImageRef, top: Any, what: str) -> ImagePin:
         manifest = json.loads(top.body)
         config = load_json(self.registry.blob(ref, manifest["config"]["digest"], what=what), RegistryError,
                            f"{what}: image config")

@@ -63,7 +63,7 @@ def _entries(lock: Lock) -> dict[str, dict[tuple[str, ...], tuple[str, str, int,
         out["files"][(f.name, f.arch)] = (f.url, f.sha256, f.size, f"{f.name} ({f.arch})")
     for i in lock.image:
         size = sum(p.size for p in i.platforms)
-        out["images"][(i.name,)] = (i.ref, i.digest, size, i.name)
+        out["images"][(i.name,)] = (i.ref.canonical, i.digest, size, i.name)
     for r in lock.rpm:
         evr = f"{r.epoch}:{r.version}-{r.release}" if r.epoch else f"{r.version}-{r.release}"
         out["packages"][("rpm", r.os, r.name, r.arch)] = (evr, r.sha256, r.size, f"rpm {r.name}.{r.arch} ({r.os})")

@@ -1,6 +1,10 @@
 """``airlock sbom``: a CycloneDX 1.6 document of everything a lock pins, Kubespray as the root.
 
 Deterministic: no serial number and no timestamp unless asked for; components sorted by purl.
+
+Images are ``pkg:oci/<last path component>@sha256:<platform manifest>`` (the purl spec's oci type):
+``repository_url`` is the image's canonical name without tag or digest, ``arch`` its platform, and
+``tag`` only for a reference that has one (a reference pinned by digest alone has none).
 """
 
 from __future__ import annotations
@@ -40,12 +44,11 @@ def build_sbom(lock: Lock, *, serial: bool = False, timestamp: bool = False) -> 
             PackageURL(type="generic", name=f.url.rsplit("/", 1)[-1], qualifiers={"download_url": f.url,
                                                                                    "arch": f.arch}), f.sha256, f.url)
     for i in lock.image:
-        repo = i.ref.split("@")[0].rsplit(":", 1)[0] if ":" in i.ref.split("/")[-1] else i.ref.split("@")[0]
+        ref = i.ref
         for p in i.platforms:
-            add(repo.rsplit("/", 1)[-1], p.digest, ComponentType.CONTAINER,
-                PackageURL(type="oci", name=repo.rsplit("/", 1)[-1], version=p.digest,
-                           qualifiers={"repository_url": repo, "arch": p.arch, "tag": i.ref.rsplit(":", 1)[-1]}),
-                p.digest.split(":", 1)[1])
+            quals = {"repository_url": ref.name, "arch": p.arch, **({"tag": ref.tag} if ref.tag else {})}
+            add(ref.short_name, p.digest, ComponentType.CONTAINER,
+                PackageURL(type="oci", name=ref.short_name, version=p.digest, qualifiers=quals), p.digest.hex)
     for r in lock.rpm:
         vendor = r.os.split("-")[0]
         quals = {"arch": r.arch, "distro": r.os, **({"epoch": str(r.epoch)} if r.epoch else {})}

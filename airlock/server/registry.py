@@ -1,22 +1,26 @@
 """The read-only OCI distribution API over a site's OCI layout (``DIR/oci``).
 
-Repositories and tags come from ``index.json``'s ``org.opencontainers.image.ref.name`` annotations
+Repositories and tags come from ``index.json``'s ``org.opencontainers.image.ref.name`` annotations,
+canonical image references parsed by :func:`airlock.net.reference.parse_ref`
 (``registry.k8s.io/kube-apiserver:v1.34.3`` is repository ``registry.k8s.io/kube-apiserver``, tag
-``v1.34.3``). A repository serves the manifests reachable from its tags and the blobs they name.
+``v1.34.3``; ``registry.k8s.io/pause@sha256:...`` is repository ``registry.k8s.io/pause`` with no tag,
+served by that digest). A repository serves the manifests reachable from its entries and the blobs
+they name.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
 import stat
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+from airlock.digest import Digest, parse_digest
+from airlock.net.reference import ReferenceError, parse_ref
+
 _NOFOLLOW = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NOCTTY | os.O_NONBLOCK
 MAX_DOC = 16 << 20  # index.json and manifests are read whole: bound them
 
@@ -56,9 +60,9 @@ def read_under(root: Path, parts: list[str]) -> bytes | None:
 
 @dataclass
 class Repo:
-    tags: dict[str, str] = field(default_factory=dict)        # tag -> manifest digest
-    manifests: dict[str, str] = field(default_factory=dict)   # digest -> media type
-    blobs: set[str] = field(default_factory=set)
+    tags: dict[str, Digest] = field(default_factory=dict)        # tag -> manifest digest
+    manifests: dict[Digest, str] = field(default_factory=dict)   # digest -> media type
+    blobs: set[Digest] = field(default_factory=set)
 
 
 class Catalog:
@@ -72,9 +76,8 @@ class Catalog:
         self._lock = threading.Lock()
 
     def open_blob(self, digest: str | None) -> int | None:
-        if digest is None or not _DIGEST.match(digest):
-            return None
-        return open_under(self.site, ["oci", "blobs", "sha256", digest.split(":", 1)[1]])
+        d = parse_digest(digest)
+        return None if d is None else open_under(self.site, ["oci", "blobs", "sha256", d.hex])
 
     def _doc(self, parts: list[str]) -> Any:
         data = read_under(self.site, parts)
@@ -105,24 +108,29 @@ class Catalog:
     def _load(self, index: dict[str, Any]) -> dict[str, Repo]:
         repos: dict[str, Repo] = {}
         for desc in index.get("manifests", []):
-            ref = (desc.get("annotations") or {}).get("org.opencontainers.image.ref.name", "")
-            name, _, tag = ref.rpartition(":")
-            if not name or "/" in tag:
+            try:
+                ref = parse_ref((desc.get("annotations") or {}).get("org.opencontainers.image.ref.name", ""))
+            except ReferenceError:
+                continue  # not an image reference: nothing to serve it under
+            digest = parse_digest(desc["digest"])
+            if digest is None:
                 continue
-            repo = repos.setdefault(name, Repo())
-            repo.tags[tag] = desc["digest"]
-            self._walk(repo, desc["digest"], desc["mediaType"])
+            repo = repos.setdefault(ref.name, Repo())
+            if ref.tag is not None:
+                repo.tags[ref.tag] = digest
+            self._walk(repo, digest, desc["mediaType"])
         return repos
 
-    def _walk(self, repo: Repo, digest: str, media_type: str) -> None:
-        if not isinstance(digest, str) or not _DIGEST.match(digest) or digest in repo.manifests:
+    def _walk(self, repo: Repo, value: Any, media_type: str) -> None:
+        digest = parse_digest(value)
+        if digest is None or digest in repo.manifests:
             return
-        doc = self._doc(["oci", "blobs", "sha256", digest.split(":", 1)[1]])
+        doc = self._doc(["oci", "blobs", "sha256", digest.hex])
         if not isinstance(doc, dict):
             return  # filtered-out platforms are simply absent
         repo.manifests[digest] = media_type
         for child in doc.get("manifests", []):
             self._walk(repo, child["digest"], child["mediaType"])
         if "config" in doc:
-            repo.blobs.add(doc["config"]["digest"])
-            repo.blobs.update(layer["digest"] for layer in doc.get("layers", []))
+            named = (parse_digest(d["digest"]) for d in [doc["config"], *doc.get("layers", [])])
+            repo.blobs.update(d for d in named if d is not None)

@@ -16,6 +16,7 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from airlock.digest import parse_digest
 from airlock.server.protocol import Request
 from airlock.server.registry import Catalog, open_under
 
@@ -109,7 +110,7 @@ class Site:
         repo = self.catalog.repos().get(name)
         if repo is None:
             return error(404, "NAME_UNKNOWN", f"repository {name} is not known")
-        digest = ref if ref.startswith("sha256:") else repo.tags.get(ref)
+        digest = parse_digest(ref) or repo.tags.get(ref)
         fd = self.catalog.open_blob(digest) if digest in repo.manifests else None
         if fd is None or digest is None:
             return error(404, "MANIFEST_UNKNOWN", f"manifest {ref} is not known in {name}")

@@ -12,6 +12,7 @@ from airlock.apply.repos import node_repo_files, package_links, rpm_repo_dirs
 from airlock.apply.site import file_links, node_files
 from airlock.lockfile.model import FilePin, ImagePin, Lock, RpmPin, WheelPin
 from airlock.names import UnsafePathError
+from airlock.net.reference import ImageRef
 from tests.unit.lockfile.test_hostile_lock import full
 
 SITE = Site("http://10.0.0.5:8080/files", "10.0.0.5:8080", True)
@@ -52,7 +53,8 @@ def test_rpm_os_outside_is_refused() -> None:
 
 
 def test_image_registry_outside_is_refused() -> None:
-    bad = ImagePin.model_construct(**{**full().image[0].model_dump(), "ref": "../x:1"})
+    # the lock holds a parsed ImageRef: forge one whose registry climbs out, as a bypassed parser could
+    bad = ImagePin.model_construct(**{**full().image[0].model_dump(), "ref": ImageRef("..", "x", "1", None)})
     with pytest.raises(UnsafePathError):
         node_files(forged(image=[bad]), SITE)
 

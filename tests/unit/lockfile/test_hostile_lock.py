@@ -62,8 +62,8 @@ HOSTILE = [
     ("os", "debian-12", "..", r"deb\[0\]\.os"),
     ("url", "https://d.example/pool/main/c/curl/curl_7.88.1-10+deb12u8_amd64.deb", "https://d.example/a\nb",
      r"deb\[0\]\.url"),
-    ("ref", "r/a:1", "r/../../a:1", r"image\[0\]\.ref"),
-    ("ref", "r/a:1", 'r/a:1"\n[host]', r"image\[0\]\.ref"),
+    ("ref", "docker.io/r/a:1", "r/../../a:1", r"image\[0\]\.ref"),
+    ("ref", "docker.io/r/a:1", 'r/a:1"\n[host]', r"image\[0\]\.ref"),
     ("version", "2.30.0", "../../x", r"kubespray\.version"),
 ]
 
