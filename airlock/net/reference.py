@@ -104,7 +104,7 @@ class ImageRef(str):
     def familiar(self) -> str:
         """The short form docker prints: ``nginx:1.29`` for ``docker.io/library/nginx:1.29``."""
         name = self.name
-        if self.registry == DOCKER_HUB:
+        if self.registry == DOCKER_HUB and not _looks_like_registry(self.repository.split("/", 1)[0]):
             name = self.repository.removeprefix("library/") if self.repository.count("/") == 1 else self.repository
         return name + (f":{self.tag}" if self.tag else "") + (f"@{self.digest}" if self.digest else "")
 
@@ -158,7 +158,7 @@ def parse_ref(ref: str) -> ImageRef:
             raise bad(f"tag {tag[:40]!r}: letters, digits, '_', '.', '-', at most 128")
         name = head + slash + last
     first, _, rest = name.partition("/")
-    if rest and ("." in first or ":" in first or first == "localhost"):
+    if rest and _looks_like_registry(first):
         registry, repository = first, rest
         if not _DOMAIN.match(registry) or not _port_ok(registry):
             raise bad(f"registry {registry!r} is not host[:port]")
@@ -175,6 +175,12 @@ def parse_ref(ref: str) -> ImageRef:
     if tag is None and digest is None:
         tag = "latest"
     return ImageRef(registry, repository, tag, digest)
+
+
+def _looks_like_registry(first: str) -> bool:
+    """docker's rule for a reference's first component: a registry when it has ``.`` or ``:`` or is
+    ``localhost``, else the start of a Docker Hub path."""
+    return "." in first or ":" in first or first == "localhost"
 
 
 def _port_ok(registry: str) -> bool:
