@@ -174,10 +174,27 @@ class Pusher:
         for p in img.platforms:
             self._manifest(repo, p.digest, p.digest, what)
         if img.target != "platform":
-            self._manifest(repo, img.target_digest, img.target_digest, what)
+            try:
+                self._manifest(repo, img.target_digest, img.target_digest, what)
+            except RegistryError as exc:
+                raise self._partial_index(img, exc) from None
         if img.ref.tag:  # a reference pinned by digest only is pulled by that digest (pushed above)
             self._manifest(repo, img.ref.tag, img.target_digest, what)
         self._count("images")
+
+
+    def _partial_index(self, img: ImagePin, exc: RegistryError) -> RegistryError:
+        """``exc``, explained when the refused index is a digest-pinned one the bundle has only some
+        platforms of (distribution checks that every manifest an index lists is in the repository)."""
+        doc = json.loads((self.store / img.target_digest.hex).read_bytes())
+        listed = len(doc.get("manifests") or []) if isinstance(doc, dict) else 0
+        if img.ref.digest is None or listed <= len(img.platforms):
+            return exc
+        arches = ", ".join(p.arch for p in img.platforms)
+        return RegistryError(exc.message, hint=f"{img.ref} is pinned by digest to an index of {listed} manifests; the "
+                                               f"bundle holds the requested ones ({arches}) and this registry takes "
+                                               "an index only with all of them: request every arch it lists, pin the "
+                                               "image by tag, or push to a registry that accepts it")
 
 
 def _with_digest(location: str, digest: str) -> str:
