@@ -8,6 +8,9 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
+from airlock.digest import Digest
+from airlock.net.reference import parse_ref
+
 MiB = 1 << 20
 SMALL = 256 * 1024  # requests for bodies up to this size count as "small"
 
@@ -61,11 +64,11 @@ def targets(site: Path) -> tuple[list[Target], list[Target]]:
     blobs = site / "oci" / "blobs" / "sha256"
     index = json.loads((site / "oci" / "index.json").read_text())
     for desc in index.get("manifests", []):
-        name = desc["annotations"]["org.opencontainers.image.ref.name"].rpartition(":")[0]
+        name = parse_ref(desc["annotations"]["org.opencontainers.image.ref.name"]).name
         small.append(Target(f"/v2/{name}/manifests/{desc['digest']}", desc["size"]))
-        doc = json.loads((blobs / desc["digest"].split(":")[1]).read_bytes())
+        doc = json.loads((blobs / Digest(desc["digest"]).hex).read_bytes())
         for child in ([doc["config"]] if "config" in doc else []) + doc.get("layers", [])[:1]:
-            f = blobs / child["digest"].split(":")[1]
+            f = blobs / Digest(child["digest"]).hex
             if f.is_file():
                 t = Target(f"/v2/{name}/blobs/{child['digest']}", f.stat().st_size)
                 (small if t.size <= SMALL else large).append(t)
