@@ -78,10 +78,10 @@ def textconv(lock: str) -> None:
     from airlock.lockfile import read_lock
 
     lk = read_lock(Path(lock))
-    lines = [f"kubespray {lk.kubespray.version} kube_version {lk.kubespray.kube_version} sha256:{lk.kubespray.sha256}"]
-    lines += [f"file {f.name} {f.arch} {f.url} sha256:{f.sha256}" for f in lk.file]
+    lines = [f"kubespray {lk.kubespray.version} kube_version {lk.kubespray.kube_version} {lk.kubespray.digest}"]
+    lines += [f"file {f.name} {f.arch} {f.url} {f.digest}" for f in lk.file]
     lines += [f"image {i.name} {i.ref} {i.digest} {','.join(p.arch for p in i.platforms)}" for i in lk.image]
-    lines += [f"rpm {r.os} {r.name}-{r.version}-{r.release}.{r.arch} sha256:{r.sha256}" for r in lk.rpm]
-    lines += [f"deb {d.os} {d.name}_{d.version}_{d.arch} sha256:{d.sha256}" for d in lk.deb]
-    lines += [f"wheel {w.filename} sha256:{w.sha256}" for w in lk.wheel]
+    lines += [f"rpm {r.os} {r.name}-{r.version}-{r.release}.{r.arch} {r.digest}" for r in lk.rpm]
+    lines += [f"deb {d.os} {d.name}_{d.version}_{d.arch} {d.digest}" for d in lk.deb]
+    lines += [f"wheel {w.filename} {w.digest}" for w in lk.wheel]
     click.echo("\n".join([lines[0], *sorted(lines[1:])]))
