@@ -33,14 +33,14 @@ class Digest(str):
         if isinstance(value, Digest):
             return value
         algorithm, sep, hexd = str(value).partition(":")
-        if not sep or algorithm != ALGORITHM or not _HEX.match(hexd):
+        if not sep or algorithm != ALGORITHM or not _HEX.fullmatch(hexd):
             raise ValueError(f"{str(value)[:80]!r} is not a digest like sha256:<64 lowercase hex digits>")
         return super().__new__(cls, value)
 
     @classmethod
     def from_hex(cls, hexd: str) -> Digest:
         """The digest of a bare sha256 hex string (a lock's ``sha256`` field)."""
-        if not _HEX.match(hexd):
+        if not _HEX.fullmatch(hexd):
             raise ValueError(f"{hexd[:80]!r} is not a sha256 (64 lowercase hex digits)")
         return super().__new__(cls, f"{ALGORITHM}:{hexd}")
 

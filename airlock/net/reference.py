@@ -154,13 +154,13 @@ def parse_ref(ref: str) -> ImageRef:
     head, slash, last = name.rpartition("/")
     if ":" in last:
         last, _, tag = last.partition(":")
-        if not _TAG.match(tag):
+        if not _TAG.fullmatch(tag):
             raise bad(f"tag {tag[:40]!r}: letters, digits, '_', '.', '-', at most 128")
         name = head + slash + last
     first, _, rest = name.partition("/")
     if rest and _looks_like_registry(first):
         registry, repository = first, rest
-        if not _DOMAIN.match(registry) or not _port_ok(registry):
+        if not _DOMAIN.fullmatch(registry) or not _port_ok(registry):
             raise bad(f"registry {registry!r} is not host[:port]")
     else:
         registry, repository = DOCKER_HUB, name
@@ -169,7 +169,7 @@ def parse_ref(ref: str) -> ImageRef:
     if registry == DOCKER_HUB and "/" not in repository:
         repository = f"library/{repository}"
     for component in repository.split("/"):
-        if not _COMPONENT.match(component):
+        if not _COMPONENT.fullmatch(component):
             raise bad(f"path component {component[:40]!r}: lowercase letters and digits, "
                       "separated by '.', '_', '__' or '-'")
     if tag is None and digest is None:

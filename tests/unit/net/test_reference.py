@@ -58,7 +58,8 @@ def test_an_imageref_is_its_canonical_string_and_survives_copies() -> None:
 
 @pytest.mark.parametrize("bad", ["", "../../x:1", "registry.k8s.io/../x:1", "r/UPPER:1", "r/a:1 ", "r//a", "/r/a",
                                  'r/a:1"\nx', "r/a@sha256:short", "r/a@md5:" + "a" * 32, "r/a:" + "t" * 200,
-                                 "r/a:1/b", "reg:99999/a:1", "-bad.example/a:1", "a" * 2000])
+                                 "r/a:1/b", "reg:99999/a:1", "-bad.example/a:1", "a" * 2000,
+                                 "r/a:1\n", "r/a\n:1", "reg.example\n/a:1", f"r/a@{D}\n"])
 def test_bad_refs_are_one_clear_error(bad: str) -> None:
     with pytest.raises(ReferenceError) as info:
         parse_ref(bad)
@@ -102,10 +103,12 @@ def test_digest_type() -> None:
     assert d == D and d.hex == HEX and d.algorithm == "sha256"
     assert Digest.from_hex(HEX) == d and Digest.of(b"x") == "sha256:" + __import__("hashlib").sha256(b"x").hexdigest()
     assert Digest(d) is d and parse_digest(D) == d
-    for bad in ["", HEX, "sha256:" + HEX.upper(), "sha512:" + HEX, "sha256:" + HEX + "0", "sha256:../../x"]:
+    for bad in ["", HEX, "sha256:" + HEX.upper(), "sha512:" + HEX, "sha256:" + HEX + "0", "sha256:../../x",
+                D + "\n"]:
         assert parse_digest(bad) is None
         with pytest.raises(ValueError):
             Digest(bad)
     assert parse_digest(None) is None and parse_digest(123) is None
-    with pytest.raises(ValueError):
-        Digest.from_hex("0" * 63)
+    for bad_hex in ("0" * 63, HEX + "\n"):
+        with pytest.raises(ValueError):
+            Digest.from_hex(bad_hex)
