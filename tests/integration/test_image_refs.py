@@ -1,7 +1,8 @@
 """A digest-pinned ref (``registry.k8s.io/pause@sha256:...``, what Kubespray writes with
 ``*_digest_checksum``) and a short ref (``nginx:<tag>``, a Docker Hub image through the docker.io
 mirror) from airlock.yaml through resolve, fetch, apply, serve and push; real clients pull each by
-its canonical name: skopeo from serve and from the push target, ctr through the node's certs.d."""
+its canonical name: skopeo from serve and from the push target, ctr through the node's certs.d and
+from the push target."""
 
 from __future__ import annotations
 
@@ -152,3 +153,8 @@ def test_push_then_skopeo_pulls_by_canonical_name(case: tuple[Path, str, str], t
         assert res.returncode == 0, res.stderr
         for img in _pins(case):
             assert _digest(_raw(f"docker://{reg.host}/mirror/{img.ref}")) == img.target_digest, img.ref
+        with Containerd(tmp_path / "ctd") as ctd:
+            for img in _pins(case):
+                ref = f"{reg.host}/mirror/{img.ref}"
+                res = ctd.ctr("-n", "airlock", "images", "pull", "--plain-http", "--snapshotter", "native", ref)
+                assert res.returncode == 0, res.stderr + res.stdout
