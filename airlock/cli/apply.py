@@ -97,6 +97,13 @@ def apply(bundle: str, dest: str, url: str, push: str | None, registry_user: str
         click.echo(f"offline.yml: {report.dest / 'inventory/group_vars/all/offline.yml'}")
         click.echo(f"nodes: ansible-playbook -i <your inventory> -b {report.dest / 'node/site.yml'} before cluster.yml,"
                    f" or node/setup.sh on one host (see {report.dest / 'node/README.md'})")
+        if tls_generate is not None or tls_cert:
+            from airlock.apply.tls import NODE_CA, server_files
+
+            files = server_files(report.dest) if tls_generate is not None else (Path(tls_cert or ""), Path(tls_key or ""))
+            ca = f"nodes trust {report.dest / NODE_CA}" if tls_generate is not None or tls_ca else "nodes must trust your CA"
+            click.echo(f"https: {ca}; airlock serve {report.dest} --tls-cert {files[0]} --tls-key {files[1]} "
+                       f"(or {report.dest / 'admin/airlock-serve.service'})")
 
 
 @cli.command()

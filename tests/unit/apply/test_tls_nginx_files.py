@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -40,3 +43,13 @@ def test_serve_unit_takes_tls_files_as_credentials() -> None:
     assert "--listen 0.0.0.0:8443 --tls-cert %d/server.crt --tls-key %d/server.key" in unit
     assert "LoadCredential=server.key:/srv/site/admin/tls/server.key" in unit
     assert node_ca_file(Path("/srv/site")) == Path("/srv/site/node/ca.crt")
+
+
+@pytest.mark.skipif(not shutil.which("systemd-analyze"), reason="systemd-analyze not installed")
+def test_systemd_accepts_the_tls_unit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AIRLOCK_LAUNCHER", sys.executable)  # ExecStart must name an existing program
+    unit = tmp_path / "airlock-serve.service"
+    unit.write_bytes(serve_unit(tmp_path / "site", "https://10.0.0.5:8443",
+                                (tmp_path / "site/admin/tls/server.crt", tmp_path / "site/admin/tls/server.key")))
+    res = subprocess.run(["systemd-analyze", "verify", str(unit)], capture_output=True, text=True)
+    assert res.returncode == 0 and not res.stderr.strip(), res.stderr
