@@ -1,12 +1,12 @@
 """The runbook's figures: time and disk space of each step on the admin host, for the test world's
 demo bundle and for a ~2 GB one.
 
-    sudo python3 benchmarks/runbook_bench.py [--gib 2] [--skip-big]
+    sudo python3 benchmarks/runbook_bench.py [--gib 2] [--skip-big] [--skip-demo]
 
 As the admin-host acceptance test does, the steps run in a bare Debian 12 (mmdebstrap minbase with
 python3, cached in $AIRLOCK_TEST_CACHE) under `unshare --net` (loopback only) + chroot:
-`tar -xf bundle.tar bootstrap/`, `install.sh`, `airlock apply` (site and DIR/venv), a second apply
-(nothing to do), `airlock serve` until it answers, the inventory copy of the runbook, and
+`tar -xf bundle.tar bootstrap/`, `install.sh`, `airlock apply --no-venv` (the site), `airlock apply`
+(which then only adds DIR/venv), a third apply (nothing to do), `airlock serve` until it answers, the inventory copy of the runbook, and
 `DIR/venv/bin/ansible-playbook --version`. Disk: the bundle, bootstrap/, the prefix, the site
 without and with the venv (du, hardlinks counted once). The big bundle is the demo's manifest plus
 generated images (several layers each, one base shared) from the world's loopback registry.
@@ -45,8 +45,10 @@ lap() { t1=$(date +%s.%N); echo "== step $1: $(python3 -c "print(round($t1 - $t0
 size() { echo "== disk $1: $(du -sk "$2" | cut -f1) KiB"; }
 tar -xf bundle.tar bootstrap/; lap "tar -xf bundle.tar bootstrap/"
 sh bootstrap/install.sh --prefix /opt/airlock 2>/dev/null; lap "install.sh"
-/opt/airlock/bin/airlock apply bundle.tar --dest /srv/site --url http://127.0.0.1:8080 >/dev/null; lap "airlock apply"
-/opt/airlock/bin/airlock apply bundle.tar --dest /srv/site --url http://127.0.0.1:8080 >/dev/null; lap "airlock apply again"
+url=http://127.0.0.1:8080
+/opt/airlock/bin/airlock apply bundle.tar --dest /srv/site --url $url --no-venv >/dev/null; lap "airlock apply --no-venv (the site)"
+/opt/airlock/bin/airlock apply bundle.tar --dest /srv/site --url $url >/dev/null; lap "airlock apply (adds DIR/venv)"
+/opt/airlock/bin/airlock apply bundle.tar --dest /srv/site --url $url >/dev/null; lap "airlock apply again (nothing to do)"
 /opt/airlock/bin/airlock serve /srv/site --listen 127.0.0.1:8080 2>/dev/null &
 server=$!
 python3 - <<'PY'
@@ -139,13 +141,15 @@ def main() -> None:
     ap.add_argument("--gib", type=float, default=2.0, help="size of the big bundle")
     ap.add_argument("--layer-mib", type=int, default=80)
     ap.add_argument("--skip-big", action="store_true")
+    ap.add_argument("--skip-demo", action="store_true")
     args = ap.parse_args()
     if os.geteuid() != 0:
         raise SystemExit("needs root (chroot, unshare --net)")
     root = Path(tempfile.mkdtemp(prefix="airlock-runbook-bench-"))
     world = World(root / "world", list(DEFAULT_CASES)).build().start()
     try:
-        run_steps("demo", world, root / "demo", BODY, [])
+        if not args.skip_demo:
+            run_steps("demo", world, root / "demo", BODY, [])
         if not args.skip_big:
             images = max(1, round(args.gib * 1024 / (3 * args.layer_mib)))  # 3 layers each: base + 2
             t0 = time.perf_counter()
