@@ -129,6 +129,17 @@ def test_curl_pip_skopeo_and_python_trust_only_the_site_ca(tls_site: tuple[Path,
     res = subprocess.run(["skopeo", "inspect", "--raw", "--cert-dir", str(tmp_path), f"docker://127.0.0.1:{port}/{img.ref}"],
                          capture_output=True, text=True, env=env)
     assert res.returncode != 0 and "certificate" in res.stderr
+    from airlock.errors import NetworkError
+    from airlock.net.http import Net
+
+    net = Net(ca_file=str(ca), retries=0)  # airlock's own client, as resolve/fetch --ca-file use it
+    try:
+        resp = net.request("GET", f"{base}/v2/{img.ref.rsplit(':', 1)[0]}/tags/list", what="tags")
+        assert resp.status_code == 200 and img.ref.rsplit(":", 1)[1] in resp.json()["tags"]
+    finally:
+        net.close()
+    with pytest.raises(NetworkError, match="not trusted"):
+        Net(retries=0).request("GET", f"{base}/v2/", what="site")
     import httpx
 
     with httpx.Client(verify=ssl.create_default_context(cafile=str(ca))) as client:
