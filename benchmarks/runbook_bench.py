@@ -107,10 +107,10 @@ def push_big_images(world: World, root: Path, images: int, layer_mib: int) -> li
     return refs
 
 
-def run_steps(label: str, world: World, work: Path, body: str, extra_mirrors: list[tuple[str, str]]) -> None:
+def run_steps(label: str, world: World, work: Path, body: str, extra_mirrors: list[tuple[str, str]],
+              cache: Path) -> None:
     work.mkdir()
     manifest = world.manifest(work / "airlock.yaml", "2.30.0", body, extra_mirrors=extra_mirrors)
-    cache = CACHE / "airlock-cache"
     t0 = time.perf_counter()
     airlock("resolve", "-f", str(manifest), cache=cache)
     chroot = work / "root"
@@ -149,7 +149,7 @@ def main() -> None:
     world = World(root / "world", list(DEFAULT_CASES)).build().start()
     try:
         if not args.skip_demo:
-            run_steps("demo", world, root / "demo", BODY, [])
+            run_steps("demo", world, root / "demo", BODY, [], CACHE / "airlock-cache")  # the acceptance test's
         if not args.skip_big:
             images = max(1, round(args.gib * 1024 / (3 * args.layer_mib)))  # 3 layers each: base + 2
             t0 = time.perf_counter()
@@ -157,7 +157,8 @@ def main() -> None:
             print(f"[big] {images} images of 3 x {args.layer_mib} MiB pushed ({time.perf_counter() - t0:.0f} s)")
             assert world.registry is not None
             run_steps(f"{args.gib:g} GiB", world, root / "big", BODY + f"images: [{', '.join(refs)}]\n",
-                      [("bench.example", f"{world.registry.url}/bench.example")])
+                      [("bench.example", f"{world.registry.url}/bench.example")],
+                      root / "cache")  # not the shared test cache: 2 GiB of throwaway images
     finally:
         world.stop()
         shutil.rmtree(root, ignore_errors=True)
