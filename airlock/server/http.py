@@ -38,6 +38,7 @@ from airlock.server.site import Response, Site, error
 
 BACKLOG = 4096       # the kernel caps it at net.core.somaxconn; 5 (the old default) dropped bursts
 SEND_CHUNK = 8 << 20  # sendfile in chunks so a stalled client trips the send timeout
+COPY_CHUNK = 1 << 20  # over TLS: read and encrypt this much at a time
 ACCEPT_BATCH = 16
 LINGER = 2.0          # seconds to read and drop input after a closing answer
 
@@ -201,6 +202,9 @@ class SiteServer:
 
     async def _sendfile(self, writer: asyncio.StreamWriter, resp: Response) -> None:
         assert self._loop is not None and resp.fd is not None
+        if self.tls is not None:
+            await self._copy(writer, resp)
+            return
         f = _unbuffered(resp.fd)
         offset, left = resp.offset, resp.length
         while left > 0:
@@ -209,6 +213,22 @@ class SiteServer:
             if sent == 0:
                 raise ConnectionError("file shrank while being sent")  # the length we promised is a lie now
             offset, left = offset + sent, left - sent
+
+
+    async def _copy(self, writer: asyncio.StreamWriter, resp: Response) -> None:
+        """Over TLS the kernel cannot send the file for us: read big chunks in a thread (a cold disk must
+        not stall the loop) and let the SSL transport encrypt them. asyncio's own sendfile fallback
+        does the same with 256 KiB reads; measured slower with benchmarks/serve_tls.py."""
+        assert self._loop is not None and resp.fd is not None
+        offset, left = resp.offset, resp.length
+        while left > 0:
+            data = await self._loop.run_in_executor(None, os.pread, resp.fd, min(left, COPY_CHUNK), offset)
+            if not data:
+                raise ConnectionError("file shrank while being sent")
+            writer.write(data)
+            async with asyncio.timeout(self.limits.send_timeout):
+                await writer.drain()
+            offset, left = offset + len(data), left - len(data)
 
 
 def _unbuffered(fd: int) -> Any:
