@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import hashlib
 import http.client
+import io
+import os
 import socket
 import ssl
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -30,19 +33,26 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return dest
 
 
-@pytest.fixture(scope="module")
-def tls_port(tmp_path_factory: pytest.TempPathFactory, pki: Path) -> Iterator[int]:
-    site = make_site(tmp_path_factory.mktemp("tlsserve"))
+@contextmanager
+def serving(site: Path, pki: Path) -> Iterator[int]:
     box: list[SiteServer] = []
     up = threading.Event()
     thread = threading.Thread(target=serve, args=(site, "127.0.0.1", 0), daemon=True,
                               kwargs={"ready": lambda s: (box.append(s), up.set()), "limits": Limits(),
-                                      "tls": server_context(*server_files(pki))})
+                                      "tls": server_context(*server_files(pki)), "log": io.StringIO()})
     thread.start()
     assert up.wait(60)
-    yield box[0].port
-    box[0].stop()
-    thread.join(60)
+    try:
+        yield box[0].port
+    finally:
+        box[0].stop()
+        thread.join(60)
+
+
+@pytest.fixture(scope="module")
+def tls_port(tmp_path_factory: pytest.TempPathFactory, pki: Path) -> Iterator[int]:
+    with serving(make_site(tmp_path_factory.mktemp("tlsserve")), pki) as port:
+        yield port
 
 
 def _client(pki: Path) -> ssl.SSLContext:
@@ -98,3 +108,27 @@ def test_serve_refuses_bad_tls_files(tmp_path: Path, pki: Path) -> None:
                           (["--tls-cert", str(tmp_path / "nope.crt"), "--tls-key", str(wrong_key)], "nope.crt")):
         res = runner.invoke(cli, ["serve", str(site), "--listen", "127.0.0.1:1", *args])
         assert res.exit_code == 2 and message in res.output, res.output
+
+
+def test_a_file_shrinking_while_sent_over_tls_ends_that_response_only(tmp_path: Path, pki: Path) -> None:
+    site = make_site(tmp_path)
+    huge = site / "files" / "dl.example" / "huge.bin"
+    with huge.open("wb") as f:
+        f.truncate(64 << 20)
+    with serving(site, pki) as port:
+        conn = http.client.HTTPSConnection("127.0.0.1", port, timeout=20, context=_client(pki))
+        try:
+            conn.request("GET", "/files/dl.example/huge.bin")
+            resp = conn.getresponse()
+            assert resp.status == 200 and len(resp.read(1 << 20)) == 1 << 20
+            os.truncate(huge, 2 << 20)
+            with pytest.raises(http.client.IncompleteRead):
+                resp.read()  # the promised length cannot be kept: the connection is closed, not padded
+        finally:
+            conn.close()
+        again = http.client.HTTPSConnection("127.0.0.1", port, timeout=20, context=_client(pki))
+        try:
+            again.request("GET", "/files/dl.example/small.txt")
+            assert again.getresponse().read() == b"0123456789abcdef"
+        finally:
+            again.close()
