@@ -174,6 +174,24 @@ def test_reapply_keeps_the_ca_and_reissues_only_for_new_names(bundle: Path, tls_
     assert (site / "admin/tls/ca.crt").read_bytes() == before["ca.crt"] and (site / "admin/tls/server.key").is_file()
 
 
+def test_own_certificate_goes_into_the_unit_and_its_ca_to_the_nodes(bundle: Path, tmp_path: Path) -> None:
+    from tests.world.pki import make_private_ca
+
+    pki = make_private_ca(tmp_path / "pki")
+    site = tmp_path / "site"
+    res = _apply(bundle, site, "https://127.0.0.1:8443", "--tls-cert", str(pki.server_cert), "--tls-key",
+                 str(pki.server_key), "--tls-ca", str(pki.ca_cert))
+    assert res.returncode == 0, res.stderr
+    assert (site / NODE_CA).read_bytes() == pki.ca_cert.read_bytes() and not (site / "admin/tls").exists()
+    unit = (site / "admin/airlock-serve.service").read_text()
+    assert f"LoadCredential=server.key:{pki.server_key}" in unit and f"LoadCredential=server.crt:{pki.server_cert}" in unit
+    assert f'ssl_certificate_key "{pki.server_key}";' in (site / "admin/nginx/airlock.conf").read_text()
+    assert f"--tls-cert {pki.server_cert} --tls-key {pki.server_key}" in res.stdout
+    wrong = _apply(bundle, tmp_path / "other", "https://127.0.0.1:8443", "--tls-cert", str(pki.server_cert),
+                   "--tls-key", str(pki.server_cert))
+    assert wrong.returncode == 2 and "not a usable certificate and key" in wrong.stderr
+
+
 @pytest.mark.parametrize("args, message", [
     (["--url", "https://127.0.0.1:8443"], "needs a server certificate"),
     (["--url", "http://127.0.0.1:8080", "--tls-generate", "a.example"], "need --url https://"),
