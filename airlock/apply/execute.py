@@ -59,6 +59,10 @@ class ApplyOptions:
     dry_run: bool = False
     expect_lock: str | None = None  # the reviewed lock's sha256: any other bundle is refused
     venv: bool = True  # DIR/venv: Kubespray's Ansible from the site's wheels
+    tls_generate: str | None = None  # NAME[,NAME...]: make DIR's CA and server certificate (airlock.apply.tls)
+    tls_cert: Path | None = None     # or the user's certificate and key, for the systemd unit and nginx
+    tls_key: Path | None = None
+    tls_ca: Path | None = None       # their CA, copied to node/ca.crt for the nodes
 
 
 @dataclass
@@ -92,6 +96,9 @@ def site_for(opts: ApplyOptions) -> Site:
         raise UsageError(f"--url {redact(opts.url)!r} must be http(s)://HOST:PORT",
                          hint="e.g. --url http://10.0.0.5:8080")
     base = f"{parts.scheme}://{parts.netloc}"
+    from airlock.apply.tls import check_tls_options
+
+    check_tls_options(opts, parts.scheme, parts.hostname or "")
     if opts.push:
         if "://" in opts.push:
             raise UsageError("--push takes REGISTRY[/PREFIX] without a scheme",
@@ -165,9 +172,14 @@ def _apply(bundle: Path, opts: ApplyOptions, dest: Path, site: Site, staging: Pa
     outputs.update(node_repo_files(v.lock, site))
     crio = runtime_vars(tree, site, "crio", lock_upstreams(v.lock))["crio_registries"]  # for nodes without Kubespray
     outputs.update(node_setup_files(crio, servers))
+    from airlock.apply.nginx import NGINX_CONF, nginx_conf
     from airlock.apply.service import serve_unit
+    from airlock.apply.tls import site_tls_outputs
 
-    outputs["admin/airlock-serve.service"] = serve_unit(dest, opts.url)
+    generated, tls_files, tls_outputs = site_tls_outputs(opts, dest)
+    outputs.update(tls_outputs)
+    outputs["admin/airlock-serve.service"] = serve_unit(dest, opts.url, tls_files)
+    outputs[NGINX_CONF] = nginx_conf(dest, opts.url, tls_files)
     if v.lock.wheel:
         outputs.update(index_files(v.lock))
         outputs.update(pip_conf(site))
@@ -185,6 +197,11 @@ def _apply(bundle: Path, opts: ApplyOptions, dest: Path, site: Site, staging: Pa
     sweep_temps(dest)
     if report.changed or repodata_changes(dest, repo_dirs, staging):
         _commit_site(outputs, links, staging, dest, tree_dir, repo_dirs, report, space)
+    if generated is not None:
+        from airlock.apply.tls import write_tls
+
+        if write_tls(dest, generated):  # after the swap: DIR exists now; kept across later swaps (hardlinks)
+            report.changed.append("admin/tls")
     if opts.venv and v.lock.bootstrap is not None:  # the lock names the admin host this runs on
         from airlock.apply.venv import build_venv
 
@@ -325,6 +342,10 @@ class _BlobView:
 
     def __truediv__(self, hexd: str) -> Path:
         return self.paths[hexd]
+
+
+# Files that name DIR itself: two sites of the same bundle in two directories differ only in them.
+DIR_NAMING = frozenset({"admin/airlock-serve.service", "admin/nginx/airlock.conf"})
 
 
 def tree_fingerprint(dest: Path, exclude: frozenset[str] = frozenset()) -> str:

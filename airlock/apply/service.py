@@ -21,10 +21,17 @@ def launcher() -> str:
     return str(Path(found).absolute())
 
 
-def serve_unit(dest: Path, url: str) -> bytes:
+def serve_unit(dest: Path, url: str, tls: tuple[Path, Path] | None = None) -> bytes:
+    """With TLS = (certificate, key), serve gets them as systemd credentials: the dynamic user it runs
+    as could not read a root-only key (or DIR/admin/tls at all), the credential copy it can."""
     parts = urlsplit(url)
     port = parts.port or (443 if parts.scheme == "https" else 80)
-    cmd = shlex.join([launcher(), "serve", str(dest), "--listen", f"0.0.0.0:{port}"])
+    args = [launcher(), "serve", str(dest), "--listen", f"0.0.0.0:{port}"]
+    creds = ""
+    if tls:
+        args += ["--tls-cert", "%d/server.crt", "--tls-key", "%d/server.key"]  # %d: $CREDENTIALS_DIRECTORY
+        creds = f"LoadCredential=server.crt:{tls[0]}\nLoadCredential=server.key:{tls[1]}\n"
+    cmd = shlex.join(args)
     return f"""# Written by `airlock apply`. Install and start:
 #   cp {dest}/admin/airlock-serve.service /etc/systemd/system/
 #   systemctl daemon-reload && systemctl enable --now airlock-serve
@@ -35,7 +42,7 @@ Wants=network-online.target
 
 [Service]
 ExecStart={cmd}
-Restart=on-failure
+{creds}Restart=on-failure
 DynamicUser=yes
 # serve only reads the site; a port below 1024 needs the capability, nothing else does
 AmbientCapabilities=CAP_NET_BIND_SERVICE

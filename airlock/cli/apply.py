@@ -16,7 +16,7 @@ from airlock.cli.main import cli
 @cli.command()
 @click.argument("bundle", type=click.Path(dir_okay=False))
 @click.option("--dest", required=True, type=click.Path(file_okay=False), help="The site directory.")
-@click.option("--url", required=True, help="How nodes reach this host's `airlock serve`: http://ADMIN:PORT.")
+@click.option("--url", required=True, help="How nodes reach this host's `airlock serve`: http(s)://ADMIN:PORT.")
 @click.option("--push", metavar="REGISTRY[/PREFIX]", help="Also copy every image to this registry.")
 @click.option("--registry-user", help="User for --push (else the credentials airlock finds, as for resolve).")
 @click.option("--registry-password-stdin", is_flag=True, help="Read the --push password from standard input.")
@@ -28,17 +28,26 @@ from airlock.cli.main import cli
 @expect_lock_option
 @click.option("--dry-run", is_flag=True, help="Verify and report what would change; change nothing.")
 @click.option("--no-venv", is_flag=True, help="Do not create Kubespray's venv (DIR/venv) from the site's wheels.")
+@click.option("--tls-generate", metavar="NAME[,NAME...]", help="With --url https://: make a site CA (DIR/node/ca.crt "
+              "for the nodes) and a server certificate for the --url host and these names (DIR/admin/tls).")
+@click.option("--tls-cert", type=click.Path(dir_okay=False), help="With --url https://: your server certificate "
+              "(PEM), named in DIR/admin/airlock-serve.service and the nginx configuration.")
+@click.option("--tls-key", type=click.Path(dir_okay=False), help="The private key of --tls-cert.")
+@click.option("--tls-ca", type=click.Path(dir_okay=False), help="The CA of --tls-cert, copied to DIR/node/ca.crt.")
 @click.option("--json", "as_json", is_flag=True)
 def apply(bundle: str, dest: str, url: str, push: str | None, registry_user: str | None,
           registry_password_stdin: bool, ca_file: str | None, insecure_registry: bool, concurrency: int,
-          key: str | None, expect_lock: str | None, dry_run: bool, no_venv: bool, as_json: bool) -> None:
+          key: str | None, expect_lock: str | None, dry_run: bool, no_venv: bool, tls_generate: str | None,
+          tls_cert: str | None, tls_key: str | None, tls_ca: str | None, as_json: bool) -> None:
     """Verify BUNDLE, then lay out the site in DIR: files, images, Kubespray, offline.yml, node/."""
     from airlock.apply.execute import ApplyOptions, site_for
     from airlock.apply.execute import apply as do_apply
     from airlock.errors import UsageError
 
     opts = ApplyOptions(dest=Path(dest), url=url, push=push, insecure_registry=insecure_registry, dry_run=dry_run,
-                        expect_lock=expect_lock, venv=not no_venv)
+                        expect_lock=expect_lock, venv=not no_venv, tls_generate=tls_generate,
+                        tls_cert=Path(tls_cert) if tls_cert else None, tls_key=Path(tls_key) if tls_key else None,
+                        tls_ca=Path(tls_ca) if tls_ca else None)
     site_for(opts)  # refuse a bad --url or --push (or one carrying a password) before reading anything
     password = None
     if registry_password_stdin:
@@ -88,6 +97,13 @@ def apply(bundle: str, dest: str, url: str, push: str | None, registry_user: str
         click.echo(f"offline.yml: {report.dest / 'inventory/group_vars/all/offline.yml'}")
         click.echo(f"nodes: ansible-playbook -i <your inventory> -b {report.dest / 'node/site.yml'} before cluster.yml,"
                    f" or node/setup.sh on one host (see {report.dest / 'node/README.md'})")
+        if tls_generate is not None or tls_cert:
+            from airlock.apply.tls import NODE_CA, server_files
+
+            files = server_files(report.dest) if tls_generate is not None else (Path(tls_cert or ""), Path(tls_key or ""))
+            ca = f"nodes trust {report.dest / NODE_CA}" if tls_generate is not None or tls_ca else "nodes must trust your CA"
+            click.echo(f"https: {ca}; airlock serve {report.dest} --tls-cert {files[0]} --tls-key {files[1]} "
+                       f"(or {report.dest / 'admin/airlock-serve.service'})")
 
 
 @cli.command()
@@ -101,8 +117,11 @@ def apply(bundle: str, dest: str, url: str, push: str | None, registry_user: str
               help="Open connections at most (idle ones are closed first, then 503).")
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
               help="Server processes sharing the listening socket, each one event loop.")
+@click.option("--tls-cert", type=click.Path(dir_okay=False), help="Serve HTTPS: the server certificate (PEM, "
+              "chain after it), e.g. DIR/admin/tls/server.crt of `apply --tls-generate`.")
+@click.option("--tls-key", type=click.Path(dir_okay=False), help="The private key of --tls-cert (PEM).")
 def serve(site: str, listen: str, idle_timeout: float, header_timeout: float, max_connections: int,
-          workers: int) -> None:
+          workers: int, tls_cert: str | None, tls_key: str | None) -> None:
     """Serve SITE: /files/..., /node/..., the package indexes and a read-only OCI registry at /v2/ (Ctrl-C or
     SIGTERM stops it)."""
     from airlock.errors import UsageError
@@ -116,8 +135,16 @@ def serve(site: str, listen: str, idle_timeout: float, header_timeout: float, ma
     if not (Path(site) / ".airlock" / "state.json").is_file():
         raise UsageError(f"{site} is not a site `airlock apply` made (no .airlock/state.json)",
                          hint="run `airlock apply BUNDLE --dest DIR --url ...` first, then serve that DIR")
+    tls = None
+    if tls_cert or tls_key:
+        if not (tls_cert and tls_key):
+            raise UsageError("--tls-cert and --tls-key go together", hint="give both, or neither for plain HTTP")
+        from airlock.server.tls import server_context
+
+        tls = server_context(Path(tls_cert), Path(tls_key))
     try:
         run(Path(site), host.strip("[]"), int(port), limits=Limits(
-            idle_timeout=idle_timeout, header_timeout=header_timeout, max_connections=max_connections), workers=workers)
+            idle_timeout=idle_timeout, header_timeout=header_timeout, max_connections=max_connections), workers=workers,
+            tls=tls)
     except OSError as exc:
         raise UsageError(f"cannot listen on {listen}: {exc.strerror or exc}") from None

@@ -21,6 +21,7 @@ import os
 import resource
 import signal
 import socket
+import ssl
 import sys
 import threading
 import time
@@ -37,13 +38,15 @@ from airlock.server.site import Response, Site, error
 
 BACKLOG = 4096       # the kernel caps it at net.core.somaxconn; 5 (the old default) dropped bursts
 SEND_CHUNK = 8 << 20  # sendfile in chunks so a stalled client trips the send timeout
+COPY_CHUNK = 1 << 20  # over TLS: read and encrypt this much at a time
 ACCEPT_BATCH = 16
 LINGER = 2.0          # seconds to read and drop input after a closing answer
 
 
 class SiteServer:
-    def __init__(self, site: Path, limits: Limits, log: Any = sys.stderr):
+    def __init__(self, site: Path, limits: Limits, log: Any = sys.stderr, tls: ssl.SSLContext | None = None):
         self.site = Site(site)
+        self.tls = tls  # HTTPS: sendfile then copies through user space (asyncio's fallback)
         self.limits = limits
         self.log = log
         self.port = 0
@@ -61,7 +64,8 @@ class SiteServer:
         # start_server's backlog is both the listen() backlog and how many connections one wakeup
         # accepts: a small batch lets every worker on the shared socket take its part of a burst
         server = await asyncio.start_server(self._connection, sock=sock, limit=self.limits.max_line,
-                                            backlog=ACCEPT_BATCH)
+                                            backlog=ACCEPT_BATCH, ssl=self.tls,
+                                            ssl_handshake_timeout=self.limits.header_timeout if self.tls else None)
         sock.listen(BACKLOG)  # start_server listened with ACCEPT_BATCH: the kernel queue stays long
         self.port = sock.getsockname()[1]
         if threading.current_thread() is threading.main_thread():
@@ -198,6 +202,9 @@ class SiteServer:
 
     async def _sendfile(self, writer: asyncio.StreamWriter, resp: Response) -> None:
         assert self._loop is not None and resp.fd is not None
+        if self.tls is not None:
+            await self._copy(writer, resp)
+            return
         f = _unbuffered(resp.fd)
         offset, left = resp.offset, resp.length
         while left > 0:
@@ -206,6 +213,22 @@ class SiteServer:
             if sent == 0:
                 raise ConnectionError("file shrank while being sent")  # the length we promised is a lie now
             offset, left = offset + sent, left - sent
+
+
+    async def _copy(self, writer: asyncio.StreamWriter, resp: Response) -> None:
+        """Over TLS the kernel cannot send the file for us: read big chunks in a thread (a cold disk must
+        not stall the loop) and let the SSL transport encrypt them. asyncio's own sendfile fallback
+        does the same with 256 KiB reads; measured slower with benchmarks/serve_tls.py."""
+        assert self._loop is not None and resp.fd is not None
+        offset, left = resp.offset, resp.length
+        while left > 0:
+            data = await self._loop.run_in_executor(None, os.pread, resp.fd, min(left, COPY_CHUNK), offset)
+            if not data:
+                raise ConnectionError("file shrank while being sent")
+            writer.write(data)
+            async with asyncio.timeout(self.limits.send_timeout):
+                await writer.drain()
+            offset, left = offset + len(data), left - len(data)
 
 
 def _unbuffered(fd: int) -> Any:
@@ -248,9 +271,10 @@ def listen(host: str, port: int) -> socket.socket:
 
 
 def serve(site: Path, host: str, port: int, log: Any = sys.stderr,
-          ready: Callable[[SiteServer], None] | None = None, limits: Limits | None = None, workers: int = 1) -> None:
+          ready: Callable[[SiteServer], None] | None = None, limits: Limits | None = None, workers: int = 1,
+          tls: ssl.SSLContext | None = None) -> None:
     """Serve SITE on HOST:PORT until SIGTERM/SIGINT (or ``stop()`` of the server READY is given;
-    READY is only called with one worker, in this process)."""
+    READY is only called with one worker, in this process); HTTPS with the TLS context."""
     limits = limits or Limits()
     allowed = fd_budget(limits.max_connections)
     if allowed < limits.max_connections:
@@ -258,14 +282,14 @@ def serve(site: Path, host: str, port: int, log: Any = sys.stderr,
               file=log, flush=True)
         limits = dataclasses.replace(limits, max_connections=allowed)
     with listen(host, port) as sock:
-        where = f"http://{host if ':' not in host else f'[{host}]'}:{sock.getsockname()[1]}"
+        where = f"{'https' if tls else 'http'}://{host if ':' not in host else f'[{host}]'}:{sock.getsockname()[1]}"
         print(f"airlock serve: {Path(os.path.realpath(site))} on {where} (files at /files/, registry at /v2/)"
               + (f", {workers} worker processes" if workers > 1 else ""), file=log, flush=True)
         if workers <= 1:
-            asyncio.run(SiteServer(site, limits, log).run(sock, ready))
+            asyncio.run(SiteServer(site, limits, log, tls).run(sock, ready))
         else:  # the connection limit is shared out; each worker has its own loop
             share = dataclasses.replace(limits, max_connections=max(1, limits.max_connections // workers))
-            if not supervise(workers, lambda _: asyncio.run(SiteServer(site, share, log).run(sock)), log):
+            if not supervise(workers, lambda _: asyncio.run(SiteServer(site, share, log, tls).run(sock)), log):
                 raise AirlockError("the worker processes of airlock serve keep failing at start",
                                    hint="see the errors above; --workers 1 runs the server in one process")
     print("airlock serve: stopped", file=log, flush=True)

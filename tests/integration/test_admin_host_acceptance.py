@@ -101,6 +101,27 @@ assert hashlib.sha256(body).hexdigest() == sys.argv[2], "served file does not ma
 print("served", sys.argv[1], len(body), "bytes")
 PY
 kill "$server"
+# HTTPS: apply makes the site CA and server certificate with the bundled cryptography; serve uses them
+/opt/airlock/bin/airlock apply bundle.tar --dest /srv/tls --url https://127.0.0.1:8443 --tls-generate localhost \
+    --no-venv >/dev/null
+/opt/airlock/bin/airlock serve /srv/tls --listen 127.0.0.1:8443 --tls-cert /srv/tls/admin/tls/server.crt \
+    --tls-key /srv/tls/admin/tls/server.key &
+server=$!
+python3 - "$FILE_PATH" "$FILE_SHA" <<'PY'
+import hashlib, ssl, sys, time, urllib.request
+ctx = ssl.create_default_context(cafile="/srv/tls/node/ca.crt")  # the site CA only
+for _ in range(100):
+    try:
+        body = urllib.request.urlopen("https://127.0.0.1:8443/files/" + sys.argv[1], timeout=5, context=ctx).read()
+        break
+    except OSError:
+        time.sleep(0.2)
+else:
+    raise SystemExit("airlock serve --tls-cert did not answer")
+assert hashlib.sha256(body).hexdigest() == sys.argv[2], "served file does not match the lock"
+print("served over https", sys.argv[1])
+PY
+kill "$server"
 """
 
 
@@ -132,6 +153,7 @@ def test_bare_debian_admin_host_offline(world: World, root: Path, tmp_path: Path
     assert "ansible-playbook [core 2." in run.stdout
     assert "already installed" in run.stderr  # the second install.sh changed nothing
     assert f"served {f.path}" in run.stdout
+    assert f"served over https {f.path}" in run.stdout
     assert (root / "srv/site/venv/bin/ansible-playbook").is_file()
 
 

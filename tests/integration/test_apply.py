@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from airlock.apply.execute import tree_fingerprint
+from airlock.apply.execute import DIR_NAMING, tree_fingerprint
 from airlock.lockfile import read_lock
 from tests.integration.conftest import run_airlock as airlock
 from tests.integration.conftest import world_bundle
@@ -138,8 +138,8 @@ def test_reapply_is_a_noop_and_trees_are_reproducible(bundle: Path, tmp_path: Pa
     print(f"first apply {t1 - t0:.2f} s, re-apply {t2 - t1:.2f} s")
     other = airlock("apply", str(bundle), "--dest", str(tmp_path / "b"), "--url", url, cache=tmp_path / "c")
     assert other.returncode == 0
-    # Same bytes in another DIR, but for the systemd unit: it must name DIR.
-    unit = frozenset({"admin/airlock-serve.service"})
+    # Same bytes in another DIR, but for the systemd unit and the nginx configuration: they must name DIR.
+    unit = DIR_NAMING
     assert tree_fingerprint(tmp_path / "a", unit) == tree_fingerprint(tmp_path / "b", unit)
     kubelet = next(p for p in (tmp_path / "a/files").rglob("kubelet"))
     assert kubelet.stat().st_nlink >= 2  # a hardlink into the blob store, not a copy

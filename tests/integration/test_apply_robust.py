@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from airlock.apply.execute import DIR_NAMING
 from airlock.apply.execute import tree_fingerprint as _fingerprint
 from tests.world.disks import fill, tmpfs
 from tests.world.pipeline import wait_for
@@ -25,8 +26,8 @@ URL = "http://10.11.12.13:8080"
 
 
 def tree_fingerprint(site: Path) -> str:
-    """The site's fingerprint, less the systemd unit: it names DIR, which differs between these sites."""
-    return _fingerprint(site, exclude=frozenset({"admin/airlock-serve.service"}))
+    """The site's fingerprint, less the files naming DIR (systemd unit, nginx), which differs between these sites."""
+    return _fingerprint(site, exclude=DIR_NAMING)
 
 
 def airlock(*args: str, cache: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
