@@ -33,5 +33,15 @@ def repos_for(manifest: Manifest, os_name: str, arch: str) -> list[RepoSpec]:
     specs = manifest.repos.get(os_name)
     if specs is None:
         specs = [RepoSpec(**r) for r in package_data()["os"][os_name]["repos"]]
+    return _expand(specs, os_name, arch)
+
+
+def base_repos_for(manifest: Manifest, os_name: str, arch: str) -> list[RepoSpec]:
+    """The repositories of the nodes' base system (``base:`` in airlock.yaml), ``{arch}`` expanded."""
+    base = manifest.base.get(os_name)
+    return _expand(base.repos, os_name, arch) if base is not None else []
+
+
+def _expand(specs: list[RepoSpec], os_name: str, arch: str) -> list[RepoSpec]:
     name = rpm_arch(arch) if family(os_name) == "rpm" else arch
     return [s.model_copy(update={"url": s.url.replace("{arch}", name)}) for s in specs]

@@ -55,6 +55,8 @@ def _expected(lock: Lock, manifests: dict[str, bytes], where: str) -> dict[str, 
     for i in lock.deb_index:
         add("sha256:" + i.sha256, "deb-index", f"deb-index:{i.os}:{i.arch}:{i.repo}", i.size,
             f"deb index {i.repo} ({i.os}, {i.arch})")
+    for k in lock.repo_key:
+        add("sha256:" + k.sha256, "repo-key", f"repo-key:{k.os}:{k.repo}", k.size, f"signing key of repo {k.repo} ({k.os})")
     for img in lock.image:
         serves = f"image:{img.ref}"
         if img.target != "platform":
