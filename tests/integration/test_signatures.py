@@ -23,12 +23,14 @@ from pathlib import Path
 
 import pytest
 
+from airlock.apply.node import SITE_CA
 from airlock.kubespray.tree import KubesprayTree
 from airlock.lockfile import Lock, read_lock
 from airlock.packages import site_packages
 from tests.integration.conftest import run_airlock as airlock
-from tests.integration.test_node import download_node, fake_debian, fake_rocky
+from tests.integration.test_node import download_node, fake_debian, fake_rocky, tree
 from tests.world import debrepo, rpmrepo
+from tests.world.aptroot import apt_get, prepare
 from tests.world.pipeline import served_site
 from tests.world.servers import BackgroundHTTP, free_port
 from tests.world.signing import ThrowawayKey
@@ -212,35 +214,18 @@ def test_dnf_refuses_unsigned_and_foreign_signed_packages(signed: Signed, tmp_pa
                                                            "public key")), res.stdout[-2000:] + res.stderr[-2000:]
 
 
-def apt(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """apt-get on a throwaway root; signed-by= names /etc/apt/keyrings/airlock-site.gpg, which apt reads from the
-    host even with Dir=: a private mount namespace puts the root's keyrings directory there."""
-    opts = ["-o", f"Dir={root}", "-o", f"Dir::State::status={root}/var/lib/dpkg/status", "-o", "APT::Architecture=amd64",
-            "-o", "APT::Architectures::=", "-o", "Debug::NoLocking=1", "-o", "APT::Install-Recommends=false",
-            "-o", f"Dir::Etc::trusted={root}/etc/apt/trusted.gpg",
-            "-o", f"Dir::Etc::trustedparts={root}/etc/apt/trusted.gpg.d"]
-    script = 'mount --bind "$0/etc/apt/keyrings" /etc/apt/keyrings && exec apt-get "$@"'
-    return subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c", script, str(root), *opts,
-                           *args], capture_output=True, text=True)
-
-
 def test_apt_installs_from_the_site_with_signed_by_only(signed: Signed, tmp_path: Path) -> None:
-    if not Path("/etc/apt/keyrings").is_dir() or shutil.which("unshare") is None:
-        pytest.skip("needs /etc/apt/keyrings and unshare (util-linux) on the test host")
     root = node_root(signed, tmp_path, debian=True)
-    for d in ("etc/apt/apt.conf.d", "etc/apt/preferences.d", "var/lib/apt/lists/partial",
-              "var/cache/apt/archives/partial", "var/lib/dpkg"):
-        (root / d).mkdir(parents=True, exist_ok=True)
-    (root / "var/lib/dpkg/status").write_text("")
+    prepare(root)
     assert (root / "etc/apt/keyrings/airlock-site.gpg").read_bytes() == \
         (signed.site / "node/keys/airlock-site.gpg").read_bytes()
     assert sorted(p.name for p in (root / "etc/apt/sources.list.d").iterdir()) == ["airlock-debian-12.list"]
-    upd = apt(root, "update")
+    upd = apt_get(root, "update")
     assert upd.returncode == 0, upd.stdout + upd.stderr
     for warning in ("NO_PUBKEY", "not signed", "insecure", "GPG error"):  # apt took the site as authenticated
         assert warning not in upd.stdout + upd.stderr, upd.stdout + upd.stderr
     names = sorted({d.name for d in signed.lock.deb if d.os == "debian-12"})
-    res = apt(root, "install", "-y", "--download-only", *names)  # refused for unauthenticated packages
+    res = apt_get(root, "install", "-y", "--download-only", *names)  # refused for unauthenticated packages
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
     got = {p.name for p in (root / "var/cache/apt/archives").glob("*.deb")}
     assert got == {d.url.rsplit("/", 1)[-1] for d in signed.lock.deb if d.os == "debian-12" and d.arch in ("amd64", "all")}
@@ -252,7 +237,7 @@ def test_apt_installs_from_the_site_with_signed_by_only(signed: Signed, tmp_path
         other.close()
     shutil.rmtree(root / "var/lib/apt/lists")
     (root / "var/lib/apt/lists/partial").mkdir(parents=True)
-    bad = apt(root, "update")
+    bad = apt_get(root, "update")
     assert "NO_PUBKEY" in bad.stdout + bad.stderr or "not signed" in bad.stdout + bad.stderr, bad.stdout + bad.stderr
 
 
@@ -285,3 +270,43 @@ def test_resolve_refuses_a_release_not_signed_by_the_pinned_key(world: World, si
     assert ("not signed by the pinned key" if fault == "other-key" else "signature is bad") in res.stderr
     assert "hint:" in res.stderr and "gpgkey" in res.stderr
     assert not (tmp_path / "airlock.lock").exists()
+
+
+@pytest.mark.parametrize("os_name", ["rocky-10", "debian-12"])
+def test_playbook_installs_the_keys_and_ca_setup_sh_installs(signed: Signed, tmp_path: Path, ansible_playbook: str,
+                                                             os_name: str) -> None:
+    """The files the dnf/apt tests above used (repo file, keys), installed alike by node/site.yml; a site CA is
+    one optional step, taken when apply wrote SITE_CA (simulated here: h3's TLS site writes it)."""
+    node = download_node(signed.site, signed.site_url, tmp_path / "dl")
+    ca = node.parent / SITE_CA
+    ca.parent.mkdir(parents=True)
+    ca.write_text("-----BEGIN CERTIFICATE-----\nMIIBfixture\n-----END CERTIFICATE-----\n")
+    fake = fake_debian if os_name == "debian-12" else fake_rocky
+    by_script = fake(tmp_path / "by-script")
+    subprocess.run(["sh", str(node / "setup.sh")], env={"PATH": os.environ["PATH"], "ROOT": str(by_script)},
+                   check=True, capture_output=True)
+    by_playbook = fake(tmp_path / "by-playbook")
+    env = {**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_LOCAL_TEMP": str(tmp_path / "tmp"),
+           "ANSIBLE_HOME": str(tmp_path / "ansible-home")}
+    run = subprocess.run([ansible_playbook, "-i", "localhost,", "-c", "local", str(node / "site.yml"),
+                          "-e", f"airlock_root={by_playbook}", "-e", f"airlock_os={os_name}",
+                          "-e", f"ansible_python_interpreter={Path(ansible_playbook).parent / 'python'}"],
+                         capture_output=True, text=True, env=env, check=False)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
+    assert tree(by_playbook) == tree(by_script)
+    if os_name == "rocky-10":
+        want = {"etc/pki/rpm-gpg/RPM-GPG-KEY-airlock-rocky-10-baseos": "node/keys/RPM-GPG-KEY-airlock-rocky-10-baseos",
+                "etc/yum.repos.d/airlock-rocky-10.repo": "node/yum.repos.d/airlock-rocky-10.repo",
+                "etc/pki/ca-trust/source/anchors/airlock-ca.crt": SITE_CA}
+    else:
+        want = {"etc/apt/keyrings/airlock-site.gpg": "node/keys/airlock-site.gpg",
+                "etc/apt/sources.list.d/airlock-debian-12.list": "node/apt/airlock-debian-12.list",
+                "usr/local/share/ca-certificates/airlock-ca.crt": SITE_CA}
+    for installed_at, served in want.items():
+        assert (by_playbook / installed_at).read_bytes() == (node.parent / served).read_bytes(), installed_at
+    # Without the CA file, neither installs one.
+    ca.unlink()
+    bare = fake(tmp_path / "bare")
+    subprocess.run(["sh", str(node / "setup.sh")], env={"PATH": os.environ["PATH"], "ROOT": str(bare)},
+                   check=True, capture_output=True)
+    assert not any(p.name == "airlock-ca.crt" for p in bare.rglob("*"))
