@@ -4,6 +4,7 @@ that path from the host even with Dir=, so a private mount namespace (unshare) p
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -27,5 +28,6 @@ def apt_get(root: Path, *args: str, arch: str = "amd64") -> subprocess.Completed
             "-o", f"Dir::Etc::trusted={root}/etc/apt/trusted.gpg",
             "-o", f"Dir::Etc::trustedparts={root}/etc/apt/trusted.gpg.d"]
     script = 'mount --bind "$0/etc/apt/keyrings" /etc/apt/keyrings && exec apt-get "$@"'
-    return subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c", script, str(root), *opts,
-                           *args], capture_output=True, text=True)
+    user = [] if os.geteuid() == 0 else ["--map-root-user"]  # a mount namespace needs (namespaced) root
+    return subprocess.run(["unshare", *user, "--mount", "--propagation", "private", "sh", "-c", script, str(root),
+                           *opts, *args], capture_output=True, text=True)
