@@ -279,7 +279,7 @@ def test_playbook_installs_the_keys_and_ca_setup_sh_installs(signed: Signed, tmp
     one optional step, taken when apply wrote SITE_CA (simulated here: h3's TLS site writes it)."""
     node = download_node(signed.site, signed.site_url, tmp_path / "dl")
     ca = node.parent / SITE_CA
-    ca.parent.mkdir(parents=True)
+    ca.parent.mkdir(parents=True, exist_ok=True)
     ca.write_text("-----BEGIN CERTIFICATE-----\nMIIBfixture\n-----END CERTIFICATE-----\n")
     fake = fake_debian if os_name == "debian-12" else fake_rocky
     by_script = fake(tmp_path / "by-script")
