@@ -9,6 +9,8 @@ the bytes around a clearsigned InRelease.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import shutil
 import subprocess
@@ -53,22 +55,42 @@ def gpgv_binary() -> str:
     return found
 
 
+def dearmor(key: bytes) -> bytes:
+    """The binary OpenPGP packets of an ASCII-armored key (RFC 4880 section 6), every armored block joined;
+    binary input is returned as it is. Done here so that resolving needs only gpgv (gpg is often absent)."""
+    if not key.lstrip().startswith(b"-----BEGIN PGP"):
+        return key
+    out: list[bytes] = []
+    body: list[str] = []
+    inside = headers = False
+    for raw in key.decode("ascii", "replace").splitlines():
+        line = raw.strip()
+        if line.startswith("-----BEGIN PGP"):
+            inside, body, headers = True, [], True
+        elif line.startswith("-----END PGP"):
+            inside = False
+            try:
+                out.append(base64.b64decode("".join(body), validate=True))
+            except (binascii.Error, ValueError):
+                raise SignatureError("the pinned signing key is not an OpenPGP key (bad armor)",
+                                     hint="point gpgkey: at the distribution's public key file") from None
+        elif inside and headers:
+            headers = bool(line)  # armor headers (Version: ...) end at the first empty line
+            if line and ":" not in line:  # no header block at all: this is already data
+                headers = False
+                body.append(line)
+        elif inside and not line.startswith("="):  # "=XXXX" is the CRC24 line
+            body.append(line)
+    if not out or not all(out):
+        raise SignatureError("the pinned signing key is not an OpenPGP key", hint="point gpgkey: at the "
+                             "distribution's public key file")
+    return b"".join(out)
+
+
 def _keyring(work: Path, key: bytes) -> Path:
-    """A binary keyring file gpgv reads (an armored key is dearmored by gpg first)."""
+    """A binary keyring file gpgv reads."""
     ring = work / "keyring.gpg"
-    if key.lstrip().startswith(b"-----BEGIN PGP"):
-        gpg = shutil.which("gpg")
-        if not gpg:
-            raise AirlockError("gpg is not installed; it reads armored signing keys", hint="install gnupg")
-        armored = work / "key.asc"
-        armored.write_bytes(key)
-        res = subprocess.run([gpg, "--batch", "--homedir", str(work), "--dearmor", "--output", str(ring), str(armored)],
-                             capture_output=True, timeout=60)
-        if res.returncode != 0:
-            raise SignatureError("the pinned signing key is not an OpenPGP key",
-                                 hint="point gpgkey: at the distribution's public key file")
-    else:
-        ring.write_bytes(key)
+    ring.write_bytes(dearmor(key))
     return ring
 
 

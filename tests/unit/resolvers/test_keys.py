@@ -97,3 +97,16 @@ def test_a_key_that_changed_since_the_lock_needs_upgrade() -> None:
     assert same.of("rocky-10", [spec]) == {"baseos": b"new"}
     unsigned = spec.model_copy(update={"gpgkey": None, "gpgcheck": False})
     assert Keys(_Net(b""), manifest, None, upgrade=False).of("rocky-10", [unsigned]) == {}  # type: ignore[arg-type]
+
+
+def test_dearmor_matches_gpgs_binary_export(keys: tuple[ThrowawayKey, ThrowawayKey]) -> None:
+    """Resolving needs gpgv only (a minimal Debian has no gpg): armored keys are dearmored here."""
+    from airlock.resolvers.keys import dearmor
+
+    archive, other = keys
+    binary = archive._gpg("--export", archive.fingerprint)
+    armored = archive.public_armored()
+    with_header = armored.replace(b"-----\n\n", b"-----\nVersion: GnuPG v2\nComment: fixture\n\n", 1)
+    assert dearmor(armored) == dearmor(with_header) == binary and dearmor(binary) == binary
+    both = dearmor(armored + other.public_armored())  # Debian ships several keys in one file
+    assert both == binary + other._gpg("--export", other.fingerprint)
