@@ -15,7 +15,7 @@ from airlock.lockfile.model import Inputs, KubesprayPin, Lock, RepoKeyPin, RpmPi
 
 def test_site_key_is_made_once_and_signs_deterministically(tmp_path: Path) -> None:
     secret = site_key(tmp_path)
-    assert secret.startswith(b"-----BEGIN PGP PRIVATE KEY BLOCK-----")
+    assert secret.startswith(b"airlock site signing key: ed25519, created ")
     write_file(tmp_path / SITE_KEY, secret)
     assert stat.S_IMODE((tmp_path / SITE_KEY).stat().st_mode) == 0o600
     assert site_key(tmp_path) == secret  # kept: nodes keep trusting the site
@@ -34,6 +34,24 @@ def test_site_key_is_made_once_and_signs_deterministically(tmp_path: Path) -> No
                           capture_output=True).returncode == 0
     other = site_key(tmp_path / "elsewhere")
     assert other != secret and public_key(other) != ring.read_bytes()
+    # gpg reads the public key as apt's gpgv does: an ed25519 key with the site's user ID, nothing else
+    home = tmp_path / "gnupg"
+    home.mkdir(mode=0o700)
+    listed = subprocess.run(["gpg", "--homedir", str(home), "--batch", "--with-colons", "--show-keys", str(ring)],
+                            capture_output=True, text=True, check=True).stdout
+    assert ":ed25519:" in listed and "uid:-::::" in listed and "airlock site signing key" in listed
+
+
+def test_a_damaged_site_key_is_one_clear_error(tmp_path: Path) -> None:
+    import pytest
+
+    from airlock.errors import AirlockError
+
+    (tmp_path / "admin").mkdir()
+    (tmp_path / SITE_KEY).write_bytes(b"-----BEGIN PRIVATE KEY-----\ngarbage\n")
+    with pytest.raises(AirlockError, match="not airlock's site signing key") as err:
+        site_key(tmp_path)
+    assert err.value.hint and "node/keys/airlock-site.gpg" in err.value.hint
 
 
 def _lock(keys: list[RepoKeyPin]) -> Lock:
