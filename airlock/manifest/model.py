@@ -11,7 +11,7 @@ import re
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from airlock.names import SafeName, check_image_ref, check_rel_path, has_credentials
 from airlock.targets import targets
@@ -119,10 +119,19 @@ class RepoSpec(_Strict):
 
 class BaseSpec(_Strict):
     """The system nodes already carry before the site's packages go on: usually the OS's minimal install of
-    an older point release. The lock then also holds the updates of these packages the set drags in."""
+    an older point release. The lock then also holds the updates of these packages the set drags in.
+    ``base: {rocky-9: "9.4"}`` is ``{release: "9.4"}``: that release's repositories (the distribution's vault,
+    manifests/packages.yaml) and its minimal install (the ``core`` group of their comps)."""
 
-    repos: list[RepoSpec] = Field(min_length=1, description="the point release's repositories (metadata only)")
-    packages: list[str] = Field(min_length=1, description="the packages installed on the nodes")
+    release: str | None = Field(default=None, pattern=r"^\d+\.\d+$")
+    repos: list[RepoSpec] = Field(default_factory=list, description="the release's repositories (metadata only)")
+    packages: list[str] = Field(default_factory=list, description="the packages installed on the nodes")
+
+    @model_validator(mode="after")
+    def _some_repos(self) -> BaseSpec:
+        if self.release is None and not self.repos:
+            raise ValueError('give the point release ("9.4") or repos: (and packages:)')
+        return self
 
     @field_validator("packages")
     @classmethod
@@ -248,6 +257,13 @@ class Manifest(_Strict):
                     # The distributions sign their repositories: unsigned must be a visible choice.
                     raise ValueError(f"repository {spec.name!r} of {o} has no gpgkey: add `gpgkey: URL` (the "
                                      "distribution's signing key), or `gpgcheck: false` to take it unsigned")
+        return v
+
+    @field_validator("base", mode="before")
+    @classmethod
+    def _base_release(cls, v: Any) -> Any:
+        if isinstance(v, dict):  # base: {rocky-9: "9.4"} is base: {rocky-9: {release: "9.4"}}
+            return {k: {"release": r} if isinstance(r, str) else r for k, r in v.items()}
         return v
 
     @field_validator("base")

@@ -7,13 +7,14 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from airlock.errors import ManifestError
 from airlock.lockfile.model import DebIndexPin, DebPin, Lock, RepoKeyPin, RpmPin
 from airlock.manifest.model import Manifest, RepoSpec
 from airlock.net.http import Net
 from airlock.packages import base_repos_for, family, repos_for, rpm_arch
 from airlock.resolvers.debs import DebRequest, resolve_debs
 from airlock.resolvers.keys import SignatureError, fetch_key
-from airlock.resolvers.rpms import RpmRequest, compute_missing_sha256, resolve_rpms
+from airlock.resolvers.rpms import RpmRequest, compute_missing_sha256, minimal_install, resolve_rpms
 
 # The selection rules a closure was solved with; a lock solved under older rules is re-solved (2: dnf's
 # obsoletes of requested names, apt's alternatives, dpkg version ordering).
@@ -62,6 +63,14 @@ class Keys:
         return out
 
 
+def _minimal_install(net: Net, manifest: Manifest, os_name: str, base_repos: tuple[RepoSpec, ...]) -> tuple[str, ...]:
+    """``base:`` without packages: the release's minimal install (rpm: its comps core group)."""
+    if family(os_name) != "rpm":
+        raise ManifestError(f"base: {os_name}'s minimal install cannot be read from its repositories",
+                            hint=f"list the nodes' packages in base.{os_name}.packages (dpkg-query -W -f '${{Package}}\\n')")
+    return tuple(minimal_install(net, manifest.mirrors, base_repos, f"base system of {os_name}"))
+
+
 def resolve_packages(manifest: Manifest, plan_packages: dict[str, list[str]], old: Lock | None, net: Net,
                      *, upgrade: bool, progress: Callable[[str, str], None] | None = None
                      ) -> tuple[list[RpmPin], list[DebPin], list[DebIndexPin], list[RepoKeyPin], dict[str, str]]:
@@ -92,6 +101,8 @@ def resolve_packages(manifest: Manifest, plan_packages: dict[str, list[str]], ol
         for arch in manifest.arch:
             repos = tuple(repos_for(manifest, os_name, arch))
             base_repos = tuple(base_repos_for(manifest, os_name, arch))
+            if base_repos and not base_names:
+                base_names = _minimal_install(net, manifest, os_name, base_repos)
             repo_keys = keys.of(os_name, list(repos))
             if family(os_name) == "rpm":
                 found = resolve_rpms(net, manifest.mirrors, RpmRequest(

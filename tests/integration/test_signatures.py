@@ -310,3 +310,47 @@ def test_playbook_installs_the_keys_and_ca_setup_sh_installs(signed: Signed, tmp
     subprocess.run(["sh", str(node / "setup.sh")], env={"PATH": os.environ["PATH"], "ROOT": str(bare)},
                    check=True, capture_output=True)
     assert not any(p.name == "airlock-ca.crt" for p in bare.rglob("*"))
+
+
+COMPS = """<?xml version="1.0" encoding="UTF-8"?>
+<comps>
+  <group><id>core</id><name>Core</name><packagelist>
+    <packagereq type="mandatory">libx</packagereq>
+    <packagereq type="default">libx-langpack</packagereq>
+    <packagereq type="optional">python3</packagereq>
+  </packagelist></group>
+  <group><id>other</id><name>Other</name><packagelist><packagereq>basething</packagereq></packagelist></group>
+</comps>
+"""
+
+
+def test_base_given_as_a_point_release_reads_its_minimal_install(world: World, signed: Signed, tmp_path: Path) -> None:
+    """``base: {rocky-10: "10.0"}``: the release's vault repositories (reached here through a mirror) and its
+    minimal install, the comps ``core`` group (mandatory and default packages): libx-langpack's update is locked."""
+    vault = tmp_path / "up/vault/10.0"
+    baseos, appstream = vault / "BaseOS/x86_64/os", vault / "AppStream/x86_64/os"
+    shutil.copytree(signed.upstream / "old", baseos)
+    shutil.rmtree(baseos / "repodata")
+    (tmp_path / "comps.xml").write_text(COMPS)
+    subprocess.run(["createrepo_c", "--general-compress-type", "gz", "-g", str(tmp_path / "comps.xml"), str(baseos)], check=True, capture_output=True)
+    appstream.mkdir(parents=True)
+    subprocess.run(["createrepo_c", "--general-compress-type", "gz", str(appstream)], check=True, capture_output=True)
+    port = free_port()
+    server = BackgroundHTTP(port, functools.partial(_Quiet, directory=str(tmp_path / "up")))  # type: ignore[arg-type]
+    u = signed.url
+    body = (f"os: [rocky-10]\narch: [amd64]\npackages: [tool]\nrepos:\n  rocky-10: [{{name: baseos, url: \"{u}/rpm/\", "
+            f"gpgkey: \"{u}/rpm/RPM-GPG-KEY-fixture\"}}]\nbase: {{rocky-10: \"10.0\"}}\n")
+    try:
+        manifest = world.manifest(tmp_path / "airlock.yaml", "2.30.0", body, extra_mirrors=[
+            ("https://dl.rockylinux.org/vault/rocky/10.0", f"http://127.0.0.1:{port}/vault/10.0")])
+        res = airlock("resolve", "-f", str(manifest), cache=tmp_path / "c")
+    finally:
+        server.stop()
+    assert res.returncode == 0, res.stderr
+    rpms = {(r.name, r.version) for r in read_lock(tmp_path / "airlock.lock").rpm}
+    assert ("libx-langpack", "2.0") in rpms and ("tool", "1.0") in rpms
+    (tmp_path / "deb").mkdir()
+    debian = world.manifest(tmp_path / "deb" / "airlock.yaml", "2.30.0", "os: [debian-12]\nbase: {debian-12: \"12.4\"}\n")
+    bad = airlock("resolve", "-f", str(debian), cache=tmp_path / "c")
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    assert "no archive of debian-12's point releases" in bad.stderr and "base.debian-12.repos" in bad.stderr

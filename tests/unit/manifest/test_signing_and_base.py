@@ -46,8 +46,22 @@ def test_base_names_repositories_and_packages(tmp_path: Path) -> None:
     base = load_manifest(p).manifest.base["rocky-9"]
     assert base.packages == ["bash", "glibc"] and base.repos[0].name == "baseos-9.4"
     for bad, match in (("base:\n  rocky-99: {repos: [{name: a, url: \"https://a/\", gpgcheck: false}], packages: [x]}\n", "unknown os in base"),
-                       ("base:\n  rocky-9: {repos: [], packages: [x]}\n", "at least 1"),
+                       ("base:\n  rocky-9: {repos: [], packages: [x]}\n", "point release"),
                        ("base:\n  rocky-9: {repos: [{name: a, url: \"https://a/\", gpgcheck: false}], "
                         "packages: [\"a b\"]}\n", "not a package name")):
         with pytest.raises(ManifestError, match=match):
             load_manifest(write(tmp_path, bad))
+
+
+def test_base_as_a_point_release(tmp_path: Path) -> None:
+    from airlock.packages import base_repos_for
+
+    m = load_manifest(write(tmp_path, 'base: {rocky-9: "9.4"}\n')).manifest
+    assert m.base["rocky-9"].release == "9.4" and m.base["rocky-9"].repos == []
+    urls = [r.url for r in base_repos_for(m, "rocky-9", "arm64")]
+    assert urls == ["https://dl.rockylinux.org/vault/rocky/9.4/BaseOS/aarch64/os/",
+                    "https://dl.rockylinux.org/vault/rocky/9.4/AppStream/aarch64/os/"]
+    with pytest.raises(ManifestError, match="point release"):
+        load_manifest(write(tmp_path, "base: {rocky-9: {packages: [bash]}}\n"))
+    with pytest.raises(ManifestError, match="string should match"):
+        load_manifest(write(tmp_path, 'base: {rocky-9: "9.4; rm"}\n'))
