@@ -151,6 +151,10 @@ class _Fetcher:
         for i in self.lock.deb_index:
             self._url_blob(i.url, i.digest, i.size, "deb-index", f"deb index {i.repo} ({i.os}, {i.arch})",
                            f"deb-index:{i.os}:{i.arch}:{i.repo}")
+        # Repository signing keys (issue 15): rpm nodes check packages with them; pinned like every blob.
+        for k in self.lock.repo_key:
+            self._url_blob(k.url, k.digest, k.size, "repo-key", f"signing key of repo {k.repo} ({k.os})",
+                           f"repo-key:{k.os}:{k.repo}")
 
     def manifests(self) -> dict[str, Any]:
         """Fetch every pinned manifest (byte-exact, by digest); add configs and layers as blobs."""
@@ -308,7 +312,7 @@ class _LocalFile:
 def base_digests(base: Lock, store: Store, registry: Registry) -> set[str]:
     """Every blob digest a base lock's bundle holds (its manifests are read from cache or registry)."""
     out: set[str] = {base.kubespray.digest} | {f.digest for f in base.file}
-    for pins in (base.rpm, base.deb, base.deb_index, base.wheel):
+    for pins in (base.rpm, base.deb, base.deb_index, base.repo_key, base.wheel):
         out |= {p.digest for p in pins}
     for img in base.image:
         ref = img.ref

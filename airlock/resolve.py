@@ -129,9 +129,9 @@ def resolve(loaded: LoadedManifest, old: Lock | None, opts: ResolveOptions,
         from airlock.plan import package_set
         from airlock.resolvers.ospackages import resolve_packages
 
-        rpms, debs, indexes, pkg_inputs = resolve_packages(loaded.manifest, package_set(plan), old, net,
-                                                           upgrade=opts.upgrade and not opts.upgrade_names,
-                                                           progress=progress)
+        rpms, debs, indexes, repo_keys, pkg_inputs = resolve_packages(loaded.manifest, package_set(plan), old, net,
+                                                                      upgrade=opts.upgrade and not opts.upgrade_names,
+                                                                      progress=progress)
         from airlock.resolvers.python import resolve_python
 
         wheels, py_input = resolve_python(loaded.manifest, plan.python_version, plan.python_requirements, old, net,
@@ -154,6 +154,7 @@ def resolve(loaded: LoadedManifest, old: Lock | None, opts: ResolveOptions,
         rpm=rpms,
         deb=debs,
         deb_index=indexes,
+        repo_key=repo_keys,
         wheel=wheels,
         packages_inputs=pkg_inputs,
         bootstrap=boot.pin if boot else None,

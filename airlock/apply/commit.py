@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from airlock.apply.repos import build_rpm_repodata
+from airlock.apply.signing import is_private
 from airlock.apply.swap import clone, inside, is_leftover_temp, link_or_copy
 from airlock.bundle.model import BundleIndex
 from airlock.bundle.tarstream import iter_members, open_bundle
@@ -143,5 +144,5 @@ def write_file(path: Path, data: bytes) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     with os.fdopen(fd, "wb") as f:
         f.write(data)
-    os.chmod(tmp, 0o644)
+    os.chmod(tmp, 0o600 if is_private(path) else 0o644)  # the site's signing key: owner only
     os.replace(tmp, path)

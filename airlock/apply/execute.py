@@ -27,11 +27,13 @@ from airlock.apply.pypi import index_files, pip_conf, wheel_links
 from airlock.apply.repos import (
     build_rpm_repodata,
     deb_indexes,
+    key_links,
     node_repo_files,
     offline_repo_vars,
     package_links,
     rpm_repo_dirs,
 )
+from airlock.apply.signing import signed_site
 from airlock.apply.site import file_links, node_files
 from airlock.apply.swap import (
     check_dest,
@@ -186,7 +188,8 @@ def _apply(bundle: Path, opts: ApplyOptions, dest: Path, site: Site, staging: Pa
     blobs_at = {**{p.name: p for p in (store.iterdir() if store.is_dir() else [])},
                 **{p.name: p for p in (staging / "blobs").iterdir()}}
     outputs.update(deb_indexes(v.lock, list(m.arch), _BlobView(blobs_at)))
-    links = {**file_links(v.lock), **package_links(v.lock, list(m.arch)), **wheel_links(v.lock)}
+    outputs.update(signed_site(v.lock, dest, outputs))
+    links = {**file_links(v.lock), **package_links(v.lock, list(m.arch)), **wheel_links(v.lock), **key_links(v.lock)}
     repo_dirs = rpm_repo_dirs(v.lock, list(m.arch))
     for rel in [*outputs, *links, *repo_dirs, tree_dir.name]:
         inside(dest, rel)  # defence in depth: the lock model validates names; this checks the result

@@ -88,7 +88,11 @@ the CRI-O/podman registries file and, when airlock.yaml sets `ntp:`, `chrony.con
 The files they install:
 
 - Package repositories (`/etc/yum.repos.d/` or `/etc/apt/sources.list.d/`):
-{repos}- `node/pip.conf` (`/etc/pip.conf`): pip's index is the site's `{base}/pypi/simple/`.
+{repos}- Signing keys (`node/keys/`): for dnf the distributions' own keys (`/etc/pki/rpm-gpg/`, the repo file has
+  `gpgcheck=1`); for apt the site's key `airlock-site.gpg` (`/etc/apt/keyrings/`, the source's `signed-by=`):
+  `airlock apply` signs the site's Release files with it.
+- `node/ca.crt`, when the site is served over TLS with a CA airlock made: into the OS trust store.
+- `node/pip.conf` (`/etc/pip.conf`): pip's index is the site's `{base}/pypi/simple/`.
 - `node/containerd/certs.d/*/hosts.toml` (`/etc/containerd/certs.d/`): the site, and every upstream registry
   mirrored through it. containerd reads them only with `config_path = "/etc/containerd/certs.d"`: in
   containerd 2.x (Kubespray 2.30 and later install it) under

@@ -86,10 +86,14 @@ def _interpreter(manifest: Manifest, host: AdminHost, net: Net, out: BootstrapLo
         out.rpm = list(compute_missing_sha256(net, manifest.mirrors, found))
     else:
         from airlock.resolvers.debs import DebRequest, resolve_debs
+        from airlock.resolvers.keys import fetch_key
 
+        # The Release files are verified against the repositories' keys as for the nodes' packages.
+        keys = {r.name: fetch_key(net, manifest.mirrors, host.os, r.name, r.gpgkey)[1] for r in repos
+                if r.gpgkey is not None and r.gpgcheck}
         debs, indexes = resolve_debs(net, manifest.mirrors, DebRequest(host.os, host.arch,
                                                                        tuple(host.interpreter_packages), repos,
-                                                                       manifest.weak_deps))
+                                                                       manifest.weak_deps, keys=keys))
         out.deb, out.deb_index = list(debs), list(indexes)
 
 

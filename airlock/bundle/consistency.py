@@ -54,6 +54,8 @@ def _expected(lock: Lock, manifests: dict[str, bytes], where: str) -> dict[str, 
     for i in lock.deb_index:
         add(i.digest, "deb-index", f"deb-index:{i.os}:{i.arch}:{i.repo}", i.size,
             f"deb index {i.repo} ({i.os}, {i.arch})")
+    for k in lock.repo_key:
+        add(k.digest, "repo-key", f"repo-key:{k.os}:{k.repo}", k.size, f"signing key of repo {k.repo} ({k.os})")
     for img in lock.image:
         serves = f"image:{img.ref}"
         if img.target != "platform":

@@ -17,7 +17,7 @@ from airlock.digest import Digest
 
 BUNDLE_FORMAT: Final = 1
 Kind = Literal["lock", "manifest", "sbom", "layout", "kubespray", "file", "image-index", "image-manifest", "image-config",
-               "image-layer", "rpm", "deb", "deb-index", "wheel", "bootstrap"]
+               "image-layer", "rpm", "deb", "deb-index", "repo-key", "wheel", "bootstrap"]
 
 # Every non-blob file a bundle may hold, with the only kind it may be listed as.
 META: dict[str, str] = {"airlock.lock": "lock", "airlock.yaml": "manifest", "sbom.cdx.json": "sbom",

@@ -158,6 +158,17 @@ class DebIndexPin(_Strict, _Hashed):
     size: Size
 
 
+class RepoKeyPin(_Strict, _Hashed):
+    """A repository's signing key (OpenPGP, as the distribution publishes it): deb Release files were verified
+    against it at resolve; rpm nodes check every package with it. Carried in the bundle like every blob."""
+
+    os: SafeName
+    repo: SafeName
+    url: str
+    sha256: str = Field(pattern=_HEX64)
+    size: Size
+
+
 class WheelPin(_Strict, _Hashed):
     """A Python distribution for the admin host's Kubespray venv (PEP 751-style fields)."""
 
@@ -213,6 +224,7 @@ class Lock(_Strict):
     rpm: list[RpmPin] = Field(default_factory=list)
     deb: list[DebPin] = Field(default_factory=list)
     deb_index: list[DebIndexPin] = Field(default_factory=list)
+    repo_key: list[RepoKeyPin] = Field(default_factory=list)
     wheel: list[WheelPin] = Field(default_factory=list)
     bootstrap: BootstrapPin | None = None
     bootstrap_wheel: list[WheelPin] = Field(default_factory=list)

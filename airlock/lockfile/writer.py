@@ -66,6 +66,7 @@ def canonical(lock: Lock) -> Lock:
     wheels = sorted(lock.wheel, key=lambda w: (w.name, w.version, w.filename))
     return lock.model_copy(update={"file": files, "image": images, "rpm": rpms, "deb": debs,
                                    "deb_index": indexes, "wheel": wheels,
+                                   "repo_key": sorted(lock.repo_key, key=lambda k: (k.os, k.repo, k.url)),
                                    "bootstrap_wheel": sorted(lock.bootstrap_wheel,
                                                              key=lambda w: (w.name, w.version, w.filename)),
                                    "bootstrap_rpm": sorted(lock.bootstrap_rpm, key=lambda r: (
@@ -90,7 +91,7 @@ def dumps(lock: Lock, *, manifest: str = "airlock.yaml") -> str:
         out.append("\n" + _table("image", i, array=True))
     if data["bootstrap"]:
         out.append("\n" + _table("bootstrap", data["bootstrap"]))
-    for kind in ("rpm", "deb", "deb_index", "wheel", "bootstrap_wheel", "bootstrap_rpm", "bootstrap_deb",
+    for kind in ("rpm", "deb", "deb_index", "repo_key", "wheel", "bootstrap_wheel", "bootstrap_rpm", "bootstrap_deb",
                  "bootstrap_deb_index"):
         for entry in data[kind]:
             out.append("\n" + _table(kind, entry, array=True))

@@ -11,7 +11,7 @@ import re
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from airlock.names import SafeName, check_rel_path, has_credentials
 from airlock.net.reference import check_image_ref
@@ -101,11 +101,46 @@ class RepoSpec(_Strict):
     url: str
     suite: str | None = None
     components: list[str] = Field(default_factory=list)
+    # The distribution's signing key (armored or binary OpenPGP), pinned in the lock by sha256: deb Release
+    # files are verified against it at resolve, rpm nodes check packages with it (gpgcheck=1).
+    gpgkey: str | None = None
+    # false: the repository is not signed; its packages are taken unverified (nodes get gpgcheck=0).
+    gpgcheck: bool = True
 
     @field_validator("url")
     @classmethod
     def _http(cls, v: str) -> str:
         return _http_url(v)
+
+    @field_validator("gpgkey")
+    @classmethod
+    def _key_url(cls, v: str | None) -> str | None:
+        return v if v is None else _http_url(v)
+
+
+class BaseSpec(_Strict):
+    """The system nodes already carry before the site's packages go on: usually the OS's minimal install of
+    an older point release. The lock then also holds the updates of these packages the set drags in.
+    ``base: {rocky-9: "9.4"}`` is ``{release: "9.4"}``: that release's repositories (the distribution's vault,
+    manifests/packages.yaml) and its minimal install (the ``core`` group of their comps)."""
+
+    release: str | None = Field(default=None, pattern=r"^\d+\.\d+$")
+    repos: list[RepoSpec] = Field(default_factory=list, description="the release's repositories (metadata only)")
+    packages: list[str] = Field(default_factory=list, description="the packages installed on the nodes")
+
+    @model_validator(mode="after")
+    def _some_repos(self) -> BaseSpec:
+        if self.release is None and not self.repos:
+            raise ValueError('give the point release ("9.4") or repos: (and packages:)')
+        return self
+
+    @field_validator("packages")
+    @classmethod
+    def _names(cls, v: list[str]) -> list[str]:
+        for name in v:
+            if not re.match(r"^[A-Za-z0-9][A-Za-z0-9+._~:-]*$", name):
+                raise ValueError(f"{name!r} is not a package name")
+        return sorted(set(v))
 
 
 class PythonSpec(_Strict):
@@ -170,6 +205,7 @@ class Manifest(_Strict):
     files: list[ExtraFile] = Field(default_factory=list)
     packages: list[str] = Field(default_factory=list)
     repos: dict[str, list[RepoSpec]] = Field(default_factory=dict)
+    base: dict[str, BaseSpec] = Field(default_factory=dict)
     weak_deps: bool = False
     python: PythonSpec = Field(default_factory=PythonSpec)
     mirrors: dict[str, str] = Field(default_factory=dict)
@@ -215,8 +251,27 @@ class Manifest(_Strict):
     @field_validator("repos")
     @classmethod
     def _repo_oses(cls, v: dict[str, list[RepoSpec]]) -> dict[str, list[RepoSpec]]:
-        for o in v:
+        for o, specs in v.items():
             _one_of(o, list(targets().os), "os in repos")
+            for spec in specs:
+                if spec.gpgcheck and spec.gpgkey is None:
+                    # The distributions sign their repositories: unsigned must be a visible choice.
+                    raise ValueError(f"repository {spec.name!r} of {o} has no gpgkey: add `gpgkey: URL` (the "
+                                     "distribution's signing key), or `gpgcheck: false` to take it unsigned")
+        return v
+
+    @field_validator("base", mode="before")
+    @classmethod
+    def _base_release(cls, v: Any) -> Any:
+        if isinstance(v, dict):  # base: {rocky-9: "9.4"} is base: {rocky-9: {release: "9.4"}}
+            return {k: {"release": r} if isinstance(r, str) else r for k, r in v.items()}
+        return v
+
+    @field_validator("base")
+    @classmethod
+    def _base_oses(cls, v: dict[str, BaseSpec]) -> dict[str, BaseSpec]:
+        for o in v:
+            _one_of(o, list(targets().os), "os in base")
         return v
 
     @field_validator("container_manager")

@@ -13,15 +13,17 @@ import gzip
 import lzma
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from airlock.lockfile.model import DebIndexPin, DebPin, upstream_pin
 from airlock.manifest.model import RepoSpec
 from airlock.net.http import Net
+from airlock.net.mirrors import rewrite_url
 from airlock.resolvers.aptchoice import AptChoice
 from airlock.resolvers.debversion import ranks
+from airlock.resolvers.keys import verified_release
 from airlock.resolvers.repometa import MetadataError, get_index, get_verified
 from airlock.resolvers.solving import NOT_FOUND_HINT, UnsatisfiableError, solve
 
@@ -38,6 +40,9 @@ class DebRequest:
     # The node's base system: these packages resolved (as apt would) from these repositories are installed.
     base_repos: tuple[RepoSpec, ...] = ()
     base_packages: tuple[str, ...] = ()
+    # repo name -> its pinned signing key: that repo's Release must carry a good signature by it.
+    keys: Mapping[str, bytes] = field(default_factory=dict)
+    base_keys: Mapping[str, bytes] = field(default_factory=dict)
 
 
 def parse_stanzas(text: str) -> Iterator[dict[str, str]]:
@@ -89,12 +94,35 @@ def decompress(path: Path) -> str:
     return raw.decode("utf-8", "replace")
 
 
-def _indexes(net: Net, mirrors: Mapping[str, str], spec: RepoSpec, arch: str, what: str
+def _optional(net: Net, mirrors: Mapping[str, str], url: str, what: str) -> bytes | None:
+    """A file the repository may lack (404/410: None); any other failure is an error."""
+    resp = net.request("GET", rewrite_url(url, mirrors), what=what)
+    if resp.status_code in (404, 410):
+        return None
+    if resp.status_code != 200:
+        raise MetadataError(f"{what}: {url} answered HTTP {resp.status_code}",
+                            hint="check the repository URL (repos: in airlock.yaml) and mirrors")
+    return bytes(resp.content)
+
+
+def release_of(net: Net, mirrors: Mapping[str, str], spec: RepoSpec, dist: str, key: bytes | None, what: str) -> bytes:
+    """The repository's Release; with a key, only its signed text (InRelease, else Release + Release.gpg)."""
+    if key is None:
+        return get_index(net, mirrors, f"{dist}/Release", what)
+    inrelease = _optional(net, mirrors, f"{dist}/InRelease", what)
+    if inrelease is not None:
+        return verified_release(key, spec.name, f"{dist}/InRelease", inrelease=inrelease)
+    release = get_index(net, mirrors, f"{dist}/Release", what)
+    signature = _optional(net, mirrors, f"{dist}/Release.gpg", what)
+    return verified_release(key, spec.name, f"{dist}/Release", release=release, signature=signature)
+
+
+def _indexes(net: Net, mirrors: Mapping[str, str], spec: RepoSpec, arch: str, what: str, key: bytes | None = None
              ) -> list[tuple[str, str, int, Path]]:
     """(url, sha256, size, local file) of each verified Packages index of a repository."""
     base = spec.url.rstrip("/")
     dist = f"{base}/dists/{spec.suite}" if spec.suite else base
-    release = get_index(net, mirrors, f"{dist}/Release", f"{what}, repo {spec.name}")
+    release = release_of(net, mirrors, spec, dist, key, f"{what}, repo {spec.name}")
     listed = _release_index(release)
     out = []
     for comp in spec.components or [""]:
@@ -163,11 +191,12 @@ class _Deps:
         return dep
 
 
-def _stanzas(net: Net, mirrors: Mapping[str, str], req: DebRequest, repos: tuple[RepoSpec, ...], what: str
+def _stanzas(net: Net, mirrors: Mapping[str, str], req: DebRequest, repos: tuple[RepoSpec, ...], what: str,
+             keys: Mapping[str, bytes]
              ) -> tuple[list[tuple[RepoSpec, dict[str, str]]], list[DebIndexPin]]:
     stanzas, index_pins = [], []
     for spec in repos:
-        for url, sha, size, path in _indexes(net, mirrors, spec, req.arch, what):
+        for url, sha, size, path in _indexes(net, mirrors, spec, req.arch, what, keys.get(spec.name)):
             index_pins.append(upstream_pin(DebIndexPin, f"{what}, repo {spec.name}", os=req.os, arch=req.arch,
                                            repo=spec.name, url=url, sha256=sha, size=size))
             stanzas += [(spec, f) for f in parse_stanzas(decompress(path))
@@ -182,8 +211,8 @@ _KEYS = ("Provides",) + tuple(k for k, _ in _KINDS)
 
 def resolve_debs(net: Net, mirrors: Mapping[str, str], req: DebRequest) -> tuple[list[DebPin], list[DebIndexPin]]:
     what = f"deb packages for {req.os} ({req.arch})"
-    stanzas, index_pins = _stanzas(net, mirrors, req, req.repos, what)
-    base_stanzas = _stanzas(net, mirrors, req, req.base_repos, what)[0] if req.base_packages else []
+    stanzas, index_pins = _stanzas(net, mirrors, req, req.repos, what, req.keys)
+    base_stanzas = _stanzas(net, mirrors, req, req.base_repos, what, req.base_keys)[0] if req.base_packages else []
     pins = []
     for repo_name, f, base in closure(req, stanzas, what, base_stanzas):
         declared = str(f.get("Size", "0"))

@@ -67,7 +67,11 @@ def _open(path: Path) -> bytes:
     if raw[:6] == b"\xfd7zXZ\x00":
         return lzma.decompress(raw)
     if raw[:4] == b"\x28\xb5\x2f\xfd":
-        import zstandard  # type: ignore[import-not-found]  # only for zstd metadata (EL10)
+        try:
+            import zstandard  # type: ignore[import-not-found]  # only for zstd metadata (EL10)
+        except ImportError:
+            raise MetadataError(f"{path.name}: repository metadata compressed with zstd needs the zstandard module",
+                                hint="pip install zstandard (in airlock's environment)") from None
 
         return zstandard.ZstdDecompressor().decompress(raw, max_output_size=1 << 31)
     return raw
@@ -188,6 +192,33 @@ def on_base(pool: Any, req: RpmRequest, current: list[int], locks: list[Any], wh
     pool.createwhatprovides()
     jobs, _ = dnf_jobs(pool, req.packages, what)
     return solve(pool, locks + jobs, weak_deps=req.weak_deps, what=f"{what}, on the base system", hint=hint)
+
+
+def minimal_install(net: Net, mirrors: Mapping[str, str], specs: tuple[RepoSpec, ...], what: str,
+                    group: str = "core") -> list[str]:
+    """The packages of a minimal install from these repositories: the mandatory and default packages of the
+    comps ``core`` group (what the installer's minimal environment installs)."""
+    names: set[str] = set()
+    for spec in specs:
+        md = _repomd(net, mirrors, spec, f"{what}, repo {spec.name}")
+        kind = next((k for k in ("group_gz", "group_xz", "group") if k in md), None)
+        if kind is None:
+            continue
+        href, algo, digest = md[kind]
+        path = get_verified(net, mirrors, spec.url.rstrip("/") + "/" + href, algo, digest,
+                            f"{what}, repo {spec.name} comps")
+        try:
+            root = ET.fromstring(_open(path))
+        except ET.ParseError as exc:
+            raise MetadataError(f"{what}: the comps of repo {spec.name} is not XML ({exc})") from None
+        for g in root.iter("group"):
+            if (g.findtext("id") or "").strip() == group:
+                names.update((r.text or "").strip() for r in g.iter("packagereq")
+                             if r.get("type", "mandatory") in ("mandatory", "default") and (r.text or "").strip())
+    if not names:
+        raise MetadataError(f"{what}: the base repositories have no comps group {group!r} (the minimal install)",
+                            hint="list the nodes' packages in base.<os>.packages")
+    return sorted(names)
 
 
 def _nevra(s: Any) -> str:

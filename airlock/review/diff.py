@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from airlock.lockfile import Lock
-from airlock.lockfile.model import DebPin, RpmPin, WheelPin
+from airlock.lockfile.model import DebPin, RepoKeyPin, RpmPin, WheelPin
 
 _VERSION = re.compile(r"v?\d+(?:\.\d+)+(?:[-+~][0-9A-Za-z.]+)?")
 
@@ -69,6 +69,8 @@ def _entries(lock: Lock) -> dict[str, dict[tuple[str, ...], tuple[str, str, int,
         out["packages"][("rpm", r.os, r.name, r.arch)] = (evr, r.sha256, r.size, f"rpm {r.name}.{r.arch} ({r.os})")
     for d in lock.deb:
         out["packages"][("deb", d.os, d.name, d.arch)] = (d.version, d.sha256, d.size, f"deb {d.name}:{d.arch} ({d.os})")
+    for k in lock.repo_key:  # a rotated or swapped signing key must show in review
+        out["packages"][("repo-key", k.os, k.repo)] = (k.url, k.sha256, k.size, f"signing key of repo {k.repo} ({k.os})")
     for w in lock.wheel:
         key = (w.name, ",".join(w.platforms))
         out["wheels"][key] = (w.version, w.sha256, w.size, f"{w.name} [{', '.join(w.platforms)}]")
@@ -93,8 +95,8 @@ def _digests(lock: Lock) -> dict[str, int]:
     for i in lock.image:
         for p in i.platforms:
             sizes[p.digest] = p.size
-    pinned: list[RpmPin | DebPin | WheelPin] = [*lock.rpm, *lock.deb, *lock.wheel, *lock.bootstrap_wheel,
-                                                *lock.bootstrap_rpm, *lock.bootstrap_deb]
+    pinned: list[RpmPin | DebPin | WheelPin | RepoKeyPin] = [*lock.rpm, *lock.deb, *lock.wheel, *lock.bootstrap_wheel,
+                                                             *lock.bootstrap_rpm, *lock.bootstrap_deb, *lock.repo_key]
     for x in pinned:
         sizes[x.sha256] = x.size
     return sizes

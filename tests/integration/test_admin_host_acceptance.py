@@ -187,7 +187,7 @@ def test_deb_admin_host_installs_the_interpreter_packages_offline(world: World, 
     manifest = Manifest.model_validate({
         "kubespray": {"version": "2.30.0"}, "os": ["debian-12"], "admin": {"python": "3.12"},
         "repos": {"debian-12": [{"name": "fixture", "url": f"https://deb.fixture.example/{served.name}",
-                                 "suite": "stable", "components": ["main"]}]},
+                                 "suite": "stable", "components": ["main"], "gpgcheck": False}]},
         "mirrors": world.mirrors()})
     host = admin_host(manifest)
     assert host.interpreter_packages == ["python3.12"]

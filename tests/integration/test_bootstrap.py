@@ -122,7 +122,8 @@ def test_rpm_admin_host_gets_python_from_the_bundle(world: World, tmp_path: Path
     shutil.copytree(repo, served)
     manifest = Manifest.model_validate({
         "kubespray": {"version": "2.30.0"}, "os": ["rocky-9"], "admin": {},
-        "repos": {"rocky-9": [{"name": "fixture", "url": f"https://rpm.fixture.example/{served.name}/"}]},
+        "repos": {"rocky-9": [{"name": "fixture", "url": f"https://rpm.fixture.example/{served.name}/",
+                                          "gpgcheck": False}]},
         "mirrors": world.mirrors()})
     host = admin_host(manifest)
     assert host.interpreter_packages == ["python3.12"]

@@ -66,3 +66,25 @@ def test_default_repositories_give_what_apt_get_installs(tmp_path: Path) -> None
     apt = {(line.split()[1], line.split()[2].strip("(")) for line in res.stdout.splitlines()
            if line.startswith("Inst ")}
     assert apt == locked, sorted(apt ^ locked)
+
+
+BOOKWORM_KEYS = Path("/usr/share/keyrings/debian-archive-bookworm-automatic.gpg")  # = archive-key-12.asc
+SECURITY_KEYS = Path("/usr/share/keyrings/debian-archive-bookworm-security-automatic.gpg")
+
+
+@pytest.mark.skipif(not (BOOKWORM_KEYS.is_file() and SECURITY_KEYS.is_file()),
+                    reason="debian-archive-keyring is not installed")
+def test_real_release_files_verify_against_debians_keys() -> None:
+    """The real bookworm InRelease files carry several signatures (keys of bullseye and bookworm); the one by
+    the pinned key counts. The security archive's key does not sign the main archive: refused."""
+    from airlock.resolvers.keys import SignatureError
+
+    main = RepoSpec(name="main", url="https://deb.debian.org/debian", suite="bookworm", components=["main"])
+    security = RepoSpec(name="security", url="https://security.debian.org/debian-security",
+                        suite="bookworm-security", components=["main"])
+    keys = {"main": BOOKWORM_KEYS.read_bytes(), "security": SECURITY_KEYS.read_bytes()}
+    pins, indexes = resolve_debs(Net(), {}, DebRequest("debian-12", "amd64", ("socat",), (main, security), keys=keys))
+    assert any(p.name == "socat" for p in pins) and {i.repo for i in indexes} == {"main", "security"}
+    with pytest.raises(SignatureError, match="repo main: .* not signed by the pinned key"):
+        resolve_debs(Net(), {}, DebRequest("debian-12", "amd64", ("socat",), (main,),
+                                           keys={"main": SECURITY_KEYS.read_bytes()}))

@@ -167,7 +167,8 @@ def test_playbook_and_setup_sh_agree_on_a_debian_root(served: tuple[Path, str], 
     site, url = served
     node = download_node(site, url, tmp_path / "dl")
     (node / "apt").mkdir()
-    (node / "apt/airlock-debian-12.list").write_text(f"deb [trusted=yes] {url}/debs/debian-12/$(ARCH) ./\n")
+    (node / "apt/airlock-debian-12.list").write_text(
+        f"deb [signed-by=/etc/apt/keyrings/airlock-site.gpg] {url}/debs/debian-12/$(ARCH) ./\n")
     by_script = fake_debian(tmp_path / "by-script")
     subprocess.run(["sh", str(node / "setup.sh")], env={"PATH": os.environ["PATH"], "ROOT": str(by_script)},
                    check=True, capture_output=True)

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from airlock.lockfile import read_lock
+from tests.world.aptroot import apt_get, prepare
 from tests.world.pipeline import served_site
 from tests.world.world import World
 
@@ -73,19 +74,13 @@ def test_apt_get_downloads_from_the_site_alone(site: tuple[Path, int, Path], tmp
     names = sorted({d.name for d in lock.deb if d.os == "debian-12"})
     for arch in ("amd64", "arm64"):
         root = tmp_path / arch
-        for d in ("etc/apt/sources.list.d", "etc/apt/apt.conf.d", "etc/apt/preferences.d", "var/lib/apt/lists/partial",
-                  "var/cache/apt/archives/partial", "var/lib/dpkg"):
-            (root / d).mkdir(parents=True, exist_ok=True)
-        (root / "var/lib/dpkg/status").write_text("")
+        prepare(root)
         (root / "etc/apt/sources.list").write_bytes((site_dir / "node/apt/airlock-debian-12.list").read_bytes())
-        opts = ["-o", f"Dir={root}", "-o", f"Dir::State::status={root}/var/lib/dpkg/status",
-                "-o", f"APT::Architecture={arch}", "-o", "APT::Architectures::=", "-o", "Debug::NoLocking=1",
-                "-o", "APT::Install-Recommends=false", "-o", f"Dir::Etc::trusted={root}/etc/apt/trusted.gpg",
-                "-o", f"Dir::Etc::trustedparts={root}/etc/apt/trusted.gpg.d"]
-        upd = subprocess.run(["apt-get", *opts, "update"], capture_output=True, text=True)
-        assert upd.returncode == 0, upd.stdout + upd.stderr
-        res = subprocess.run(["apt-get", *opts, "install", "-y", "--download-only", *names],
-                             capture_output=True, text=True)
+        # signed-by= the site's key only (apply signed the site's Release with it); no [trusted=yes]
+        (root / "etc/apt/keyrings/airlock-site.gpg").write_bytes((site_dir / "node/keys/airlock-site.gpg").read_bytes())
+        upd = apt_get(root, "update", arch=arch)
+        assert upd.returncode == 0 and "NO_PUBKEY" not in upd.stderr, upd.stdout + upd.stderr
+        res = apt_get(root, "install", "-y", "--download-only", *names, arch=arch)
         assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
         got = {p.name for p in (root / "var/cache/apt/archives").glob("*.deb")}
         want = {d.url.rsplit("/", 1)[-1] for d in lock.deb if d.os == "debian-12" and d.arch in (arch, "all")}

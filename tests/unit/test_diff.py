@@ -54,3 +54,16 @@ def test_bumps_additions_removals_and_sizes() -> None:
 def test_equal() -> None:
     a = lock({"pause": ("registry.k8s.io/pause:3.10", D1)}, {})
     assert diff_locks(a, a).equal and render.summary(diff_locks(a, a)) == "no changes"
+
+
+def test_a_swapped_repository_signing_key_is_reported_as_changed_content() -> None:
+    from airlock.lockfile.model import RepoKeyPin
+
+    def with_key(sha: str) -> Lock:
+        return lock({}, {}).model_copy(update={"repo_key": [
+            RepoKeyPin(os="debian-12", repo="main", url="https://k/archive-key-12.asc", sha256=sha, size=9)]})
+
+    d = diff_locks(with_key("1" * 64), with_key("2" * 64))
+    assert [c.name for c in d.moved] == ["signing key of repo main (debian-12)"]
+    assert "CHANGED CONTENT" in render.text(d, "old", "new")
+    assert diff_locks(with_key("1" * 64), with_key("1" * 64)).equal

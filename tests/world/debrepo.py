@@ -10,6 +10,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.world.signing import ThrowawayKey
+
 ARCHES = ("amd64", "arm64")
 
 
@@ -58,8 +60,10 @@ def _build(pool: Path, d: Deb, arch: str) -> None:
                    env={**os.environ, "SOURCE_DATE_EPOCH": "1700000000"})
 
 
-def build_repo(root: Path, debs: tuple[Deb, ...] | list[Deb], suite: str = "stable") -> Path:
-    """A dists-style repo at root/repo: pool/*.deb, dists/<suite>/main/binary-<arch>/Packages.xz."""
+def build_repo(root: Path, debs: tuple[Deb, ...] | list[Deb], suite: str = "stable",
+               signer: ThrowawayKey | None = None) -> Path:
+    """A dists-style repo at root/repo: pool/*.deb, dists/<suite>/main/binary-<arch>/Packages.xz; with
+    ``signer``, dists/<suite>/InRelease is the Release clearsigned and the public key is ``repo/archive-key.asc``."""
     repo = root / "repo"
     pool = repo / "pool" / "main"
     pool.mkdir(parents=True, exist_ok=True)
@@ -81,6 +85,9 @@ def build_repo(root: Path, debs: tuple[Deb, ...] | list[Deb], suite: str = "stab
     release = [f"Suite: {suite}", f"Codename: {suite}", "Components: main", f"Architectures: {' '.join(ARCHES)}",
                "SHA256:", *sums]
     (repo / "dists" / suite / "Release").write_text("\n".join(release) + "\n")
+    if signer is not None:
+        (repo / "dists" / suite / "InRelease").write_bytes(signer.clearsign((repo / "dists" / suite / "Release").read_bytes()))
+        (repo / "archive-key.asc").write_bytes(signer.public_armored())
     return repo
 
 

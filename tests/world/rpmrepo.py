@@ -15,6 +15,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.world.signing import ThrowawayKey
+
 ARCHES = ("x86_64", "aarch64")
 
 
@@ -65,8 +67,9 @@ def _spec(version: str, pkgs: list[Pkg]) -> str:
     return "\n".join(lines + install) + "\n"
 
 
-def build_repo(root: Path, pkgs: tuple[Pkg, ...] | list[Pkg]) -> Path:
-    """Build every package for both arches (noarch once) and return the repo dir (with repodata)."""
+def build_repo(root: Path, pkgs: tuple[Pkg, ...] | list[Pkg], signer: ThrowawayKey | None = None) -> Path:
+    """Build every package for both arches (noarch once) and return the repo dir (with repodata); with
+    ``signer``, every package is signed by rpmsign and the public key is ``repo/RPM-GPG-KEY-fixture``."""
     top, repo = root / "rpmbuild", root / "repo"
     root.mkdir(parents=True, exist_ok=True)
     by_version: dict[str, list[Pkg]] = defaultdict(list)
@@ -86,6 +89,9 @@ def build_repo(root: Path, pkgs: tuple[Pkg, ...] | list[Pkg]) -> Path:
     repo.mkdir(parents=True, exist_ok=True)
     for rpm in (top / "RPMS").rglob("*.rpm"):
         shutil.copy2(rpm, repo / rpm.name)
+    if signer is not None:
+        signer.rpmsign(sorted(repo.glob("*.rpm")))
+        (repo / "RPM-GPG-KEY-fixture").write_bytes(signer.public_armored())
     createrepo = shutil.which("createrepo_c")
     assert createrepo, "createrepo_c is not installed"
     subprocess.run([createrepo, "--general-compress-type", "gz", str(repo)], check=True, capture_output=True)

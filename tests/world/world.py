@@ -142,10 +142,11 @@ class World:
         lines = ["repos:"]
         for os_name, fam in self.PACKAGE_OSES.items():
             if fam == "rpm":
-                lines.append(f'  {os_name}: [{{name: fixture, url: "https://rpm.fixture.example/{os_name}/"}}]')
+                lines.append(f'  {os_name}: [{{name: fixture, url: "https://rpm.fixture.example/{os_name}/", '
+                             'gpgcheck: false}]')
             else:
                 lines.append(f'  {os_name}: [{{name: fixture, url: "https://deb.fixture.example/{os_name}", '
-                             f'suite: stable, components: [main]}}]')
+                             'suite: stable, components: [main], gpgcheck: false}]')
         return "\n".join(lines)
 
     def _add_file(self, url: str, checksum: str | None) -> None:
