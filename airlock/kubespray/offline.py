@@ -18,15 +18,18 @@ index (``pyrepo_index``), its registry for the node's runtime (containerd, CRI-O
 from __future__ import annotations
 
 import re
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
 from airlock.errors import AirlockError, KubesprayError
 from airlock.kubespray.context import Target, make_evaluator
 from airlock.kubespray.downloads import select_downloads
 from airlock.kubespray.evaluator import Evaluator
+from airlock.kubespray.inputs import NTP_PLAN_VARS
 from airlock.kubespray.tree import DOWNLOAD_ROLES, KubesprayTree
-from airlock.lockfile import Lock
+
+if TYPE_CHECKING:  # only annotations here: importing the lock models costs `airlock plan` ~40 ms
+    from airlock.lockfile import Lock
 
 _ORIGIN = re.compile(r"^https?://[^/{}\s]+$")
 _HOST = re.compile(r"^[a-z0-9-]+(\.[a-z0-9-]+)+(:\d+)?$")
@@ -135,11 +138,6 @@ def runtime_vars(tree: KubesprayTree, site: SiteAddress, container_manager: str,
         out["docker_insecure_registries"] = [host] if site.registry_plain else []
         out["docker_registry_mirrors"] = []
     return out
-
-
-# What ``ntp:`` means to Kubespray already at plan time: the preinstall role installs ``ntp_package``
-# when ``ntp_enabled`` (system_packages' rule), and airlock's node/chrony.conf is chrony's on every OS.
-NTP_PLAN_VARS: dict[str, Any] = {"ntp_enabled": True, "ntp_package": "chrony"}
 
 
 def ntp_vars(tree: KubesprayTree, servers: list[str]) -> dict[str, Any]:
