@@ -87,6 +87,24 @@ def offline_variables(tree: KubesprayTree, lock: Lock, user_vars: dict[str, Any]
     return dict(sorted(offline.items()))
 
 
+def site_variables(tree: KubesprayTree, lock: Lock, user_vars: dict[str, Any], arches: list[str],
+                   oses: list[str | None], site: SiteAddress, *, ntp_servers: list[str]) -> dict[str, Any]:
+    """Everything offline.yml sets, sorted: the downloads (proven complete by :func:`offline_variables`),
+    the package repositories, the Python index when the lock has wheels, and NTP when ``ntp_servers``."""
+    out = offline_variables(tree, lock, user_vars, arches, oses, site)
+    out.update(repo_vars(lock, site))
+    if lock.wheel:  # for tools that pip-install on nodes; Kubespray's own venv uses node/pip.conf
+        out.update(pypi_vars(site))
+    out.update(ntp_vars(tree, ntp_servers))
+    return dict(sorted(out.items()))
+
+
+def node_registries(tree: KubesprayTree, lock: Lock, site: SiteAddress) -> list[dict[str, Any]]:
+    """The registry entries a node not installed by Kubespray gets (CRI-O/podman): what Kubespray's
+    CRI-O role would be given, each ``{prefix, location, insecure, blocked, mirrors: [{location, insecure}]}``."""
+    return list(runtime_vars(tree, site, "crio", lock_upstreams(lock))["crio_registries"])
+
+
 def containerd_mirror_vars(site: SiteAddress) -> dict[str, Any]:
     host = site.registry.split("/", 1)[0]
     return {"containerd_registries_mirrors": [{
