@@ -64,8 +64,8 @@ def open_source(version: str, source: str, *, base_dir: Path, mirrors: Mapping[s
             raise KubesprayError(f"Kubespray source {path} does not exist",
                                  hint="set kubespray.source to a Kubespray directory, .tar.gz or URL")
     tree = KubesprayTree(root=root, version=version)
+    check_release(version, tree)  # first: a tree of another release is named as such, not as incomplete
     tree.check()
-    check_release(version, tree)
     return Source(tree, kind, origin)
 
 
