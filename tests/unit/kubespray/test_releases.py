@@ -133,3 +133,11 @@ def test_a_tree_that_is_not_kubespray_names_the_supported_range(tmp_path: Path) 
     code, out, err = plan_cli(write(tmp_path, "2.30.0", src))
     assert code == 2 and out == "" and "Traceback" not in err
     assert "lacks roles/kubespray_defaults/defaults/main" in err and "2.27.0 through" in err
+
+
+def test_the_seeded_fuzz_draws_every_release() -> None:
+    # tests/integration/test_oracle_fuzz.py (network: real ansible-core) must exercise all six releases
+    from tests.integration.test_oracle_fuzz import SEEDS, config
+
+    drawn = {config(seed)[0] for seed in SEEDS}
+    assert drawn == set(VERSIONS)
