@@ -21,7 +21,7 @@ import marshal
 import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from types import GeneratorType
+from types import CodeType, GeneratorType
 from typing import Any
 
 import jinja2
@@ -151,11 +151,12 @@ class PackedBytecodeCache(BytecodeCache):
 
     def load_bytecode(self, bucket: Bucket) -> None:
         entry = self._load().get(bucket.key)
-        if entry is None or entry[0] != bucket.checksum:
-            return
         try:
-            bucket.code = marshal.loads(entry[1])
-        except (EOFError, ValueError, TypeError):
+            if entry is not None and entry[0] == bucket.checksum:
+                code = marshal.loads(entry[1])
+                if isinstance(code, CodeType):
+                    bucket.code = code
+        except (EOFError, ValueError, TypeError, IndexError, KeyError):  # a damaged entry: compile again
             bucket.reset()
 
     def dump_bytecode(self, bucket: Bucket) -> None:

@@ -58,3 +58,18 @@ def test_an_unwritable_cache_is_not_an_error(tmp_path: Path) -> None:
     cache = PackedBytecodeCache(blocker / "sub" / "templates.marshal")  # parent is a file
     assert _render(_env(cache), "{{ 'ok' }}") == "ok"
     cache.save()
+
+
+def test_damaged_entries_are_compiled_again(tmp_path: Path) -> None:
+    import marshal
+
+    path = tmp_path / "templates.marshal"
+    cache = PackedBytecodeCache(path)
+    env = _env(cache)
+    assert _render(env, "{{ a * 2 }}", a=2) == 4
+    cache.save()
+    entries = marshal.loads(path.read_bytes())
+    (key,) = entries
+    for damaged in (5, (entries[key][0],), (entries[key][0], b"\x00"), (entries[key][0], marshal.dumps(7))):
+        path.write_bytes(marshal.dumps({key: damaged}))
+        assert _render(_env(PackedBytecodeCache(path)), "{{ a * 2 }}", a=21) == 42
