@@ -17,7 +17,8 @@ Columns, per release (medians over --runs after one cold run that fills airlock'
 - ``import`` / ``eval``: inside one byte-compiled process, the imports `airlock plan` makes, then
   loading the manifest + evaluating Kubespray + rendering the JSON;
 - ``ansible`` and ``ratio`` (ansible / warm): the peer, with --ansible.
-The load average is printed before and after: other work on the machine inflates wall times.
+The load average is printed before and after (other work on the machine inflates wall times), and
+the median wall time of a bare ``python -c pass`` (interpreter start-up: the floor under every run).
 """
 
 from __future__ import annotations
@@ -83,8 +84,9 @@ def main() -> None:
     from cases import VERSIONS
     from regen import release_dir, venvs_dir
 
+    bare = statistics.median(timed([sys.executable, "-c", "pass"], dict(os.environ)) for _ in range(args.runs))
     print(f"{load()}, {os.cpu_count()} cpus, {args.runs} runs; PYTHONDONTWRITEBYTECODE="
-          f"{os.environ.get('PYTHONDONTWRITEBYTECODE', '')!r}")
+          f"{os.environ.get('PYTHONDONTWRITEBYTECODE', '')!r}; bare python start-up {bare:.3f} s")
     print(f"{'release':8} {'cold s':>7} {'warm s':>7} {'max s':>6} {'cpu s':>6} {'src s':>6} "
           f"{'import s':>8} {'eval s':>7} {'ansible s':>9} {'ratio':>6}")
     warm_all: dict[str, float] = {}
