@@ -9,12 +9,12 @@ import yaml
 
 from airlock.errors import ManifestError
 from airlock.manifest.model import Manifest, RepoSpec
-from airlock.targets import data_dir, targets
+from airlock.targets import LOADER, data_dir, targets
 
 
 @functools.cache
 def package_data() -> dict[str, Any]:
-    return yaml.safe_load((data_dir() / "packages.yaml").read_text())
+    return yaml.load((data_dir() / "packages.yaml").read_text(), Loader=LOADER)  # libyaml: see targets.LOADER
 
 
 def family(os_name: str) -> str:

@@ -11,8 +11,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from airlock.errors import AirlockError
-from airlock.kubespray.inputs import KUBE_TABLES, addons, known_kube_versions, network_plugins, shorthand_vars
-from airlock.kubespray.offline import NTP_PLAN_VARS
+from airlock.kubespray.inputs import (
+    KUBE_TABLES,
+    NTP_PLAN_VARS,
+    addons,
+    known_kube_versions,
+    network_plugins,
+    shorthand_vars,
+)
 from airlock.kubespray.selection import downloads_for, packages_for
 from airlock.kubespray.source import Source, open_source
 from airlock.kubespray.tree import KubesprayTree

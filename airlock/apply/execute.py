@@ -22,14 +22,13 @@ from urllib.parse import urlsplit
 from airlock.apply.base import check_base
 from airlock.apply.commit import Space, build_site, peek_index, plan_changes, present, repodata_changes, sweep_temps
 from airlock.apply.node import node_setup_files, ntp_servers
-from airlock.apply.offline import Site, offline_variables, render
+from airlock.apply.offline import Site, render
 from airlock.apply.pypi import index_files, pip_conf, wheel_links
 from airlock.apply.repos import (
     build_rpm_repodata,
     deb_indexes,
     key_links,
     node_repo_files,
-    offline_repo_vars,
     package_links,
     rpm_repo_dirs,
 )
@@ -46,7 +45,7 @@ from airlock.apply.swap import (
 from airlock.bundle.tarstream import BundleError
 from airlock.bundle.verify import Verified, verify_bundle
 from airlock.errors import AirlockError, UsageError
-from airlock.kubespray.offline import lock_upstreams, ntp_vars, pypi_vars, runtime_vars
+from airlock.kubespray.offline import node_registries, site_variables
 from airlock.kubespray.tree import KubesprayTree
 from airlock.names import check_registry, has_credentials, redact
 from airlock.scratch import disk_full, is_no_space, locked, scratch_dir, sweep, test_hook
@@ -163,17 +162,12 @@ def _apply(bundle: Path, opts: ApplyOptions, dest: Path, site: Site, staging: Pa
     m = loaded.manifest
     from airlock.plan import inventory_vars
 
-    offline = offline_variables(tree, v.lock, inventory_vars(loaded, tree), list(m.arch),
-                                list(m.os) or [None], site)
-    offline = dict(sorted({**offline, **offline_repo_vars(v.lock, site)}.items()))
-    if v.lock.wheel:  # for tools that pip-install on nodes; Kubespray's own venv uses node/pip.conf
-        offline.update(pypi_vars(site))
     servers = ntp_servers(list(m.ntp), site)
-    offline = dict(sorted({**offline, **ntp_vars(tree, servers)}.items()))
+    offline = site_variables(tree, v.lock, inventory_vars(loaded, tree), list(m.arch), list(m.os) or [None], site,
+                             ntp_servers=servers)
     outputs = _outputs(v, loaded.path.read_bytes(), offline, site, dest)
     outputs.update(node_repo_files(v.lock, site))
-    crio = runtime_vars(tree, site, "crio", lock_upstreams(v.lock))["crio_registries"]  # for nodes without Kubespray
-    outputs.update(node_setup_files(crio, servers))
+    outputs.update(node_setup_files(node_registries(tree, v.lock, site), servers))  # nodes without Kubespray
     from airlock.apply.nginx import NGINX_CONF, nginx_conf
     from airlock.apply.service import serve_unit
     from airlock.apply.tls import site_tls_outputs

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import select
 import sys
@@ -11,8 +12,36 @@ import click
 from airlock import __version__
 from airlock.errors import AirlockError
 
+# Command -> the module under airlock/cli/ that defines it. A command's module is imported only when
+# that command runs (each module pulls in its own stack: `airlock plan` needs neither the HTTP client
+# nor the lock models). A name not listed here is looked for in every module in COMMAND_MODULES.
+COMMANDS = {
+    "apply": "apply", "serve": "apply", "requirements": "export",
+    "fetch": "fetch", "verify": "fetch", "inspect": "fetch",
+    "plan": "plan", "resolve": "resolve",
+    "diff": "review", "sbom": "review", "sign": "review", "textconv": "review",
+}
+COMMAND_MODULES = ("apply", "export", "fetch", "plan", "resolve", "review")
+
+
+def load_commands(*modules: str) -> None:
+    """Import command modules (each registers its commands on :data:`cli` when imported)."""
+    for module in modules or COMMAND_MODULES:
+        importlib.import_module(f"airlock.cli.{module}")
+
 
 class AirlockGroup(click.Group):
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands:
+            load_commands(*([COMMANDS[cmd_name]] if cmd_name in COMMANDS else []))
+        if cmd_name not in self.commands:
+            load_commands()  # a command this table does not know yet: its module registers it
+        return self.commands.get(cmd_name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        load_commands()  # `airlock --help` lists every command
+        return sorted(self.commands)
+
     def invoke(self, ctx: click.Context) -> object:
         try:
             return super().invoke(ctx)
@@ -66,8 +95,6 @@ def cli() -> None:
 
 
 def main() -> None:
-    from airlock.cli import apply, export, fetch, plan, resolve, review  # noqa: F401  (registers the commands)
-
     try:
         cli.main(prog_name="airlock", standalone_mode=True)
     except SystemExit as exc:

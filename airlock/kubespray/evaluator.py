@@ -7,7 +7,7 @@ and once per evaluator (facts are fixed per evaluator, so the cache is sound).
 
 from __future__ import annotations
 
-from collections import ChainMap
+import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -15,7 +15,7 @@ from jinja2 import Template, TemplateError, UndefinedError, nodes, pass_context
 from jinja2.nativetypes import NativeEnvironment
 
 from airlock.errors import EvaluationError
-from airlock.kubespray.jinja import AnsibleUndefined, escape_backslashes, is_template, make_environment
+from airlock.kubespray.jinja import AnsibleUndefined, is_template, make_environment
 
 _ENV: NativeEnvironment | None = None
 # Compiled templates, shared by all evaluators: the same Kubespray strings recur per arch and OS.
@@ -29,6 +29,10 @@ def environment() -> NativeEnvironment:
     return _ENV
 
 
+_SINGLE_NAME = re.compile(r"\{\{ *([A-Za-z_][A-Za-z0-9_]*) *\}\}")  # fullmatch
+_CONSTANTS = {"true", "false", "none", "True", "False", "None"}  # Jinja reads these as constants, not names
+
+
 class _Missing:
     pass
 
@@ -39,7 +43,11 @@ MISSING = _Missing()
 class Evaluator:
     def __init__(self, layers: list[Mapping[str, Any]], *, env_vars: Mapping[str, str] | None = None,
                  source: str = "Kubespray"):
-        self._raw = ChainMap(*reversed([dict(layer) for layer in layers]))
+        # One dict, later layers replacing earlier keys: what a ChainMap of the layers would answer
+        # (same keys, same order), without searching every layer on each of ~1500 lookups.
+        self._raw: dict[str, Any] = {}
+        for layer in layers:
+            self._raw.update(layer)
         self._cache: dict[str, Any] = {}
         self._stack: list[str] = []
         self._env_vars = dict(env_vars or {})
@@ -114,6 +122,11 @@ class Evaluator:
         """The variable name when ``raw`` is exactly ``"{{ name }}"``, else None."""
         if not isinstance(raw, str) or not is_template(raw):
             return None
+        plain = _SINGLE_NAME.fullmatch(raw)
+        if plain and plain.group(1) not in _CONSTANTS:  # the usual "{{ name }}", without building Jinja's lexer
+            return plain.group(1)
+        if not (raw.startswith("{{") and raw.endswith("}}")) or raw.count("{{") != 1:
+            return None  # text around or several expressions: more than one node
         try:
             body = self.env.parse(raw).body
         except TemplateError:
@@ -129,9 +142,8 @@ class Evaluator:
     def _render(self, text: str, local: Mapping[str, Any] | None = None) -> Any:
         try:
             tmpl = _TEMPLATES.get(text)
-            if tmpl is None:
-                source = escape_backslashes(self.env, text)
-                tmpl = _TEMPLATES[text] = self.env.get_template(self.env.loader.name_for(source))  # type: ignore[union-attr]
+            if tmpl is None:  # the loader applies Ansible's escaping when it compiles
+                tmpl = _TEMPLATES[text] = self.env.get_template(self.env.loader.name_for(text))  # type: ignore[union-attr]
             names = self._vars if local is None else _LazyVars(self, local)
             ctx = tmpl.new_context(names, shared=True)  # type: ignore[arg-type]
             return self.env.concat(tmpl.root_render_func(ctx))  # type: ignore[attr-defined]

@@ -14,6 +14,9 @@ SHORTHANDS = {"kube_version": "kube_version", "network_plugin": "kube_network_pl
               "container_manager": "container_manager"}
 # Checksum tables that must know kube_version for every arch (Kubespray fails otherwise).
 KUBE_TABLES = ("kubelet_checksums", "kubeadm_checksums", "kubectl_checksums")
+# What ``ntp:`` means to Kubespray already at plan time: the preinstall role installs ``ntp_package``
+# when ``ntp_enabled`` (system_packages' rule), and airlock's node/chrony.conf is chrony's on every OS.
+NTP_PLAN_VARS: dict[str, Any] = {"ntp_enabled": True, "ntp_package": "chrony"}
 # Network plugin roles that are not a choice for kube_network_plugin.
 _NOT_PLUGINS = {"calico_defaults", "multus"}  # shared defaults, and an add-on meta plugin
 

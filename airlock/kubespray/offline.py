@@ -18,16 +18,19 @@ index (``pyrepo_index``), its registry for the node's runtime (containerd, CRI-O
 from __future__ import annotations
 
 import re
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
 from airlock.errors import AirlockError, KubesprayError
 from airlock.kubespray.context import Target, make_evaluator
 from airlock.kubespray.downloads import select_downloads
 from airlock.kubespray.evaluator import Evaluator
+from airlock.kubespray.inputs import NTP_PLAN_VARS
 from airlock.kubespray.tree import DOWNLOAD_ROLES, KubesprayTree
-from airlock.lockfile import Lock
 from airlock.net.reference import parse_ref
+
+if TYPE_CHECKING:  # only annotations here: importing the lock models costs `airlock plan` ~40 ms
+    from airlock.lockfile import Lock
 
 _ORIGIN = re.compile(r"^https?://[^/{}\s]+$")
 _HOST = re.compile(r"^[a-z0-9-]+(\.[a-z0-9-]+)+(:\d+)?$")
@@ -85,6 +88,24 @@ def offline_variables(tree: KubesprayTree, lock: Lock, user_vars: dict[str, Any]
     return dict(sorted(offline.items()))
 
 
+def site_variables(tree: KubesprayTree, lock: Lock, user_vars: dict[str, Any], arches: list[str],
+                   oses: list[str | None], site: SiteAddress, *, ntp_servers: list[str]) -> dict[str, Any]:
+    """Everything offline.yml sets, sorted: the downloads (proven complete by :func:`offline_variables`),
+    the package repositories, the Python index when the lock has wheels, and NTP when ``ntp_servers``."""
+    out = offline_variables(tree, lock, user_vars, arches, oses, site)
+    out.update(repo_vars(lock, site))
+    if lock.wheel:  # for tools that pip-install on nodes; Kubespray's own venv uses node/pip.conf
+        out.update(pypi_vars(site))
+    out.update(ntp_vars(tree, ntp_servers))
+    return dict(sorted(out.items()))
+
+
+def node_registries(tree: KubesprayTree, lock: Lock, site: SiteAddress) -> list[dict[str, Any]]:
+    """The registry entries a node not installed by Kubespray gets (CRI-O/podman): what Kubespray's
+    CRI-O role would be given, each ``{prefix, location, insecure, blocked, mirrors: [{location, insecure}]}``."""
+    return list(runtime_vars(tree, site, "crio", lock_upstreams(lock))["crio_registries"])
+
+
 def containerd_mirror_vars(site: SiteAddress) -> dict[str, Any]:
     host = site.registry.split("/", 1)[0]
     return {"containerd_registries_mirrors": [{
@@ -136,11 +157,6 @@ def runtime_vars(tree: KubesprayTree, site: SiteAddress, container_manager: str,
         out["docker_insecure_registries"] = [host] if site.registry_plain else []
         out["docker_registry_mirrors"] = []
     return out
-
-
-# What ``ntp:`` means to Kubespray already at plan time: the preinstall role installs ``ntp_package``
-# when ``ntp_enabled`` (system_packages' rule), and airlock's node/chrony.conf is chrony's on every OS.
-NTP_PLAN_VARS: dict[str, Any] = {"ntp_enabled": True, "ntp_package": "chrony"}
 
 
 def ntp_vars(tree: KubesprayTree, servers: list[str]) -> dict[str, Any]:

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import re
 import sys
+from typing import TYPE_CHECKING
 
 from airlock.errors import KubesprayError
-from airlock.kubespray.tree import KubesprayTree
+
+if TYPE_CHECKING:  # tree.py names the supported range in its errors: no import cycle at run time
+    from airlock.kubespray.tree import KubesprayTree
 
 OLDEST = (2, 27, 0)
 # The newest release line airlock is tested on: master while it prepares 2.32.0.

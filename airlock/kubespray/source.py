@@ -18,7 +18,6 @@ from airlock.cache import cache_root
 from airlock.errors import KubesprayError, NetworkError
 from airlock.kubespray.releases import check_declared, check_release
 from airlock.kubespray.tree import KubesprayTree
-from airlock.net.mirrors import rewrite_url
 from airlock.scratch import fresh_dir, fresh_file
 
 _KEEP = ("roles/", "inventory/", "requirements.txt", "galaxy.yml")
@@ -65,8 +64,8 @@ def open_source(version: str, source: str, *, base_dir: Path, mirrors: Mapping[s
             raise KubesprayError(f"Kubespray source {path} does not exist",
                                  hint="set kubespray.source to a Kubespray directory, .tar.gz or URL")
     tree = KubesprayTree(root=root, version=version)
+    check_release(version, tree)  # first: a tree of another release is named as such, not as incomplete
     tree.check()
-    check_release(version, tree)
     return Source(tree, kind, origin)
 
 
@@ -97,7 +96,9 @@ def _download(url: str, mirrors: Mapping[str, str], transport: Any, net: Any = N
     target = _cached_download(url)
     if target.is_file():
         return target
+    # here, not at the top: planning from a local tree needs no HTTP stack
     from airlock.net.http import Net
+    from airlock.net.mirrors import rewrite_url
 
     request_url = rewrite_url(url, mirrors)
     what = f"Kubespray source {url}"

@@ -22,6 +22,7 @@ import yaml
 from airlock.bounded import check_yaml
 from airlock.cache import cache_root
 from airlock.errors import KubesprayError
+from airlock.kubespray.releases import SUPPORTED
 from airlock.scratch import fresh_file
 
 try:  # libyaml parses checksums.yml ~10x faster; same YAML 1.1 rules as Ansible's loader
@@ -55,7 +56,8 @@ class KubesprayTree:
         if missing:
             raise KubesprayError(
                 f"the Kubespray tree at {self.root} lacks {', '.join(missing)}",
-                hint=f"point kubespray.source at a Kubespray {self.version} source tree or tarball")
+                hint=f"point kubespray.source at a Kubespray {self.version} source tree or tarball "
+                     f"(airlock evaluates Kubespray {SUPPORTED})")
 
     def role_dir(self, role: str) -> Path | None:
         """The directory of a logical role in this release's layout (None when it has none)."""

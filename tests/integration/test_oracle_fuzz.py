@@ -25,6 +25,7 @@ OSES = ["rocky-9", "rocky-10", "rhel-9", "rhel-10", "alma-9", "ubuntu-22.04", "u
 SWITCHES = ("enable_nodelocaldns", "download_container", "skip_kubeadm_images", "kube_network_plugin_multus",
             "cilium_enable_hubble", "loadbalancer_apiserver_localhost", "download_run_once", "ntp_enabled",
             "enable_network_policy")
+SEEDS = range(36)  # draws every release (tests/unit/kubespray/test_releases.py checks)
 
 
 def config(seed: int) -> tuple[str, str, str, dict]:
@@ -46,7 +47,7 @@ def config(seed: int) -> tuple[str, str, str, dict]:
     return version, rng.choice(["amd64", "arm64"]), rng.choice(OSES), user
 
 
-@pytest.mark.parametrize("seed", range(36))
+@pytest.mark.parametrize("seed", SEEDS)
 def test_random_configuration_agrees(ansible_for: Callable[[Path], str], seed: int) -> None:
     version, arch, os_name, user = config(seed)
     ks = Path(kubespray_dir(version))

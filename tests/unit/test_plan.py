@@ -122,3 +122,33 @@ def test_json_is_deterministic_and_sorted(tmp_path: Path) -> None:
     assert [i["ref"] for i in doc["images"]] == sorted(i["ref"] for i in doc["images"])
     assert set(doc) >= {"kubespray", "files", "images", "packages", "python"}
     assert set(doc["files"][0]) == {"name", "arch", "url", "checksum", "kubespray_var", "path"}
+
+
+GOLDENS = sorted(p for p in (Path(__file__).resolve().parents[1] / "golden").glob("*/*.json")
+                 if p.parent.name != "diff")
+
+
+@pytest.mark.parametrize("golden", GOLDENS, ids=[f"{p.parent.name}-{p.stem}" for p in GOLDENS])
+def test_plan_equals_kubesprays_own_evaluation(tmp_path: Path, golden: Path) -> None:
+    """`airlock plan` as a whole (every arch, noarch merging, the CLI's manifest path) against the
+    goldens Ansible wrote: files by url + checksum, images by ref and the arches that pull them."""
+    from tests.conftest import RELEASE_VERSION
+
+    doc = json.loads(golden.read_text())
+    release, arches, os_name = golden.parent.name, doc["case"]["arch"], doc["case"]["os"]
+    manifest = tmp_path / "airlock.yaml"  # JSON is YAML: the variables keep their exact types
+    manifest.write_text(json.dumps({
+        "kubespray": {"version": RELEASE_VERSION.get(release, release), "source": str(kubespray_dir(release))},
+        "arch": arches, "os": [os_name], "vars": doc["vars"]}))
+    p = build_plan(load_manifest(manifest))
+    by_arch = doc["by_arch"]
+    assert {(f.url, f.checksum or "") for f in p.files} == {(u, c) for a in arches for _n, u, c in by_arch[a]["files"]}
+    for f in p.files:
+        pulled_by = [a for a in arches if any(u == f.url for _n, u, _c in by_arch[a]["files"])]
+        assert (f.arch == "noarch" and pulled_by == arches) or [f.arch] == pulled_by, f
+    want_images: dict[str, set[str]] = {}  # one ref may be two downloads (etcd, kubeadm's etcd): one image
+    for a in arches:
+        for _n, ref in by_arch[a]["images"]:
+            want_images.setdefault(ref, set()).add(a)
+    assert {i.ref: i.arch for i in p.images} == {r: sorted(a) for r, a in want_images.items()}
+    assert p.packages[os_name] == by_arch[arches[0]]["packages"]

@@ -137,3 +137,23 @@ def test_backslashes_in_expression_literals_are_doubled_as_ansible_does() -> Non
 def test_backslashes_outside_expressions_are_left_alone() -> None:
     e = ev(text="a\\tb {{ 'x' }}")
     assert e.var("text") == "a\\tb x"
+
+
+@pytest.mark.parametrize(("raw", "name"), [
+    ("{{ kubelet_download_url }}", "kubelet_download_url"), ("{{x}}", "x"), ("{{- x -}}", "x"),
+    ("{{ x }}\n", None), (" {{ x }}", None), ("{{ x }}/{{ y }}", None), ("{{ x.y }}", None),
+    ("{{ x | default('') }}", None), ("{{ true }}", None), ("{{ None }}", None), ("plain", None), (5, None),
+    ("{{ files_repo }}/dl.k8s.io/{{ kube_version }}", None), ("{{ '{{ x }}' }}", None),
+])
+def test_single_var_reference_is_exactly_one_name(raw: object, name: str | None) -> None:
+    assert ev().single_var_reference(raw) == name
+
+
+def test_backslashes_are_doubled_also_when_the_template_comes_from_the_cache() -> None:
+    text = "{{ version | regex_replace('^v([0-9])+\\.([0-9]+).*', 'v\\1.\\2') }}"  # as YAML hands it over
+    from airlock.kubespray import evaluator
+
+    assert ev(version="v1.31.9").template(text) == "v1.31"
+    evaluator._TEMPLATES.pop(text)
+    evaluator.environment().cache.clear()  # type: ignore[union-attr]  # next: from the bytecode cache
+    assert ev(version="v1.30.2").template(text) == "v1.30"  # compiled once, escaped once

@@ -67,3 +67,28 @@ def test_a_file_the_bundle_lacks_is_named(tmp_path: Path) -> None:
     without = lock.model_copy(update={"file": [f for f in lock.file if f.name != "kubeadm"]})
     with pytest.raises(IncompleteSiteError, match="file kubeadm"):
         offline_variables(tree, without, user, ["amd64"], [None], Site())  # type: ignore[arg-type]
+
+
+def test_site_variables_is_the_whole_of_offline_yml(tmp_path: Path) -> None:
+    from airlock.kubespray.offline import node_registries, site_variables
+    from airlock.lockfile.model import WheelPin
+
+    lock, tree, user = lock_for(tmp_path, "2.30.0", "os: [rocky-10]\n")
+    args = (tree, lock, user, ["amd64"], ["rocky-10"], Site())
+    plain = site_variables(*args, ntp_servers=[])  # type: ignore[arg-type]
+    assert list(plain) == sorted(plain)
+    assert plain == {**offline_variables(*args), **repo_vars(lock, Site())}  # type: ignore[arg-type]
+    assert "pyrepo_index" not in plain and "ntp_servers" not in plain
+
+    wheel = WheelPin(name="x", version="1.0", filename="x-1.0-py3-none-any.whl", url="https://example.org/x.whl",
+                     sha256="0" * 64, size=1, platforms=["cp312-x86_64"])
+    with_extras = site_variables(tree, lock.model_copy(update={"wheel": [wheel]}), user, ["amd64"],  # type: ignore[arg-type]
+                                 ["rocky-10"], Site(), ntp_servers=["10.1.2.3"])
+    assert with_extras["pyrepo_index"] == "http://10.1.2.3:8080/pypi/simple/"
+    assert with_extras["ntp_servers"] == ["10.1.2.3 iburst"] and with_extras["ntp_package"] == "chrony"
+
+    registries = node_registries(tree, lock, Site())  # type: ignore[arg-type]
+    assert registries[0] == {"prefix": "10.1.2.3:8080", "location": "10.1.2.3:8080", "insecure": True,
+                             "blocked": False, "unqualified": False}
+    assert {r["prefix"] for r in registries[1:]} == {i.ref.split("/", 1)[0] for i in lock.image}
+    assert all(r["mirrors"][0]["location"] == f"10.1.2.3:8080/{r['prefix']}" for r in registries[1:])

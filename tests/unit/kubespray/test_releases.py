@@ -117,3 +117,27 @@ def test_unsupported_release_is_refused_before_downloading(tmp_path: Path) -> No
     p.write_text('kubespray: {version: "2.26.0"}\n')  # default source: a GitHub URL, never fetched
     code, _, err = plan_cli(p)
     assert code == 2 and "Kubespray 2.26.0 is not supported" in err and "airlock.yaml:1" in err
+
+
+def test_an_older_tree_lacking_the_new_layout_is_named_by_its_version(tmp_path: Path) -> None:
+    src = tree_copy(tmp_path, "2.27.1", "2.20.0")
+    shutil.rmtree(src / "roles" / "kubespray-defaults")  # an older layout airlock cannot read
+    code, out, err = plan_cli(write(tmp_path, "2.30.0", src))
+    assert code == 2 and out == "" and "Traceback" not in err
+    assert "version 2.20.0" in err and "2.27.0 through" in err and "lacks" not in err
+
+
+def test_a_tree_that_is_not_kubespray_names_the_supported_range(tmp_path: Path) -> None:
+    src = tmp_path / "not-kubespray"
+    (src / "roles").mkdir(parents=True)
+    code, out, err = plan_cli(write(tmp_path, "2.30.0", src))
+    assert code == 2 and out == "" and "Traceback" not in err
+    assert "lacks roles/kubespray_defaults/defaults/main" in err and "2.27.0 through" in err
+
+
+def test_the_seeded_fuzz_draws_every_release() -> None:
+    # tests/integration/test_oracle_fuzz.py (network: real ansible-core) must exercise all six releases
+    from tests.integration.test_oracle_fuzz import SEEDS, config
+
+    drawn = {config(seed)[0] for seed in SEEDS}
+    assert drawn == set(VERSIONS)
