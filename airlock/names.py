@@ -4,7 +4,7 @@ that checks them.
 A lock is untrusted until verified, and even a verified bundle only proves the lock is internally
 consistent, not that its author was friendly. So every field that ends up in a path under the site
 directory is checked by the model that reads it (``SafeName``, ``SafeRelPath``; image references by
-:mod:`airlock.net.reference`),
+:mod:`airlock.reference`),
 and the code that joins paths checks again (:func:`inside`) that the result stays in the directory.
 """
 

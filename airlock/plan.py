@@ -23,7 +23,7 @@ from airlock.kubespray.selection import downloads_for, packages_for
 from airlock.kubespray.source import Source, open_source
 from airlock.kubespray.tree import KubesprayTree
 from airlock.manifest.loader import LoadedManifest
-from airlock.net.reference import ImageRef, parse_ref
+from airlock.reference import ImageRef, parse_ref
 from airlock.targets import targets
 
 

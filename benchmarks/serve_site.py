@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from airlock.digest import Digest
-from airlock.net.reference import parse_ref
+from airlock.reference import parse_ref
 
 MiB = 1 << 20
 SMALL = 256 * 1024  # requests for bodies up to this size count as "small"

@@ -23,9 +23,9 @@ from urllib.parse import urljoin
 from airlock.digest import Digest
 from airlock.lockfile import ImagePin, read_lock
 from airlock.net.http import Net
-from airlock.net.reference import ImageRef
 from airlock.net.registry import Registry, RegistryError
 from airlock.parallel import run_all
+from airlock.reference import ImageRef
 
 MONOLITHIC = 256 << 20  # blobs up to this go in one streamed PUT; larger ones in chunks
 CHUNK = 64 << 20

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from airlock.apply.offline import Site
 from airlock.lockfile import Lock
 from airlock.names import safe_paths
-from airlock.net.reference import DOCKER_HUB, DOCKER_HUB_API
+from airlock.reference import DOCKER_HUB, DOCKER_HUB_API
 
 
 def file_links(lock: Lock) -> dict[str, str]:

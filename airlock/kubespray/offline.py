@@ -27,7 +27,7 @@ from airlock.kubespray.downloads import select_downloads
 from airlock.kubespray.evaluator import Evaluator
 from airlock.kubespray.inputs import NTP_PLAN_VARS
 from airlock.kubespray.tree import DOWNLOAD_ROLES, KubesprayTree
-from airlock.net.reference import parse_ref
+from airlock.reference import parse_ref
 
 if TYPE_CHECKING:  # only annotations here: importing the lock models costs `airlock plan` ~40 ms
     from airlock.lockfile import Lock

@@ -25,7 +25,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from airlock.digest import Digest
 from airlock.errors import NetworkError
 from airlock.names import SafeName, SafeRelPath, check_name, url_basename
-from airlock.net.reference import ImageRef
+from airlock.reference import ImageRef
 
 LOCK_VERSION: Literal[1] = 1
 

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from airlock.names import SafeName, check_rel_path, has_credentials
-from airlock.net.reference import check_image_ref
+from airlock.reference import check_image_ref
 from airlock.targets import targets
 
 SCHEMA_VERSION: Literal[1] = 1

@@ -19,8 +19,8 @@ from airlock.digest import Digest, parse_digest
 from airlock.net.auth import credentials
 from airlock.net.http import Net
 from airlock.net.mirrors import registry_endpoint
-from airlock.net.reference import ImageRef
 from airlock.net.tokens import Authorizer, RegistryError, rate_limited
+from airlock.reference import ImageRef
 
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"

@@ -1,7 +1,7 @@
 """The read-only OCI distribution API over a site's OCI layout (``DIR/oci``).
 
 Repositories and tags come from ``index.json``'s ``org.opencontainers.image.ref.name`` annotations,
-canonical image references parsed by :func:`airlock.net.reference.parse_ref`
+canonical image references parsed by :func:`airlock.reference.parse_ref`
 (``registry.k8s.io/kube-apiserver:v1.34.3`` is repository ``registry.k8s.io/kube-apiserver``, tag
 ``v1.34.3``; ``registry.k8s.io/pause@sha256:...`` is repository ``registry.k8s.io/pause`` with no tag,
 served by that digest). A repository serves the manifests reachable from its entries and the blobs
@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from airlock.digest import Digest, parse_digest
-from airlock.net.reference import ReferenceError, parse_ref
+from airlock.reference import ReferenceError, parse_ref
 
 _NOFOLLOW = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NOCTTY | os.O_NONBLOCK
 MAX_DOC = 16 << 20  # index.json and manifests are read whole: bound them

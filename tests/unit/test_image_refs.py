@@ -14,7 +14,7 @@ from airlock.apply.site import node_files
 from airlock.bundle.write import layout_index
 from airlock.digest import Digest
 from airlock.lockfile import ImagePin, Lock, PlatformPin, dumps, parse_lock
-from airlock.net.reference import ImageRef
+from airlock.reference import ImageRef
 from airlock.review.sbom import build_sbom, validate
 from airlock.server.protocol import Request
 from airlock.server.registry import Catalog

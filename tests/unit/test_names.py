@@ -16,7 +16,7 @@ from airlock.names import (
     redact,
     safe_paths,
 )
-from airlock.net.reference import check_image_ref
+from airlock.reference import check_image_ref
 
 GOOD_NAMES = ["kubelet", "libstdc++", "1:2.3-4.el9", "2.30.0", "python3-libselinux",
               "top_f-1.0-cp311-cp311-manylinux_2_17_x86_64.whl", "x86_64", "noarch", "rocky-10", "ubuntu-24.04", "a%20b", ".hidden"]

@@ -12,8 +12,8 @@ import pytest
 from airlock.apply.push import Pusher, PushOptions
 from airlock.digest import Digest
 from airlock.lockfile import ImagePin, PlatformPin
-from airlock.net.reference import parse_ref
 from airlock.net.registry import RegistryError
+from airlock.reference import parse_ref
 
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"

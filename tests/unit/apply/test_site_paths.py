@@ -12,7 +12,7 @@ from airlock.apply.repos import node_repo_files, package_links, rpm_repo_dirs
 from airlock.apply.site import file_links, node_files
 from airlock.lockfile.model import FilePin, ImagePin, Lock, RpmPin, WheelPin
 from airlock.names import UnsafePathError
-from airlock.net.reference import ImageRef
+from airlock.reference import ImageRef
 from tests.unit.lockfile.test_hostile_lock import full
 
 SITE = Site("http://10.0.0.5:8080/files", "10.0.0.5:8080", True)

@@ -10,8 +10,8 @@ import pytest
 from airlock.errors import AirlockError, NetworkError
 from airlock.net.auth import credentials
 from airlock.net.http import Net
-from airlock.net.reference import parse_ref
 from airlock.net.registry import Registry, RegistryError
+from airlock.reference import parse_ref
 
 
 @pytest.mark.parametrize(("ref", "registry", "repo", "tag", "api"), [

@@ -9,9 +9,9 @@ import httpx
 import pytest
 
 from airlock.net.http import Net
-from airlock.net.reference import parse_ref
 from airlock.net.registry import Registry, RegistryError
 from airlock.net.tokens import lifetime, parse_challenge
+from airlock.reference import parse_ref
 
 BLOB = b"layer bytes"
 DIGEST = "sha256:" + __import__("hashlib").sha256(BLOB).hexdigest()

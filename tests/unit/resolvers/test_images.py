@@ -55,7 +55,7 @@ OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 
 
 def test_a_digest_pinned_index_is_the_target_byte_for_byte_even_for_fewer_arches() -> None:
-    from airlock.net.reference import parse_ref
+    from airlock.reference import parse_ref
     from airlock.resolvers.images import ImageRequest, ImageResolver
 
     upstream = _Upstream()
