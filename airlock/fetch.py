@@ -19,7 +19,15 @@ from pathlib import Path
 from typing import Any
 
 from airlock.bundle.model import BundleIndex, Entry
-from airlock.bundle.write import bundle_bytes, checked_manifest, layout_index, tar_directory, write_bundle
+from airlock.bundle.write import (
+    Checks,
+    bundle_bytes,
+    checked_manifest,
+    layout_index,
+    stream_key,
+    tar_directory,
+    write_bundle,
+)
 from airlock.errors import AirlockError
 from airlock.kubespray.source import tree_digest
 from airlock.lockfile import Lock, parse_lock
@@ -30,7 +38,7 @@ from airlock.net.registry import Registry
 from airlock.parallel import PriorityPool
 from airlock.resolvers.images import filtered_index
 from airlock.scratch import require_space
-from airlock.store import Store
+from airlock.store import CorruptCache, Store
 
 OCI_LAYOUT = b'{"imageLayoutVersion":"1.0.0"}'
 # Scheduling keys (smallest first): manifests before everything, since each one releases an image's
@@ -94,6 +102,8 @@ class _Fetcher:
         self.skip: set[str] = set()  # in the base lock's bundle: never downloaded
         self._received = 0  # bytes that arrived before the progress bar knew its total
         self._started = False
+        self._manifest_jobs: list[tuple[Any, str, str, str, set[str]]] = []
+        self._pending: dict[Future[None], tuple[Any, str, str, str, set[str]]] = {}
 
     def add(self, blob: Blob) -> None:
         have = self.blobs.get(blob.digest)
@@ -121,9 +131,17 @@ class _Fetcher:
         if not path.is_dir() or tree_digest(path) != pin.sha256:
             raise AirlockError(f"{what}: the directory {path} no longer matches the lock",
                                hint="re-run `airlock resolve`, or restore the Kubespray tree it was resolved from")
+        # The tar of a tree is a function of its digest: tarred once, recalled after (the cached tar
+        # is checked like every other cached blob while it is copied into the bundle).
+        known = self.store.recall("kubespray-tar", pin.sha256)
+        if known and self.store.has("sha256:" + known):
+            digest = "sha256:" + known
+            self.add(Blob(digest, self.store.path(digest).stat().st_size, "kubespray", what, {"kubespray"}))
+            return
         data = tar_directory(path)
         digest = "sha256:" + hashlib.sha256(data).hexdigest()
         self.store.put_bytes(digest, data, what=what)
+        self.store.remember("kubespray-tar", pin.sha256, digest.split(":", 1)[1])
         self.add(Blob(digest, len(data), "kubespray", what, {"kubespray"}))
 
     def files(self) -> None:
@@ -152,8 +170,12 @@ class _Fetcher:
             self._url_blob(i.url, i.sha256, i.size, "deb-index", f"deb index {i.repo} ({i.os}, {i.arch})",
                            f"deb-index:{i.os}:{i.arch}:{i.repo}")
 
-    def manifests(self) -> dict[str, Any]:
-        """Fetch every pinned manifest (byte-exact, by digest); add configs and layers as blobs."""
+    def start_manifests(self) -> None:
+        """Request every pinned manifest (byte-exact, by digest) before anything else is scheduled.
+
+        At start every thread is free and a job runs the moment it is submitted, whatever its key:
+        manifests submitted after the files would wait for a file to finish before the images'
+        layers (usually the largest blobs) are even known, and the fetch would end on them."""
         jobs = []
         for img in self.lock.image:
             ref = parse_ref(img.ref)
@@ -163,7 +185,12 @@ class _Fetcher:
             if img.target != "platform":
                 jobs.append((ref, img.digest, "image-index", f"image {img.ref}", serves))
         assert self.pool is not None
-        pending = {self.pool.submit((_MANIFEST, 0, j[1]), partial(self._manifest, *j[:4])): j for j in jobs}
+        self._manifest_jobs = jobs
+        self._pending = {self.pool.submit((_MANIFEST, 0, j[1]), partial(self._manifest, *j[:4])): j for j in jobs}
+
+    def manifests(self) -> dict[str, Any]:
+        """Wait for the manifests :meth:`start_manifests` requested; add configs and layers as blobs."""
+        jobs, pending = self._manifest_jobs, self._pending
         # An image's blobs start downloading as soon as its manifest is in and verified, not after
         # the last manifest: the link is busy from the first round trips.
         for fut in as_completed(pending):
@@ -337,8 +364,23 @@ def _check_space(store: Store, out: Path, todo: list[Blob], bundle: int) -> None
 def fetch(lock_path: Path, out: Path, opts: FetchOptions, progress: Any = None) -> FetchResult:
     lock_bytes = lock_path.read_bytes()
     lock = parse_lock(lock_bytes.decode("utf-8"), str(lock_path))
-    f = _Fetcher(lock, lock_path.parent, opts, progress)
-    f.store.sweep()
+    Store(opts.cache).sweep()
+    for attempt in range(3):
+        f = _Fetcher(lock, lock_path.parent, opts, progress)
+        try:
+            return _fetch_once(f, lock, lock_bytes, out)
+        except CorruptCache as exc:
+            # Cached blobs changed after they were verified (disk, or someone else): drop them and
+            # fetch again; the first retry checks every cached blob on its own, which names them.
+            if attempt == 2:
+                raise
+            for digest in exc.bad:
+                f.store.evict(digest)
+    raise AssertionError("unreachable")
+
+
+def _fetch_once(f: _Fetcher, lock: Lock, lock_bytes: bytes, out: Path) -> FetchResult:
+    opts = f.opts
     try:
         base_sha = None
         if opts.base_lock:  # first: what the base holds is never scheduled
@@ -367,6 +409,7 @@ def _fetch(f: _Fetcher, lock: Lock, lock_bytes: bytes, base_sha: str | None,
     """Schedule every download as soon as it is known, then write the bundle in digest order,
     waiting for each blob's download in turn (downloads run ahead, largest first)."""
     opts = f.opts
+    f.start_manifests()
     f.kubespray()
     kube = next(b for b in f.blobs.values() if b.kind == "kubespray")
     f.schedule(kube, key=(_KUBESPRAY, 0, kube.digest))  # a URL: its size is needed for the index
@@ -386,7 +429,7 @@ def _fetch(f: _Fetcher, lock: Lock, lock_bytes: bytes, base_sha: str | None,
         "airlock.lock": (lock_bytes, "lock", []), "oci-layout": (OCI_LAYOUT, "layout", []),
         "index.json": (index_json, "layout", [])}
     if opts.manifest is not None:
-        meta["airlock.yaml"] = (checked_manifest(opts.manifest, lock), "manifest", [])
+        meta["airlock.yaml"] = (checked_manifest(opts.manifest, lock, f.store), "manifest", [])
     if opts.sbom:
         from airlock.review.sbom import build_sbom
 
@@ -410,6 +453,19 @@ def _fetch(f: _Fetcher, lock: Lock, lock_bytes: bytes, base_sha: str | None,
     _check_space(f.store, out, todo, bundle_bytes(index))
     f.start_progress(todo)
     futures = f.futures
-    sha, size, files = write_bundle(out, index, meta, blobs, f.store, opts.split,
-                                    wait=lambda d: futures[d].result() if d in futures else None, front=front)
+    # A blob downloaded by this run was verified on the way in; any other cached blob is checked
+    # while it is copied into the bundle, by its own sha256 or, when an earlier run recorded this
+    # index's stream sha256 after checking every blob, by the stream sha256 computed anyway.
+    key = stream_key(index)
+    expect = f.store.recall("bundle-stream", key)
+    checks = Checks(rehash=lambda d: d not in futures, expect=expect)
+    try:
+        sha, size, files = write_bundle(out, index, meta, blobs, f.store, opts.split,
+                                        wait=lambda d: futures[d].result() if d in futures else None, front=front,
+                                        checks=checks)
+    except CorruptCache:
+        f.store.forget("bundle-stream", key)
+        raise
+    if expect is None:
+        f.store.remember("bundle-stream", key, sha)
     return sha, size, files, blobs

@@ -31,6 +31,17 @@ class DigestMismatch(NetworkError):
     """Downloaded bytes do not match the digest the lock pins."""
 
 
+class CorruptCache(AirlockError):
+    """Cached blobs whose bytes no longer match their names (``bad``), or, with ``bad`` empty, a
+    bundle stream that differs from the one recorded for its index (some cached blob changed)."""
+
+    def __init__(self, bad: list[str]):
+        super().__init__(f"{len(bad) or 'some'} cached blob(s) no longer match their digests"
+                         + (f": {', '.join(bad[:5])}" if bad else ""),
+                         hint="rerun `airlock fetch`: the damaged blobs were removed from the cache")
+        self.bad = bad
+
+
 class BadDigest(AirlockError):
     """A digest (from a lock, a manifest or a registry) that is not ``sha256:<64 lowercase hex>``."""
 
@@ -52,10 +63,13 @@ class Store:
         self.blobs = self.root / "blobs" / "sha256"
         self.partial = self.root / "partial"
         self.locks = self.root / "locks"
+        self.memos = self.root / "memos"  # see recall()
 
     def sweep(self) -> int:
         """Remove temp files and lock files that runs which have ended left behind."""
         n = sweep(self.blobs, list(self.blobs.glob(".tmp-*"))) if self.blobs.is_dir() else 0
+        if self.memos.is_dir():
+            n += sum(sweep(d, list(d.glob(".tmp-*"))) for d in self.memos.iterdir() if d.is_dir())
         return n + (sweep(self.locks, list(self.locks.iterdir())) if self.locks.is_dir() else 0)
 
     @contextmanager
@@ -112,6 +126,43 @@ class Store:
                 raise disk_full(self.blobs, len(data), what) from None
             raise
         tmp.close()
+
+    # Memos: sha256 values that are a pure function of a sha256 key, recorded by a run that computed
+    # them so a later run skips the work (``memos/<kind>/<key>``). Only for work whose result is
+    # checked anyway: the bundle's stream sha256 (a run that checked every blob records it for its
+    # index; a later run compares the sha256 it computes anyway with it instead of hashing each
+    # cached blob again, and a mismatch means a cached blob changed since), the tar of a Kubespray
+    # tree (the blob is checked when it is written into the bundle) and a manifest's digest.
+
+    def recall(self, kind: str, key: str) -> str | None:
+        try:
+            text = (self.memos / kind / hex_of("sha256:" + key)).read_text().strip()
+        except (OSError, UnicodeDecodeError):
+            return None
+        return text if _HEX64.fullmatch(text) else None
+
+    def remember(self, kind: str, key: str, value: str) -> None:
+        d = self.memos / kind
+        try:
+            d.mkdir(parents=True, exist_ok=True)
+            tmp = scratch_file(d, ".tmp-")
+        except OSError:
+            return  # only a memo: the next run does the work again
+        try:
+            tmp.path.write_text(value + "\n")
+            os.replace(tmp.path, d / hex_of("sha256:" + key))
+        except OSError:
+            tmp.remove()
+            return
+        tmp.close()
+
+    def forget(self, kind: str, key: str) -> None:
+        (self.memos / kind / hex_of("sha256:" + key)).unlink(missing_ok=True)
+
+    def evict(self, digest: str) -> None:
+        """Remove a cached blob whose bytes no longer match its name (the next fetch downloads it)."""
+        with self._blob_lock(hex_of(digest)):
+            self.path(digest).unlink(missing_ok=True)
 
     def read(self, digest: str) -> bytes:
         return self.path(digest).read_bytes()

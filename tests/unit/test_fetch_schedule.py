@@ -182,3 +182,15 @@ def test_priority_pool_cancel_drops_what_has_not_started() -> None:
     gate.set()
     pool.close()
     assert first.result() is True and all(f.cancelled() for f in later)
+
+
+def test_manifests_are_requested_before_any_file(tmp_path: Path) -> None:
+    # With every thread free, a job starts the moment it is submitted: manifests submitted after the
+    # files would wait for a thread, and the images' layers would be known (and started) late.
+    up = FakeUpstream()
+    files = [up.file(f"f{i}", _layer(str(i), 400_000)) for i in range(3)]
+    images = [up.image(n, [_layer(n, 1000)]) for n in "ab"]
+    lock = _lock(tmp_path, files, images)
+    _fetch(lock, up, tmp_path / "bundle.tar", tmp_path / "cache", concurrency=2)
+    gets = [r for r in up.log if r.startswith("GET /f/") or "/manifests/" in r]
+    assert all("/manifests/" in r for r in gets[:2]), gets
