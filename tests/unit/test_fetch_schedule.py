@@ -194,3 +194,48 @@ def test_manifests_are_requested_before_any_file(tmp_path: Path) -> None:
     _fetch(lock, up, tmp_path / "bundle.tar", tmp_path / "cache", concurrency=2)
     gets = [r for r in up.log if r.startswith("GET /f/") or "/manifests/" in r]
     assert all("/manifests/" in r for r in gets[:2]), gets
+
+
+def test_total_concurrency_is_what_was_asked(tmp_path: Path) -> None:
+    # Every request waits at a barrier for two others: three meet when three are in flight at once.
+    up = FakeUpstream()
+    files = [up.file(f"f{i}", _layer(str(i), 10_000 + i)) for i in range(9)]
+    gate = threading.Barrier(3, timeout=20)
+    now, peak = [0], [0]
+    count = threading.Lock()
+
+    def one_of_three() -> bool:
+        with count:
+            now[0] += 1
+            peak[0] = max(peak[0], now[0])
+        try:
+            gate.wait()
+        finally:
+            with count:
+                now[0] -= 1
+        return True
+
+    for f in files:
+        up.hooks[f"/f/{f.name}"] = one_of_three
+    _fetch(_lock(tmp_path, files, []), up, tmp_path / "bundle.tar", tmp_path / "cache", concurrency=3)
+    assert peak[0] == 3
+
+
+def test_bundle_is_written_while_later_blobs_still_download(tmp_path: Path) -> None:
+    # The download of the blob that sorts last in the bundle is answered only once the bundle being
+    # written already holds the first one: download -> verify -> bundle write is one pipeline.
+    up = FakeUpstream()
+    first, last = sorted((_layer(t, 50_000) for t in "abcdefgh"), key=_sha)[::7]
+    files = [up.file("first", first), up.file("last", last)]
+
+    def first_is_in_the_bundle() -> bool:
+        for _ in range(2000):
+            staged = list(tmp_path.glob(".bundle.tar.airlock-*/bundle.tar"))
+            if staged and first in staged[0].read_bytes():
+                return True
+            threading.Event().wait(0.01)
+        return False
+
+    up.hooks["/f/last"] = first_is_in_the_bundle
+    _fetch(_lock(tmp_path, files, []), up, tmp_path / "bundle.tar", tmp_path / "cache", concurrency=2)
+    assert first in (tmp_path / "bundle.tar").read_bytes() and last in (tmp_path / "bundle.tar").read_bytes()
