@@ -195,7 +195,7 @@ class _Fetcher:
         # the last manifest: the link is busy from the first round trips.
         for fut in as_completed(pending):
             fut.result()
-            for blob in sorted(self._manifest_blobs(*pending[fut]), key=_largest_first):
+            for blob in sorted(self._manifest_blobs(*pending[fut]), key=self.order):
                 self.schedule(blob)
         # Recorded in lock order (not arrival order): the index must not depend on the network.
         for job in jobs:
@@ -266,7 +266,12 @@ class _Fetcher:
                 or (key is None and blob.digest in self.skip) or self.store.has(blob.digest, blob.size)):
             return
         assert self.pool is not None
-        self.futures[blob.digest] = self.pool.submit(key or _largest_first(blob), lambda: self.download(blob))
+        key = key or self.order(blob)
+        self.futures[blob.digest] = self.pool.submit(key, lambda: self.download(blob))
+
+    def order(self, blob: Blob) -> tuple[int, int, str]:
+        """Largest first by what is left: a resumed download counts by the bytes it still misses."""
+        return _largest_first(blob, self.store.partial_size(blob.digest) if blob.opener else 0)
 
     def pending(self, blobs: list[Blob]) -> list[Blob]:
         """The blobs being downloaded; counts the rest as served from cache."""
@@ -310,8 +315,8 @@ class _Fetcher:
             self.progress.done(b.kind, b.what, b.size or n)
 
 
-def _largest_first(blob: Blob) -> tuple[int, int, str]:
-    return _BLOB, -(blob.size if blob.size is not None else _UNKNOWN_SIZE), blob.digest
+def _largest_first(blob: Blob, done: int = 0) -> tuple[int, int, str]:
+    return _BLOB, -(blob.size - done if blob.size is not None else _UNKNOWN_SIZE), blob.digest
 
 
 class _LocalFile:
@@ -417,7 +422,7 @@ def _fetch(f: _Fetcher, lock: Lock, lock_bytes: bytes, base_sha: str | None,
     f.packages()
     # Submitted in the order they should start, so a thread that frees up between two submissions
     # does not take a small blob first.
-    for b in sorted(f.blobs.values(), key=_largest_first):
+    for b in sorted(f.blobs.values(), key=f.order):
         f.schedule(b)
     target_sizes = f.manifests()
     if kube.digest in f.futures:

@@ -109,6 +109,13 @@ class Store:
             return False
         return size is None or st.st_size == size
 
+    def partial_size(self, digest: str) -> int:
+        """Bytes a killed or dropped download left in ``partial/`` (resumed from there)."""
+        try:
+            return (self.partial / hex_of(digest)).stat().st_size
+        except FileNotFoundError:
+            return 0
+
     def put_bytes(self, digest: str, data: bytes, *, what: str) -> None:
         got = "sha256:" + hashlib.sha256(data).hexdigest()
         if got != digest:

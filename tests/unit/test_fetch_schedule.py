@@ -239,3 +239,14 @@ def test_bundle_is_written_while_later_blobs_still_download(tmp_path: Path) -> N
     up.hooks["/f/last"] = first_is_in_the_bundle
     _fetch(_lock(tmp_path, files, []), up, tmp_path / "bundle.tar", tmp_path / "cache", concurrency=2)
     assert first in (tmp_path / "bundle.tar").read_bytes() and last in (tmp_path / "bundle.tar").read_bytes()
+
+
+def test_a_resumed_download_counts_by_the_bytes_it_still_misses(tmp_path: Path) -> None:
+    up = FakeUpstream()
+    big, mid = _layer("B", 300_000), _layer("M", 100_000)
+    files = [up.file("big", big), up.file("mid", mid)]
+    partial = tmp_path / "cache" / "partial" / _sha(big)
+    partial.parent.mkdir(parents=True)
+    partial.write_bytes(big[:250_000])  # a killed run's: 50 kB left, less than mid's 100 kB
+    _fetch(_lock(tmp_path, files, []), up, tmp_path / "bundle.tar", tmp_path / "cache", concurrency=1)
+    assert [r for r in up.log if r.startswith("GET /f/")] == ["GET /f/mid", "GET /f/big"]
