@@ -168,3 +168,21 @@ def test_small_reads_are_written_a_mib_at_a_time_and_a_drop_keeps_what_arrived(
     assert seen == [None, f"bytes={100 * 4096}-"]  # what arrived before the drop was kept
     assert store.read(DIGEST) == DATA
     assert 0 < len([n for n in flushes if n]) <= 3  # not one write per 4 kB read (250 of them)
+
+
+@pytest.mark.parametrize("size", [3 << 20, 200_000])
+def test_small_reads_in_a_large_body_wait_for_more_to_pile_up(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                             size: int) -> None:
+    import airlock.store as store_mod
+
+    data = (bytes(range(256)) * (size // 256 + 1))[:size]
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    pauses: list[float] = []
+    monkeypatch.setattr(store_mod, "_pause", pauses.append)
+    opener = opener_for(lambda r: httpx.Response(200, stream=_Dropping(data)))
+    Store(tmp_path).download(digest, size, opener, what="blob")
+    if size > store_mod.CHUNK:
+        # every 4 kB read that leaves more than the last MiB to come waits once; a small body is read as it comes
+        assert len(pauses) == (size - store_mod.CHUNK - 1) // 4096 and set(pauses) == {store_mod.READ_PAUSE}
+    else:
+        assert pauses == []
