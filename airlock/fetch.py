@@ -205,10 +205,10 @@ class _Fetcher:
         for img in self.lock.image:
             serves = {f"image:{img.ref}"}
             if img.target == "upstream-index":
-                body = self.store.read(img.digest)
+                body = self.store.read_checked(img.digest)
                 self.add(Blob(img.digest, len(body), "image-index", f"image {img.ref}", serves))
             elif img.target == "filtered-index":
-                upstream = json.loads(self.store.read(img.digest))
+                upstream = json.loads(self.store.read_checked(img.digest))
                 wanted = {p.digest for p in img.platforms}
                 descs = [d for d in upstream["manifests"] if d["digest"] in wanted]
                 descs.sort(key=lambda d: next(p.arch for p in img.platforms if p.digest == d["digest"]))
@@ -222,7 +222,7 @@ class _Fetcher:
         """A platform manifest (from the cache, where it was verified) and the config and layers it names."""
         if kind != "image-manifest":
             return []
-        body = self.store.read(digest)
+        body = self.store.read_checked(digest)
         doc = json.loads(body)
         out = [Blob(digest, len(body), kind, what, set(serves))]
         for desc, k in [(doc["config"], "image-config")] + [(d, "image-layer") for d in doc.get("layers", [])]:

@@ -185,6 +185,13 @@ class Store:
     def read(self, digest: str) -> bytes:
         return self.path(digest).read_bytes()
 
+    def read_checked(self, digest: str) -> bytes:
+        """A small cached blob (a manifest) about to be parsed: its bytes are checked first."""
+        data = self.read(digest)
+        if "sha256:" + hashlib.sha256(data).hexdigest() != digest:
+            raise CorruptCache([digest])
+        return data
+
     def download(self, digest: str, size: int | None, opener: Callable[[int], AbstractContextManager[Any]], *,
                  what: str, sha512: str | None = None, retries: int = 4,
                  on_bytes: Callable[[int], None] | None = None) -> int:

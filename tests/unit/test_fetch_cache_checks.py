@@ -117,3 +117,14 @@ def test_kubespray_tar_and_manifest_check_are_recalled_not_redone(tmp_path: Path
     other.write_text(manifest.read_text() + "os: [rocky-10]\n")
     with pytest.raises(Exception, match="not the manifest the lock was resolved from"):
         run("c.tar", other)
+
+
+def test_a_damaged_cached_manifest_is_fetched_again_before_it_is_parsed(tmp_path: Path) -> None:
+    up, lock, _ = _world(tmp_path)
+    cache = tmp_path / "cache"
+    cold = _fetch(lock, up, tmp_path / "cold.tar", cache, concurrency=4)
+    manifest = next(p for p in up.routes if "/manifests/" in p)
+    Store(cache).path(manifest.rsplit("/", 1)[1]).write_bytes(b"{not json")
+    up.log.clear()
+    assert _fetch(lock, up, tmp_path / "warm.tar", cache, concurrency=4) == cold
+    assert f"GET {manifest}" in up.log
