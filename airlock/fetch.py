@@ -19,7 +19,15 @@ from pathlib import Path
 from typing import Any
 
 from airlock.bundle.model import BundleIndex, Entry
-from airlock.bundle.write import bundle_bytes, checked_manifest, layout_index, tar_directory, write_bundle
+from airlock.bundle.write import (
+    Checks,
+    bundle_bytes,
+    checked_manifest,
+    layout_index,
+    stream_key,
+    tar_directory,
+    write_bundle,
+)
 from airlock.digest import Digest
 from airlock.errors import AirlockError
 from airlock.kubespray.source import tree_digest
@@ -28,9 +36,10 @@ from airlock.net.http import Net
 from airlock.net.mirrors import rewrite_url
 from airlock.net.registry import Registry
 from airlock.parallel import PriorityPool
+from airlock.reference import ImageRef
 from airlock.resolvers.images import filtered_index
 from airlock.scratch import require_space
-from airlock.store import Store
+from airlock.store import CorruptCache, Store
 
 OCI_LAYOUT = b'{"imageLayoutVersion":"1.0.0"}'
 # Scheduling keys (smallest first): manifests before everything, since each one releases an image's
@@ -94,6 +103,8 @@ class _Fetcher:
         self.skip: set[str] = set()  # in the base lock's bundle: never downloaded
         self._received = 0  # bytes that arrived before the progress bar knew its total
         self._started = False
+        self._manifest_jobs: list[tuple[ImageRef, Digest, str, str, set[str]]] = []
+        self._pending: dict[Future[None], tuple[Any, str, str, str, set[str]]] = {}
 
     def add(self, blob: Blob) -> None:
         have = self.blobs.get(blob.digest)
@@ -121,9 +132,17 @@ class _Fetcher:
         if not path.is_dir() or tree_digest(path) != pin.sha256:
             raise AirlockError(f"{what}: the directory {path} no longer matches the lock",
                                hint="re-run `airlock resolve`, or restore the Kubespray tree it was resolved from")
+        # The tar of a tree is a function of its digest: tarred once, recalled after (the cached tar
+        # is checked like every other cached blob while it is copied into the bundle).
+        known = self.store.recall("kubespray-tar", pin.sha256)
+        if known and self.store.has(Digest.from_hex(known)):
+            digest = Digest.from_hex(known)
+            self.add(Blob(digest, self.store.path(digest).stat().st_size, "kubespray", what, {"kubespray"}))
+            return
         data = tar_directory(path)
         digest = Digest.of(data)
         self.store.put_bytes(digest, data, what=what)
+        self.store.remember("kubespray-tar", pin.sha256, digest.hex)
         self.add(Blob(digest, len(data), "kubespray", what, {"kubespray"}))
 
     def files(self) -> None:
@@ -156,8 +175,12 @@ class _Fetcher:
             self._url_blob(k.url, k.digest, k.size, "repo-key", f"signing key of repo {k.repo} ({k.os})",
                            f"repo-key:{k.os}:{k.repo}")
 
-    def manifests(self) -> dict[str, Any]:
-        """Fetch every pinned manifest (byte-exact, by digest); add configs and layers as blobs."""
+    def start_manifests(self) -> None:
+        """Request every pinned manifest (byte-exact, by digest) before anything else is scheduled.
+
+        At start every thread is free and a job runs the moment it is submitted, whatever its key:
+        manifests submitted after the files would wait for a file to finish before the images'
+        layers (usually the largest blobs) are even known, and the fetch would end on them."""
         jobs = []
         for img in self.lock.image:
             ref = img.ref
@@ -167,12 +190,17 @@ class _Fetcher:
             if img.target != "platform":
                 jobs.append((ref, img.digest, "image-index", f"image {img.ref}", serves))
         assert self.pool is not None
-        pending = {self.pool.submit((_MANIFEST, 0, j[1]), partial(self._manifest, *j[:4])): j for j in jobs}
+        self._manifest_jobs = jobs
+        self._pending = {self.pool.submit((_MANIFEST, 0, j[1]), partial(self._manifest, *j[:4])): j for j in jobs}
+
+    def manifests(self) -> dict[str, Any]:
+        """Wait for the manifests :meth:`start_manifests` requested; add configs and layers as blobs."""
+        jobs, pending = self._manifest_jobs, self._pending
         # An image's blobs start downloading as soon as its manifest is in and verified, not after
         # the last manifest: the link is busy from the first round trips.
         for fut in as_completed(pending):
             fut.result()
-            for blob in sorted(self._manifest_blobs(*pending[fut]), key=_largest_first):
+            for blob in sorted(self._manifest_blobs(*pending[fut]), key=self.order):
                 self.schedule(blob)
         # Recorded in lock order (not arrival order): the index must not depend on the network.
         for job in jobs:
@@ -182,10 +210,10 @@ class _Fetcher:
         for img in self.lock.image:
             serves = {f"image:{img.ref}"}
             if img.target == "upstream-index":
-                body = self.store.read(img.digest)
+                body = self.store.read_checked(img.digest)
                 self.add(Blob(img.digest, len(body), "image-index", f"image {img.ref}", serves))
             elif img.target == "filtered-index":
-                upstream = json.loads(self.store.read(img.digest))
+                upstream = json.loads(self.store.read_checked(img.digest))
                 wanted = {p.digest for p in img.platforms}
                 descs = [d for d in upstream["manifests"] if d["digest"] in wanted]
                 descs.sort(key=lambda d: next(p.arch for p in img.platforms if p.digest == d["digest"]))
@@ -199,7 +227,7 @@ class _Fetcher:
         """A platform manifest (from the cache, where it was verified) and the config and layers it names."""
         if kind != "image-manifest":
             return []
-        body = self.store.read(digest)
+        body = self.store.read_checked(digest)
         doc = json.loads(body)
         out = [Blob(digest, len(body), kind, what, set(serves))]
         for desc, k in [(doc["config"], "image-config")] + [(d, "image-layer") for d in doc.get("layers", [])]:
@@ -243,7 +271,12 @@ class _Fetcher:
                 or (key is None and blob.digest in self.skip) or self.store.has(blob.digest, blob.size)):
             return
         assert self.pool is not None
-        self.futures[blob.digest] = self.pool.submit(key or _largest_first(blob), lambda: self.download(blob))
+        key = key or self.order(blob)
+        self.futures[blob.digest] = self.pool.submit(key, lambda: self.download(blob))
+
+    def order(self, blob: Blob) -> tuple[int, int, str]:
+        """Largest first by what is left: a resumed download counts by the bytes it still misses."""
+        return _largest_first(blob, self.store.partial_size(blob.digest) if blob.opener else 0)
 
     def pending(self, blobs: list[Blob]) -> list[Blob]:
         """The blobs being downloaded; counts the rest as served from cache."""
@@ -287,8 +320,8 @@ class _Fetcher:
             self.progress.done(b.kind, b.what, b.size or n)
 
 
-def _largest_first(blob: Blob) -> tuple[int, int, str]:
-    return _BLOB, -(blob.size if blob.size is not None else _UNKNOWN_SIZE), blob.digest
+def _largest_first(blob: Blob, done: int = 0) -> tuple[int, int, str]:
+    return _BLOB, -(blob.size - done if blob.size is not None else _UNKNOWN_SIZE), blob.digest
 
 
 class _LocalFile:
@@ -341,8 +374,23 @@ def _check_space(store: Store, out: Path, todo: list[Blob], bundle: int) -> None
 def fetch(lock_path: Path, out: Path, opts: FetchOptions, progress: Any = None) -> FetchResult:
     lock_bytes = lock_path.read_bytes()
     lock = parse_lock(lock_bytes.decode("utf-8"), str(lock_path))
-    f = _Fetcher(lock, lock_path.parent, opts, progress)
-    f.store.sweep()
+    Store(opts.cache).sweep()
+    for attempt in range(3):
+        f = _Fetcher(lock, lock_path.parent, opts, progress)
+        try:
+            return _fetch_once(f, lock, lock_bytes, out)
+        except CorruptCache as exc:
+            # Cached blobs changed after they were verified (disk, or someone else): drop them and
+            # fetch again; the first retry checks every cached blob on its own, which names them.
+            if attempt == 2:
+                raise
+            for digest in exc.bad:
+                f.store.evict(digest)
+    raise AssertionError("unreachable")
+
+
+def _fetch_once(f: _Fetcher, lock: Lock, lock_bytes: bytes, out: Path) -> FetchResult:
+    opts = f.opts
     try:
         base_sha = None
         if opts.base_lock:  # first: what the base holds is never scheduled
@@ -371,6 +419,7 @@ def _fetch(f: _Fetcher, lock: Lock, lock_bytes: bytes, base_sha: str | None,
     """Schedule every download as soon as it is known, then write the bundle in digest order,
     waiting for each blob's download in turn (downloads run ahead, largest first)."""
     opts = f.opts
+    f.start_manifests()
     f.kubespray()
     kube = next(b for b in f.blobs.values() if b.kind == "kubespray")
     f.schedule(kube, key=(_KUBESPRAY, 0, kube.digest))  # a URL: its size is needed for the index
@@ -378,7 +427,7 @@ def _fetch(f: _Fetcher, lock: Lock, lock_bytes: bytes, base_sha: str | None,
     f.packages()
     # Submitted in the order they should start, so a thread that frees up between two submissions
     # does not take a small blob first.
-    for b in sorted(f.blobs.values(), key=_largest_first):
+    for b in sorted(f.blobs.values(), key=f.order):
         f.schedule(b)
     target_sizes = f.manifests()
     if kube.digest in f.futures:
@@ -390,7 +439,7 @@ def _fetch(f: _Fetcher, lock: Lock, lock_bytes: bytes, base_sha: str | None,
         "airlock.lock": (lock_bytes, "lock", []), "oci-layout": (OCI_LAYOUT, "layout", []),
         "index.json": (index_json, "layout", [])}
     if opts.manifest is not None:
-        meta["airlock.yaml"] = (checked_manifest(opts.manifest, lock), "manifest", [])
+        meta["airlock.yaml"] = (checked_manifest(opts.manifest, lock, f.store), "manifest", [])
     if opts.sbom:
         from airlock.review.sbom import build_sbom
 
@@ -415,6 +464,19 @@ def _fetch(f: _Fetcher, lock: Lock, lock_bytes: bytes, base_sha: str | None,
     _check_space(f.store, out, todo, bundle_bytes(index))
     f.start_progress(todo)
     futures = f.futures
-    sha, size, files = write_bundle(out, index, meta, blobs, f.store, opts.split,
-                                    wait=lambda d: futures[d].result() if d in futures else None, front=front)
+    # A blob downloaded by this run was verified on the way in; any other cached blob is checked
+    # while it is copied into the bundle, by its own sha256 or, when an earlier run recorded this
+    # index's stream sha256 after checking every blob, by the stream sha256 computed anyway.
+    key = stream_key(index)
+    expect = f.store.recall("bundle-stream", key)
+    checks = Checks(rehash=lambda d: d not in futures, expect=expect)
+    try:
+        sha, size, files = write_bundle(out, index, meta, blobs, f.store, opts.split,
+                                        wait=lambda d: futures[d].result() if d in futures else None, front=front,
+                                        checks=checks)
+    except CorruptCache:
+        f.store.forget("bundle-stream", key)
+        raise
+    if expect is None:
+        f.store.remember("bundle-stream", key, sha)
     return sha, size, files, blobs

@@ -13,10 +13,13 @@ import hashlib
 import io
 import os
 import tarfile
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import IO, Any
 
 from airlock.bundle.tarread import BLOCK, CHUNK, BundleError, Member, iter_members, open_bundle
+from airlock.digest import Digest
 from airlock.scratch import test_hook
 
 __all__ = ["BLOCK", "CHUNK", "RECORD", "BundleError", "Member", "SplitWriter", "TarWriter", "iter_members",
@@ -25,6 +28,24 @@ RECORD = 20 * BLOCK
 # copy_file_range cannot do this pair of files (another filesystem, an old kernel, a filesystem without
 # support): copy through user space instead.
 NO_KERNEL_COPY = {errno.EXDEV, errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EBADF}
+
+
+_HASHERS: ThreadPoolExecutor | None = None
+_HASHERS_LOCK = threading.Lock()
+
+
+def _hashers() -> ThreadPoolExecutor:
+    """Two threads that hash a file's mapping while the caller copies it: hashlib drops the GIL on
+    large buffers, so the bundle's sha256, a blob's own sha256 and the kernel copy use both cores."""
+    global _HASHERS
+    with _HASHERS_LOCK:
+        if _HASHERS is None:
+            _HASHERS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="airlock-hash")
+        return _HASHERS
+
+
+def _sha256_hex(data: Any) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
 def tar_size(file_sizes: list[int], dirs: int) -> int:
@@ -73,23 +94,29 @@ class TarWriter:
         self._write(data)
         self._pad(len(data))
 
-    def add_file(self, name: str, path: Path, size: int) -> None:
+    def add_file(self, name: str, path: Path, size: int, digest: str | None = None) -> bool:
+        """Append ``path``; with ``digest`` (``sha256:<hex>``) also hash the file on its own, in the
+        same pass, and return whether its bytes have that digest (the entry is written either way)."""
         self._write(_header(name, size))
         out_fd = self._out_fd()
         if size and out_fd is not None and self._kernel_copy:
-            self._copy_range(path, size, out_fd)
+            got = self._copy_range(path, size, out_fd, digest is not None)
             self._pad(size)
-            return
+            return digest is None or got == digest
         written = 0
         view = memoryview(self._buf)
+        own = hashlib.sha256() if digest else None
         with path.open("rb", buffering=0) as f:
             while written < size:
                 n = f.readinto(view[: min(CHUNK, size - written)])
                 if not n:
                     raise BundleError(f"{path} shrank while it was being written into the bundle")
                 self._write(view[:n])
+                if own:
+                    own.update(view[:n])
                 written += n
         self._pad(size)
+        return own is None or Digest.from_hash(own) == digest
 
     def _out_fd(self) -> int | None:
         """The output's descriptor when it is a plain unbuffered file (kernel copies possible)."""
@@ -97,32 +124,45 @@ class TarWriter:
             return None
         return self.out.fileno()
 
-    def _copy_range(self, path: Path, size: int, out_fd: int) -> None:
-        """Copy in the kernel (copy_file_range) and hash from a mapping: no user-space copy of the data."""
+    def _copy_range(self, path: Path, size: int, out_fd: int, own: bool) -> str | None:
+        """Copy in the kernel (copy_file_range) while other threads hash the file from a mapping
+        (into the bundle's sha256 and, with ``own``, a sha256 of the file alone): no user-space copy
+        of the data, one read of it, and the hashing runs beside the copy. Returns ``sha256:<hex>``
+        of the file with ``own``. The hashes end before this returns, so the stream stays in order."""
         import mmap
 
         with path.open("rb", buffering=0) as f:
             if os.fstat(f.fileno()).st_size != size:
                 raise BundleError(f"{path} changed size while it was being written into the bundle")
             with mmap.mmap(f.fileno(), size, access=mmap.ACCESS_READ) as m:
-                self.sha256.update(m)
-            offset = 0
-            while offset < size:
+                pool = _hashers()
+                stream = pool.submit(self.sha256.update, m)
+                alone = pool.submit(_sha256_hex, m) if own else None
                 try:
-                    n = os.copy_file_range(f.fileno(), out_fd, size - offset, offset)
-                except OSError as exc:
-                    if exc.errno not in NO_KERNEL_COPY:
-                        raise
-                    self._kernel_copy = False  # and for every later file too
-                    self._plain_copy(path, f.fileno(), out_fd, offset, size)
-                    break
-                if n <= 0:
-                    raise BundleError(f"{path} shrank while it was being written into the bundle")
-                offset += n
+                    self._kernel_copy_all(path, f.fileno(), out_fd, size)
+                finally:  # the mapping closes only once nothing reads it
+                    stream.result()
+                    got = alone.result() if alone else None
         self.size += size
+        return Digest.from_hex(got) if got else None
+
+    def _kernel_copy_all(self, path: Path, in_fd: int, out_fd: int, size: int) -> None:
+        offset = 0
+        while offset < size:
+            try:
+                n = os.copy_file_range(in_fd, out_fd, size - offset, offset)
+            except OSError as exc:
+                if exc.errno not in NO_KERNEL_COPY:
+                    raise
+                self._kernel_copy = False  # and for every later file too
+                self._plain_copy(path, in_fd, out_fd, offset, size)
+                return
+            if n <= 0:
+                raise BundleError(f"{path} shrank while it was being written into the bundle")
+            offset += n
 
     def _plain_copy(self, path: Path, in_fd: int, out_fd: int, offset: int, size: int) -> None:
-        """The rest of a file from ``offset`` (already hashed), through a reused buffer."""
+        """The rest of a file from ``offset`` (hashed by the caller), through a reused buffer."""
         view = memoryview(self._buf)
         while offset < size:
             n = os.preadv(in_fd, [view[: min(CHUNK, size - offset)]], offset)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import glob
+import hashlib
 import io
 import json
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +18,7 @@ from airlock.digest import Digest
 from airlock.errors import AirlockError
 from airlock.lockfile import Lock
 from airlock.scratch import disk_full, is_no_space, scratch_dir, sweep, test_hook
-from airlock.store import Store
+from airlock.store import CorruptCache, Store
 
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 
@@ -52,15 +54,28 @@ def layout_index(lock: Lock, target_sizes: dict[str, int]) -> bytes:
     return json.dumps(doc, indent=1, sort_keys=True).encode() + b"\n"
 
 
-def checked_manifest(path: Path, lock: Lock) -> bytes:
-    """The manifest's bytes, refused unless it is the one the lock was resolved from."""
+def checked_manifest(path: Path, lock: Lock, store: Store | None = None) -> bytes:
+    """The manifest's bytes, refused unless it is the one the lock was resolved from.
+
+    Bytes already found to be this lock's manifest are recalled from ``store`` by their sha256:
+    loading and normalizing the manifest again (and importing the resolver for it) is most of a
+    warm fetch's work besides the copy."""
+    from airlock import __version__
+
+    data = path.read_bytes()
+    key = hashlib.sha256(f"airlock-manifest-digest {__version__}\n".encode() + data).hexdigest()
+    if store is not None and store.recall("manifest-digest", key) == lock.inputs.manifest_sha256:
+        return data
     from airlock.manifest import load_manifest
     from airlock.resolve import manifest_digest
 
-    if manifest_digest(load_manifest(path)) != lock.inputs.manifest_sha256:
+    digest = manifest_digest(load_manifest(path))
+    if digest != lock.inputs.manifest_sha256:
         raise AirlockError(f"{path} is not the manifest the lock was resolved from",
                            hint="run `airlock resolve` again, or pass the right manifest with -f")
-    return path.read_bytes()
+    if store is not None:
+        store.remember("manifest-digest", key, digest)
+    return data
 
 
 def leftovers(out: Path) -> list[Path]:
@@ -78,17 +93,38 @@ def bundle_bytes(index: BundleIndex) -> int:
     return tar_size([len(index.dumps()), *(e.size for e in index.entries)], dirs=2 + len(dirs))
 
 
+def stream_key(index: BundleIndex) -> str:
+    """What fixes the bundle's bytes: its index (every entry's path, digest and size) and this writer."""
+    from airlock import __version__
+
+    return hashlib.sha256(f"airlock-bundle-stream {__version__}\n".encode() + index.dumps()).hexdigest()
+
+
+@dataclass
+class Checks:
+    """How a bundle's cached blobs are checked while they are copied in (see ``Store.recall``):
+    ``rehash(digest)`` says which to hash on their own (those this run did not download and verify);
+    ``expect``, the stream sha256 recorded for this index, replaces those hashes when known."""
+
+    rehash: Callable[[str], bool] = lambda _digest: True
+    expect: str | None = None
+
+
 def write_bundle(out: Path, index: BundleIndex, meta: dict[str, tuple[bytes, str, list[str]]],
                  blobs: list[Any], store: Store, split: int | None,
-                 wait: Callable[[str], None], front: list[Any] | None = None) -> tuple[str, int, list[Path]]:
-    """Write the tar (or its parts) in a locked scratch directory beside ``out``, then rename into place."""
+                 wait: Callable[[str], None], front: list[Any] | None = None,
+                 checks: Checks | None = None) -> tuple[str, int, list[Path]]:
+    """Write the tar (or its parts) in a locked scratch directory beside ``out``, then rename into place.
+
+    Raises :class:`CorruptCache` (with nothing renamed into place) when a cached blob does not match
+    its digest, or the stream does not match ``checks.expect``."""
     out.parent.mkdir(parents=True, exist_ok=True)
     sweep(out.parent, leftovers(out))
     head = index.dumps()
     need = bundle_bytes(index)
     stage = scratch_dir(out.parent, f".{out.name}.airlock-")
     try:
-        return _write(out, stage.path, head, meta, blobs, store, split, wait, front or [])
+        return _write(out, stage.path, head, meta, blobs, store, split, wait, front or [], checks or Checks())
     except OSError as exc:
         if not is_no_space(exc):
             raise
@@ -100,7 +136,11 @@ def write_bundle(out: Path, index: BundleIndex, meta: dict[str, tuple[bytes, str
 
 def _write(out: Path, stage: Path, head: bytes, meta: dict[str, tuple[bytes, str, list[str]]], blobs: list[Any],
            store: Store, split: int | None, wait: Callable[[str], None],
-           front: list[Any]) -> tuple[str, int, list[Path]]:
+           front: list[Any], checks: Checks) -> tuple[str, int, list[Path]]:
+    def check(digest: str) -> str | None:
+        return digest if checks.expect is None and checks.rehash(digest) else None
+
+    bad: list[str] = []
     splitter = SplitWriter(out, split, workdir=stage) if split else None
     tmp = stage / out.name
     with splitter if splitter else tmp.open("wb", buffering=0) as sink:
@@ -117,8 +157,8 @@ def _write(out: Path, stage: Path, head: bytes, meta: dict[str, tuple[bytes, str
             for f in front:
                 if f.data is not None:
                     w.add_bytes(f.path, f.data)
-                else:
-                    w.add_file(f.path, f.source, f.size)
+                elif not w.add_file(f.path, f.source, f.size, check(Digest.from_hex(f.sha256))):
+                    bad.append(Digest.from_hex(f.sha256))
         for name in ("airlock.yaml", "sbom.cdx.json", "oci-layout", "index.json"):
             if name in meta:
                 w.add_bytes(name, meta[name][0])
@@ -127,10 +167,14 @@ def _write(out: Path, stage: Path, head: bytes, meta: dict[str, tuple[bytes, str
         for b in blobs:
             wait(b.digest)
             path = store.path(b.digest)
-            w.add_file(f"blobs/sha256/{Digest(b.digest).hex}", path, path.stat().st_size)
+            if not w.add_file(f"blobs/sha256/{Digest(b.digest).hex}", path, path.stat().st_size,
+                              check(b.digest)):
+                bad.append(b.digest)
             test_hook("fetch-writing")
         w.close()
         digest = w.sha256.hexdigest()
+        if bad or (checks.expect is not None and digest != checks.expect):
+            raise CorruptCache(bad)  # before anything is renamed into place
         if splitter:
             return digest, w.size, splitter.commit(digest)
     os.replace(tmp, out)

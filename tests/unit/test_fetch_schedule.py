@@ -182,3 +182,74 @@ def test_priority_pool_cancel_drops_what_has_not_started() -> None:
     gate.set()
     pool.close()
     assert first.result() is True and all(f.cancelled() for f in later)
+
+
+def test_manifests_are_requested_before_any_file(tmp_path: Path) -> None:
+    # With every thread free, a job starts the moment it is submitted: manifests submitted after the
+    # files would wait for a thread, and the images' layers would be known (and started) late.
+    up = FakeUpstream()
+    files = [up.file(f"f{i}", _layer(str(i), 400_000)) for i in range(3)]
+    images = [up.image(n, [_layer(n, 1000)]) for n in "ab"]
+    both = threading.Barrier(2, timeout=20)  # met only while both threads run a manifest job
+    for img in images:
+        up.hooks[f"/v2/app/{img.name}/manifests/{img.digest}"] = lambda: both.wait() is not None
+    lock = _lock(tmp_path, files, images)
+    _fetch(lock, up, tmp_path / "bundle.tar", tmp_path / "cache", concurrency=2)
+    gets = [r for r in up.log if r.startswith("GET /f/") or "/manifests/" in r]
+    assert "/manifests/" in gets[0], gets
+
+
+def test_total_concurrency_is_what_was_asked(tmp_path: Path) -> None:
+    # Every request waits at a barrier for two others: three meet when three are in flight at once.
+    up = FakeUpstream()
+    files = [up.file(f"f{i}", _layer(str(i), 10_000 + i)) for i in range(9)]
+    gate = threading.Barrier(3, timeout=20)
+    now, peak = [0], [0]
+    count = threading.Lock()
+
+    def one_of_three() -> bool:
+        with count:
+            now[0] += 1
+            peak[0] = max(peak[0], now[0])
+        try:
+            gate.wait()
+        finally:
+            with count:
+                now[0] -= 1
+        return True
+
+    for f in files:
+        up.hooks[f"/f/{f.name}"] = one_of_three
+    _fetch(_lock(tmp_path, files, []), up, tmp_path / "bundle.tar", tmp_path / "cache", concurrency=3)
+    assert peak[0] == 3
+
+
+def test_bundle_is_written_while_later_blobs_still_download(tmp_path: Path) -> None:
+    # The download of the blob that sorts last in the bundle is answered only once the bundle being
+    # written already holds the first one: download -> verify -> bundle write is one pipeline.
+    up = FakeUpstream()
+    first, last = sorted((_layer(t, 50_000) for t in "abcdefgh"), key=_sha)[::7]
+    files = [up.file("first", first), up.file("last", last)]
+
+    def first_is_in_the_bundle() -> bool:
+        for _ in range(2000):
+            staged = list(tmp_path.glob(".bundle.tar.airlock-*/bundle.tar"))
+            if staged and first in staged[0].read_bytes():
+                return True
+            threading.Event().wait(0.01)
+        return False
+
+    up.hooks["/f/last"] = first_is_in_the_bundle
+    _fetch(_lock(tmp_path, files, []), up, tmp_path / "bundle.tar", tmp_path / "cache", concurrency=2)
+    assert first in (tmp_path / "bundle.tar").read_bytes() and last in (tmp_path / "bundle.tar").read_bytes()
+
+
+def test_a_resumed_download_counts_by_the_bytes_it_still_misses(tmp_path: Path) -> None:
+    up = FakeUpstream()
+    big, mid = _layer("B", 300_000), _layer("M", 100_000)
+    files = [up.file("big", big), up.file("mid", mid)]
+    partial = tmp_path / "cache" / "partial" / _sha(big)
+    partial.parent.mkdir(parents=True)
+    partial.write_bytes(big[:250_000])  # a killed run's: 50 kB left, less than mid's 100 kB
+    _fetch(_lock(tmp_path, files, []), up, tmp_path / "bundle.tar", tmp_path / "cache", concurrency=1)
+    assert [r for r in up.log if r.startswith("GET /f/")] == ["GET /f/mid", "GET /f/big"]

@@ -127,3 +127,62 @@ def test_digests_that_are_not_plain_hex_never_become_paths(tmp_path: Path, diges
     with pytest.raises(BadDigest):
         Store(tmp_path).download(digest, 1, opener_for(lambda r: httpx.Response(200)), what="x")
     assert not list(tmp_path.rglob("*x"))
+
+
+class _Dropping(httpx.SyncByteStream):
+    """A body sent 4 kB at a time, as reads over a WAN return it, that drops after ``upto`` bytes."""
+
+    def __init__(self, data: bytes, upto: int | None = None):
+        self.data, self.upto = data, upto
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        for i in range(0, len(self.data), 4096):
+            if self.upto is not None and i >= self.upto:
+                raise httpx.ReadError("connection dropped")
+            yield self.data[i:i + 4096]
+
+
+def test_small_reads_are_written_a_mib_at_a_time_and_a_drop_keeps_what_arrived(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import airlock.store as store_mod
+
+    store = Store(tmp_path)
+    seen: list[str | None] = []
+    flushes: list[int] = []
+    real = store_mod._Sink.flush
+    monkeypatch.setattr(store_mod._Sink, "flush", lambda self: flushes.append(len(self.buf)) or real(self))
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        rng = request.headers.get("Range")
+        seen.append(rng)
+        if rng:
+            return httpx.Response(206, stream=_Dropping(DATA[int(rng[6:-1]):]))
+        return httpx.Response(200, stream=_Dropping(DATA, upto=100 * 4096))
+
+    net = Net(transport=httpx.MockTransport(handler), retries=1, backoff=0)
+
+    def opener(offset: int):  # type: ignore[no-untyped-def]
+        return net.stream("https://h/blob", what="t", headers={"Range": f"bytes={offset}-"} if offset else {})
+
+    store.download(DIGEST, len(DATA), opener, what="blob", retries=1)
+    assert seen == [None, f"bytes={100 * 4096}-"]  # what arrived before the drop was kept
+    assert store.read(DIGEST) == DATA
+    assert 0 < len([n for n in flushes if n]) <= 3  # not one write per 4 kB read (250 of them)
+
+
+@pytest.mark.parametrize("size", [3 << 20, 200_000])
+def test_small_reads_in_a_large_body_wait_for_more_to_pile_up(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                             size: int) -> None:
+    import airlock.store as store_mod
+
+    data = (bytes(range(256)) * (size // 256 + 1))[:size]
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    pauses: list[float] = []
+    monkeypatch.setattr(store_mod, "_pause", pauses.append)
+    opener = opener_for(lambda r: httpx.Response(200, stream=_Dropping(data)))
+    Store(tmp_path).download(digest, size, opener, what="blob")
+    if size > store_mod.CHUNK:
+        # every 4 kB read that leaves more than the last MiB to come waits once; a small body is read as it comes
+        assert len(pauses) == (size - store_mod.CHUNK - 1) // 4096 and set(pauses) == {store_mod.READ_PAUSE}
+    else:
+        assert pauses == []
