@@ -21,18 +21,10 @@ from typing import Any
 
 from airlock.cache import cache_root
 from airlock.digest import Digest, parse_digest
-from airlock.errors import AirlockError, NetworkError
+from airlock.errors import BadDigest, DigestMismatch, NetworkError
 from airlock.scratch import disk_full, is_no_space, scratch_file, sweep, test_hook
 
 CHUNK = 1 << 20
-
-
-class DigestMismatch(NetworkError):
-    """Downloaded bytes do not match the digest the lock pins."""
-
-
-class BadDigest(AirlockError):
-    """A digest (from a lock, a manifest or a registry) that is not ``sha256:<64 lowercase hex>``."""
 
 
 
@@ -97,7 +89,7 @@ class Store:
     def put_bytes(self, digest: str, data: bytes, *, what: str) -> None:
         got = Digest.of(data)
         if got != digest:
-            raise DigestMismatch(f"{what}: expected {digest}, got {got}")
+            raise DigestMismatch(f"{what}: expected {digest}, got {got}", what=what, expected=digest, got=got)
         if self.has(digest, len(data)):
             return
         self.blobs.mkdir(parents=True, exist_ok=True)
@@ -183,6 +175,7 @@ class Store:
                 raise DigestMismatch(
                     f"{what}: downloaded bytes do not match the lock: expected {digest}"
                     f"{f' ({size} bytes)' if size is not None else ''}, got {detail}",
+                    what=what, expected=digest, got=detail,
                     hint="the upstream or a mirror serves other bytes than were pinned; nothing was cached")
             self.blobs.mkdir(parents=True, exist_ok=True)
             os.replace(part, self.path(digest))

@@ -41,9 +41,8 @@ from airlock.apply.swap import (
     staging_prefix,
     swap_in,
 )
-from airlock.bundle.tarstream import BundleError
 from airlock.bundle.verify import Verified, verify_bundle
-from airlock.errors import AirlockError, UsageError
+from airlock.errors import AirlockError, BundleError, UsageError
 from airlock.kubespray.offline import lock_upstreams, ntp_vars, pypi_vars, runtime_vars
 from airlock.kubespray.tree import KubesprayTree
 from airlock.names import check_registry, has_credentials, redact

@@ -21,10 +21,11 @@ from typing import Any
 from urllib.parse import urljoin
 
 from airlock.digest import Digest
+from airlock.errors import RegistryError
 from airlock.lockfile import ImagePin, read_lock
 from airlock.net.http import Net
 from airlock.net.reference import ImageRef
-from airlock.net.registry import Registry, RegistryError
+from airlock.net.registry import Registry
 from airlock.parallel import run_all
 
 MONOLITHIC = 256 << 20  # blobs up to this go in one streamed PUT; larger ones in chunks

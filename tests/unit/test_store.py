@@ -8,8 +8,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from airlock.errors import DigestMismatch
 from airlock.net.http import Net
-from airlock.store import DigestMismatch, Store
+from airlock.store import Store
 
 DATA = bytes(range(256)) * 4000
 DIGEST = "sha256:" + hashlib.sha256(DATA).hexdigest()
@@ -120,7 +121,7 @@ def test_no_space_in_the_cache_is_a_clear_error(tmp_path: Path, monkeypatch: pyt
 @pytest.mark.parametrize("digest", ["sha256:" + "../" * 21 + "x", "sha256:" + "A" * 64, "sha512:" + "a" * 64,
                                     "sha256:" + "a" * 63, "sha256:" + "a" * 63 + "\u0661"])
 def test_digests_that_are_not_plain_hex_never_become_paths(tmp_path: Path, digest: str) -> None:
-    from airlock.store import BadDigest
+    from airlock.errors import BadDigest
 
     with pytest.raises(BadDigest, match="not a sha256 digest"):
         Store(tmp_path).path(digest)

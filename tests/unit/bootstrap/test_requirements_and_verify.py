@@ -10,9 +10,9 @@ from click.testing import CliRunner
 
 from airlock.bootstrap.check import check_bootstrap
 from airlock.bundle.model import BundleIndex, Entry
-from airlock.bundle.tarstream import BundleError
 from airlock.cli import export  # noqa: F401  (registers the command)
 from airlock.cli.main import cli
+from airlock.errors import BundleError
 from airlock.lockfile import write_lock
 from airlock.lockfile.model import BootstrapPin, Inputs, KubesprayPin, Lock, WheelPin
 

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from airlock.bundle.model import BundleIndex, Entry, index_problem
-from airlock.bundle.tarread import BundleError, iter_members, open_bundle
+from airlock.bundle.tarread import iter_members, open_bundle
 from airlock.bundle.tarstream import SplitWriter, TarWriter
+from airlock.errors import BundleError
 from tests.world.tamper import header, pad
 
 

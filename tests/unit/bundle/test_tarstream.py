@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from airlock.bundle.tarstream import BundleError, SplitWriter, TarWriter, iter_members, open_bundle
+from airlock.bundle.tarstream import SplitWriter, TarWriter, iter_members, open_bundle
+from airlock.errors import BundleError
 
 
 def write(out: io.BufferedIOBase | SplitWriter, src: Path) -> TarWriter:

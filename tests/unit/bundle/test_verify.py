@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from airlock.bundle.model import BundleIndex, Entry
-from airlock.bundle.tarread import BundleError
 from airlock.bundle.tarstream import SplitWriter, TarWriter
 from airlock.bundle.verify import verify_bundle
+from airlock.errors import BundleError
 
 LOCK = "a" * 64
 

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from airlock.errors import IncompleteSiteError
 from airlock.kubespray.context import Target, make_evaluator
 from airlock.kubespray.downloads import select_downloads
-from airlock.kubespray.offline import IncompleteSiteError, offline_variables, pypi_vars, repo_vars
+from airlock.kubespray.offline import offline_variables, pypi_vars, repo_vars
 from airlock.kubespray.tree import DOWNLOAD_ROLES
 from airlock.lockfile.model import FilePin, ImagePin, Inputs, KubesprayPin, Lock, RpmPin
 from airlock.manifest import load_manifest

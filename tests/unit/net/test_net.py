@@ -7,11 +7,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from airlock.errors import AirlockError, NetworkError
+from airlock.errors import AirlockError, NetworkError, RegistryError
 from airlock.net.auth import credentials
 from airlock.net.http import Net
 from airlock.net.reference import parse_ref
-from airlock.net.registry import Registry, RegistryError
+from airlock.net.registry import Registry
 
 
 @pytest.mark.parametrize(("ref", "registry", "repo", "tag", "api"), [

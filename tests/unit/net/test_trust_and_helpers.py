@@ -13,9 +13,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from airlock.errors import KubesprayError, NetworkError
+from airlock.errors import CredentialHelperError, KubesprayError, NetworkError
 from airlock.net import http as nethttp
-from airlock.net.auth import CredentialHelperError, credentials
+from airlock.net.auth import credentials
 from airlock.net.http import Net, system_trust
 from airlock.resolvers.files import FileRequest, FileResolver
 from airlock.store import Store
