@@ -22,6 +22,7 @@ from typing import Any
 from airlock.cache import cache_root
 from airlock.digest import Digest, parse_digest
 from airlock.errors import BadDigest, DigestMismatch, NetworkError
+from airlock.net.http import transport_errors
 from airlock.scratch import disk_full, is_no_space, scratch_file, sweep, test_hook
 
 CHUNK = 1 << 20
@@ -164,7 +165,7 @@ class Store:
                                     left="the partial download is kept and resumed then") from None
                 last_error = exc
                 continue
-            except Exception as exc:  # dropped connection, truncated body: resume from what we have
+            except transport_errors() as exc:  # dropped connection, truncated body: resume from what we have
                 last_error = exc
                 continue
             got = Digest.from_hash(h256)

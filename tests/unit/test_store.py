@@ -128,3 +128,49 @@ def test_digests_that_are_not_plain_hex_never_become_paths(tmp_path: Path, diges
     with pytest.raises(BadDigest):
         Store(tmp_path).download(digest, 1, opener_for(lambda r: httpx.Response(200)), what="x")
     assert not list(tmp_path.rglob("*x"))
+
+
+class _Dropping(httpx.SyncByteStream):
+    """A body that breaks off after ``cut`` bytes, as a dropped connection does."""
+
+    def __init__(self, data: bytes, cut: int, error: Exception):
+        self.data, self.cut, self.error = data, cut, error
+
+    def __iter__(self):  # type: ignore[no-untyped-def]  # httpx's own signature is untyped
+        yield self.data[:self.cut]
+        raise self.error
+
+
+def test_a_dropped_connection_is_resumed(tmp_path: Path) -> None:
+    ranges = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        ranges.append(request.headers.get("Range"))
+        if len(ranges) == 1:
+            return httpx.Response(200, stream=_Dropping(DATA, 5000, httpx.RemoteProtocolError("peer closed")))
+        return httpx.Response(206, stream=httpx.ByteStream(DATA[5000:]))
+
+    store = Store(tmp_path)
+    store.download(DIGEST, len(DATA), opener_for(handler), what="blob", retries=1)
+    assert ranges == [None, "bytes=5000-"] and store.read(DIGEST) == DATA
+
+
+def test_a_bug_is_not_retried_into_kept_failing(tmp_path: Path) -> None:
+    """A TypeError while reading is airlock's bug: it surfaces as itself, on the first attempt."""
+    calls = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        return httpx.Response(200, stream=_Dropping(DATA, 10, TypeError("bug")))
+
+    with pytest.raises(TypeError, match="bug"):
+        Store(tmp_path).download(DIGEST, len(DATA), opener_for(handler), what="blob", retries=3)
+    assert len(calls) == 1
+
+
+def test_digest_mismatch_carries_what_expected_and_got(tmp_path: Path) -> None:
+    with pytest.raises(DigestMismatch) as caught:
+        Store(tmp_path).put_bytes(DIGEST, b"other", what="blob x")
+    err = caught.value
+    assert (err.what, err.expected, err.got) == ("blob x", DIGEST, "sha256:" + hashlib.sha256(b"other").hexdigest())
+    assert err.message == f"blob x: expected {DIGEST}, got {err.got}"
