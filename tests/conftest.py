@@ -46,6 +46,15 @@ def _clean_environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Non
         yield
 
 
+@pytest.fixture
+def dead_url() -> Iterator[str]:
+    """A URL on 127.0.0.1 whose connections are refused (see tests.helpers.refused_url)."""
+    from tests.helpers import refused_url
+
+    with refused_url() as url:
+        yield url
+
+
 @pytest.fixture(autouse=True)
 def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     # Every test session gets its own cache so no test reads another machine's state.

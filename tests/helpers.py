@@ -60,13 +60,24 @@ def cli(*args: str, stdin: str | None = None, env: Mapping[str, str] | None = No
 def free_port() -> int:
     """A port that was free a moment ago. Racy (another process may take it before the caller binds):
     use it only where the port must be known before the server starts — a third-party server that
-    cannot report a port it picked itself (docker-registry's config, nginx), or `airlock apply --url`,
-    which writes the URL into the site before `airlock serve` runs. Anything that can bind port 0 and
-    say which port it got should (see :func:`airlock_serve`)."""
+    cannot report a port it picked itself (docker-registry's config, nginx); the test world's Python
+    servers (FaultProxy, TokenService, Upstream), whose URLs go into the registry's and the manifests'
+    configs before they start; `airlock apply --url`, which writes the URL into the site before
+    `airlock serve` runs. Anything that can bind port 0 and say which port it got should (see
+    :func:`airlock_serve`, ``BackgroundHTTP(0, ...).port``, :func:`refused_url`)."""
     with socket.socket() as s:
         s.bind((HOST, 0))
         port: int = s.getsockname()[1]
         return port
+
+
+@contextmanager
+def refused_url() -> Iterator[str]:
+    """``http://127.0.0.1:PORT`` where nothing answers: a socket bound to PORT that never listens, so a
+    connection is refused, and no other process can take the port while the caller uses it."""
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        yield f"http://{HOST}:{s.getsockname()[1]}"
 
 
 def wait_http(url: str, proc: subprocess.Popen[Any] | None = None, *, ca: str | None = None,

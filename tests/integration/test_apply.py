@@ -18,9 +18,9 @@ import yaml
 
 from airlock.apply.execute import tree_fingerprint
 from airlock.lockfile import read_lock
+from tests.helpers import wait_http
 from tests.integration.conftest import run_airlock as airlock
 from tests.integration.conftest import world_bundle
-from tests.world.pipeline import wait_for
 from tests.world.servers import Containerd, DockerRegistry, free_port
 from tests.world.world import World
 
@@ -44,7 +44,7 @@ def served(bundle: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[t
     log = (root / "serve.log").open("w")
     proc = subprocess.Popen([sys.executable, "-m", "airlock", "serve", str(root / "site"), "--listen",
                              f"127.0.0.1:{port}"], stderr=log)
-    wait_for(f"http://127.0.0.1:{port}/v2/", proc)
+    wait_http(f"http://127.0.0.1:{port}/v2/", proc)
     yield root / "site", port
     proc.terminate()
     assert proc.wait(10) == 0  # clean shutdown on SIGTERM

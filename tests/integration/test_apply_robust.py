@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import subprocess
 import sys
 import tarfile
@@ -14,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from airlock.apply.execute import tree_fingerprint as _fingerprint
+from tests.helpers import airlock, wait_http
 from tests.world.disks import fill, tmpfs
-from tests.world.pipeline import wait_for
 from tests.world.servers import free_port
 from tests.world.world import World
 
@@ -27,11 +26,6 @@ URL = "http://10.11.12.13:8080"
 def tree_fingerprint(site: Path) -> str:
     """The site's fingerprint, less the systemd unit: it names DIR, which differs between these sites."""
     return _fingerprint(site, exclude=frozenset({"admin/airlock-serve.service"}))
-
-
-def airlock(*args: str, cache: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "airlock", *args], capture_output=True, text=True, check=False,
-                          env={**os.environ, "AIRLOCK_CACHE": str(cache), "AIRLOCK_BACKOFF": "0.01", **(env or {})})
 
 
 def apply(bundle: Path, dest: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -201,7 +195,7 @@ def test_serve_keeps_serving_across_the_swap(bundles: dict[str, Path], tmp_path:
     proc = subprocess.Popen([sys.executable, "-m", "airlock", "serve", str(site), "--listen", f"127.0.0.1:{port}"],
                             stderr=subprocess.DEVNULL)
     try:
-        wait_for(f"{url}/v2/", proc)
+        wait_http(f"{url}/v2/", proc)
         res = airlock("apply", str(bundles["b"]), "--dest", str(site), "--url", url, cache=tmp_path / "c")
         assert res.returncode == 0, res.stderr
         argocd = next(p for p in (site / "files").rglob("install.yaml"))

@@ -22,7 +22,7 @@ from airlock.net.http import Net
 from airlock.resolvers.debs import DebRequest, resolve_debs
 from airlock.resolvers.rpms import RpmRequest, resolve_rpms
 from tests.world import debrepo, rpmrepo
-from tests.world.servers import BackgroundHTTP, free_port
+from tests.world.servers import BackgroundHTTP
 
 pytestmark = pytest.mark.integration
 
@@ -62,8 +62,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str
     root = tmp_path_factory.mktemp("oracle")
     rpmrepo.build_repo(root / "rpm", RPMS)
     debrepo.build_repo(root / "deb", DEBS)
-    port = free_port()
-    server = BackgroundHTTP(port, functools.partial(_Quiet, directory=str(root)))  # type: ignore[arg-type]
+    server = BackgroundHTTP(0, functools.partial(_Quiet, directory=str(root)))
+    port = server.port
     try:
         yield root, f"http://127.0.0.1:{port}"
     finally:
@@ -165,8 +165,8 @@ def test_rpm_closure_installs_on_an_older_base(tmp_path_factory: pytest.TempPath
     update, which the closure solved on an empty system lacks; declaring the base puts it in the lock."""
     root = tmp_path_factory.mktemp("base-oracle")
     old, new = rpmrepo.build_repo(root / "old", OLD_BASE), rpmrepo.build_repo(root / "new", NEW)
-    port = free_port()
-    server = BackgroundHTTP(port, functools.partial(_Quiet, directory=str(root)))  # type: ignore[arg-type]
+    server = BackgroundHTTP(0, functools.partial(_Quiet, directory=str(root)))
+    port = server.port
     url = f"http://127.0.0.1:{port}"
     try:
         current = (RepoSpec(name="baseos", url=f"{url}/new/repo/"),)
@@ -210,8 +210,8 @@ def test_deb_closure_installs_on_an_older_base(tmp_path_factory: pytest.TempPath
     installed oldutil; apt upgrades both, so the site must hold their updates."""
     root = tmp_path_factory.mktemp("deb-base-oracle")
     old, new = debrepo.build_repo(root / "old", DEB_OLD), debrepo.build_repo(root / "new", DEB_NEW)
-    port = free_port()
-    server = BackgroundHTTP(port, functools.partial(_Quiet, directory=str(root)))  # type: ignore[arg-type]
+    server = BackgroundHTTP(0, functools.partial(_Quiet, directory=str(root)))
+    port = server.port
     url = f"http://127.0.0.1:{port}"
     spec = RepoSpec(name="main", url=f"{url}/new/repo", suite="stable", components=["main"])
     base_spec = RepoSpec(name="main-12.0", url=f"{url}/old/repo", suite="stable", components=["main"])

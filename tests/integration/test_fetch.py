@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from airlock.lockfile import read_lock
+from tests.helpers import airlock as run_airlock
 from tests.world.faults import FaultProxy
-from tests.world.servers import free_port
 from tests.world.world import World
 
 pytestmark = pytest.mark.integration
@@ -26,8 +26,7 @@ BODY = ("arch: [amd64, arm64]\nimages: [ghcr.io/airlock-test/multi:2.0]\n")
 
 def airlock(*args: str, cache: Path, env: dict[str, str] | None = None, timeout: float = 120
             ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "airlock", *args], capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, "AIRLOCK_CACHE": str(cache), "AIRLOCK_BACKOFF": "0.01", **(env or {})})
+    return run_airlock(*args, cache=cache, env=env, timeout=timeout)
 
 
 def resolved(world: World, tmp_path: Path, body: str = BODY, **kw: str) -> Path:
@@ -83,11 +82,11 @@ def test_same_lock_same_bytes_and_a_usable_layout(world: World, tmp_path: Path) 
     assert ins["by_kind"]["file"]["count"] == len(lk.file) and len(ins["images"]) == len(lk.image)
 
 
-def test_warm_fetch_needs_no_network(world: World, tmp_path: Path) -> None:
+def test_warm_fetch_needs_no_network(world: World, tmp_path: Path, dead_url: str) -> None:
     lock = resolved(world, tmp_path)
     cache = tmp_path / "cache"
     assert airlock("fetch", "--lock", str(lock), "-o", str(tmp_path / "a.tar"), cache=cache).returncode == 0
-    dead = f"http://127.0.0.1:{free_port()}"
+    dead = dead_url
     overrides = [f"--mirror={k}={dead}/x" for k in world.mirrors()]
     warm = airlock("fetch", "--lock", str(lock), "-o", str(tmp_path / "b.tar"), "--json", *overrides, cache=cache)
     assert warm.returncode == 0, warm.stderr

@@ -6,7 +6,6 @@ import io
 import json
 import os
 import subprocess
-import sys
 import tarfile
 from pathlib import Path
 
@@ -14,15 +13,11 @@ import pytest
 
 from airlock.review.sbom import validate
 from tests.conftest import REPO
+from tests.helpers import airlock
 from tests.world.world import World
 
 pytestmark = pytest.mark.integration
 GOLDEN = REPO / "tests" / "golden" / "diff"
-
-
-def airlock(*args: str, cache: Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "airlock", *args], capture_output=True, text=True, cwd=cwd,
-                          env={**os.environ, "AIRLOCK_CACHE": str(cache), "PYTHONPATH": str(REPO)})
 
 
 @pytest.fixture(scope="module")

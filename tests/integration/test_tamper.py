@@ -15,7 +15,6 @@ import re
 import resource
 import shutil
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -23,6 +22,7 @@ import pytest
 
 from airlock.apply.execute import tree_fingerprint
 from airlock.errors import AirlockError
+from tests.helpers import airlock as run_airlock
 from tests.integration.conftest import world_bundle
 from tests.world import tamper
 from tests.world.tamper import ATTACKS, LOCK_TRAVERSALS, Tampered
@@ -38,9 +38,7 @@ def _limit_memory() -> None:
 
 
 def airlock(*args: str, cache: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "airlock", *args], capture_output=True, text=True,
-                          check=False, preexec_fn=_limit_memory,
-                          env={**os.environ, "AIRLOCK_CACHE": str(cache), "AIRLOCK_BACKOFF": "0.01"})
+    return run_airlock(*args, cache=cache, preexec_fn=_limit_memory)
 
 
 @pytest.fixture(scope="module")
