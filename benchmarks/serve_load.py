@@ -115,7 +115,7 @@ async def client(port: int, plan: list[Target], keep: bool, timeout: float, res:
             conn = None
             continue
         if not keep:
-            conn[1].close()  # type: ignore[index]
+            conn[1].close()
             conn = None
     if conn is not None:
         conn[1].close()

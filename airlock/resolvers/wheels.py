@@ -85,7 +85,7 @@ class Target:
 from resolvelib import AbstractProvider  # noqa: E402
 
 
-class Provider(AbstractProvider):  # type: ignore[type-arg]  # resolvelib's type parameters: this provider's are Any
+class Provider(AbstractProvider):
     def __init__(self, index: Index, target: Target):
         self.index, self.target = index, target
 

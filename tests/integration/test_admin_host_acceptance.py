@@ -169,7 +169,7 @@ def test_deb_admin_host_installs_the_interpreter_packages_offline(world: World, 
         "mirrors": world.mirrors()})
     host = admin_host(manifest)
     assert host.interpreter_packages == ["python3.12"]
-    found = BootstrapLock(pin=None)  # type: ignore[arg-type]
+    found = BootstrapLock(pin=None)  # type: ignore[arg-type]  # the pin is filled in by the call under test
     net = Net()
     try:
         _interpreter(manifest, host, net, found)

@@ -121,14 +121,14 @@ def test_dry_run_changes_nothing(bundles: dict[str, Path], tmp_path: Path) -> No
     assert tree_fingerprint(site) == before and strays(tmp_path) == []
 
 
-def _rewrite_index(src: Path, dst: Path, edit) -> None:  # type: ignore[no-untyped-def]
+def _rewrite_index(src: Path, dst: Path, edit) -> None:
     import io
 
     with tarfile.open(src) as tin, tarfile.open(dst, "w", format=tarfile.USTAR_FORMAT) as tout:
         for m in tin.getmembers():
-            data = tin.extractfile(m).read() if m.isreg() else None  # type: ignore[union-attr]
+            data = tin.extractfile(m).read() if m.isreg() else None  # type: ignore[union-attr]  # a regular member: extractfile gives a file
             if m.name == "bundle.json":
-                doc = json.loads(data)  # type: ignore[arg-type]
+                doc = json.loads(data)  # type: ignore[arg-type]  # bytes here: the member is a regular file
                 edit(doc)
                 data = (json.dumps(doc, indent=1, sort_keys=True) + "\n").encode()
                 m.size = len(data)

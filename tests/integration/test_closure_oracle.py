@@ -93,7 +93,7 @@ def dnf(root: Path, baseurl: str, work: Path, *args: str) -> subprocess.Complete
 def installed(root: Path) -> set[tuple[str, str]]:
     out = subprocess.run(["rpm", f"--root={root}", "-qa", "--qf", "%{NAME} %{VERSION}\\n"],
                          capture_output=True, text=True, check=True).stdout
-    return {tuple(line.split()) for line in out.splitlines() if line.strip()}  # type: ignore[misc]
+    return {tuple(line.split()) for line in out.splitlines() if line.strip()}  # type: ignore[misc]  # rpm's query format prints two fields
 
 
 def test_rpm_closure_is_what_dnf_installs(served: tuple[Path, str], tmp_path: Path) -> None:
@@ -179,7 +179,7 @@ def test_rpm_closure_installs_on_an_older_base(tmp_path_factory: pytest.TempPath
     assert {(p.name, p.version) for p in plain} == {("tool", "1.0"), ("libx", "2.0")}
     assert {(p.name, p.version) for p in pins} == {("tool", "1.0"), ("libx", "2.0"), ("libx-langpack", "2.0")}
 
-    def site_of(locked: list, name: str) -> Path:  # type: ignore[type-arg]
+    def site_of(locked: list, name: str) -> Path:
         site = tmp_path / name
         site.mkdir()
         for p in locked:

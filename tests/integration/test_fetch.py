@@ -121,7 +121,7 @@ def test_delta_bundle_holds_only_new_blobs(world: World, tmp_path: Path) -> None
     assert full.returncode == 0 and delta.returncode == 0, delta.stderr
     assert json.loads(delta.stdout)["blobs"] < json.loads(full.stdout)["blobs"]
     with tarfile.open(tmp_path / "delta.tar") as tar:
-        index = json.load(tar.extractfile("bundle.json"))  # type: ignore[arg-type]
+        index = json.load(tar.extractfile("bundle.json"))  # type: ignore[arg-type]  # bundle.json is a regular member: extractfile gives a file
     assert index["base_lock_sha256"] == hashlib.sha256(old.read_bytes()).hexdigest()
     served = {s for e in index["entries"] for s in e["serves"]}
     assert "file:argocd_install:noarch" in served and "image:ghcr.io/airlock-test/multi:2.0" in served
@@ -130,10 +130,10 @@ def test_delta_bundle_holds_only_new_blobs(world: World, tmp_path: Path) -> None
     assert v.returncode == 0 and "delta of lock" in v.stdout
 
 
-def _rewrite(src: Path, dst: Path, edit) -> None:  # type: ignore[no-untyped-def]
+def _rewrite(src: Path, dst: Path, edit) -> None:
     with tarfile.open(src) as tin, tarfile.open(dst, "w", format=tarfile.USTAR_FORMAT) as tout:
         for m in tin.getmembers():
-            data = tin.extractfile(m).read() if m.isreg() else None  # type: ignore[union-attr]
+            data = tin.extractfile(m).read() if m.isreg() else None  # type: ignore[union-attr]  # a regular member: extractfile gives a file
             for m2, d2 in edit(m, data):
                 tout.addfile(m2, io.BytesIO(d2) if d2 is not None else None)
 
@@ -146,7 +146,7 @@ def test_verify_rejects_bad_bundles(world: World, tmp_path: Path, attack: str) -
     bad = tmp_path / "bad.tar"
     first_blob = {"done": False}
 
-    def edit(m: tarfile.TarInfo, data: bytes | None):  # type: ignore[no-untyped-def]
+    def edit(m: tarfile.TarInfo, data: bytes | None):
         yield m, data
         if m.name == "index.json" and attack in ("unlisted", "symlink", "traversal"):
             extra = tarfile.TarInfo({"unlisted": "notes.txt", "symlink": "blobs/link", "traversal": "../evil"}[attack])
@@ -158,7 +158,7 @@ def test_verify_rejects_bad_bundles(world: World, tmp_path: Path, attack: str) -
                 yield extra, b"hi\n"
 
     if attack == "tampered":
-        def edit(m, data):  # type: ignore[no-untyped-def]  # noqa: F811
+        def edit(m, data):  # noqa: F811
             if m.name.startswith("blobs/sha256/") and m.isreg() and not first_blob["done"]:
                 first_blob["done"] = True
                 data = bytes([data[0] ^ 1]) + data[1:]

@@ -77,7 +77,7 @@ def test_serve_answers_every_locked_file(site: Path, tmp_path: Path) -> None:
 def test_kubesprays_own_ansible_agrees_offline_yml_is_complete(site: Path,
                                                                ansible_for: Callable[[Path], str]) -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "oracle"))
-    from oracle import run  # type: ignore[import-not-found]
+    from oracle import run
 
     tree, offline = _tree(site), _offline(site)
     for arch in ("amd64", "arm64"):

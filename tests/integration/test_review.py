@@ -104,9 +104,9 @@ def test_tampered_index_breaks_the_signature(signed: dict[str, Path]) -> None:
     bad = root / "bad.tar"
     with tarfile.open(bundle) as tin, tarfile.open(bad, "w", format=tarfile.USTAR_FORMAT) as tout:
         for m in tin.getmembers():
-            data = tin.extractfile(m).read() if m.isreg() else None  # type: ignore[union-attr]
+            data = tin.extractfile(m).read() if m.isreg() else None  # type: ignore[union-attr]  # a regular member: extractfile gives a file
             if m.name == "bundle.json":
-                data = data.replace(b'"format": 1', b'"format": 1 ')  # type: ignore[union-attr]
+                data = data.replace(b'"format": 1', b'"format": 1 ')  # type: ignore[union-attr]  # bytes here: the member is a regular file
                 m.size = len(data)
             tout.addfile(m, io.BytesIO(data) if data is not None else None)
     (root / "bad.tar.sig").write_bytes((root / "b.tar.sig").read_bytes())

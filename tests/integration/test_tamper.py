@@ -299,7 +299,7 @@ def test_bundle_reader_fuzz_raises_only_airlock_errors(real: Path, tmp_path: Pat
         field = rng.choice(["kind", "serves", "size", "path", "lock"])
 
         def edit(doc: dict[str, object], pick: int = pick, field: str = field) -> None:
-            e = doc["entries"][pick]  # type: ignore[index]
+            e = doc["entries"][pick]  # type: ignore[index]  # a bundle.json document: entries is a list
             if field == "kind":
                 e["kind"] = rng.choice(kinds)
             elif field == "serves":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -16,10 +17,10 @@ DATA = bytes(range(256)) * 4000
 DIGEST = "sha256:" + hashlib.sha256(DATA).hexdigest()
 
 
-def opener_for(handler):  # type: ignore[no-untyped-def]
+def opener_for(handler):
     net = Net(transport=httpx.MockTransport(handler), retries=0, backoff=0)
 
-    def opener(offset: int):  # type: ignore[no-untyped-def]
+    def opener(offset: int):
         return net.stream("https://h/blob", what="t", headers={"Range": f"bytes={offset}-"} if offset else {})
     return opener
 
@@ -106,10 +107,10 @@ def test_no_space_in_the_cache_is_a_clear_error(tmp_path: Path, monkeypatch: pyt
 
     real_open = Path.open
 
-    def fake_open(self: Path, mode: str = "r", *a, **kw):  # type: ignore[no-untyped-def]
+    def fake_open(self: Path, mode: str = "r", *a, **kw):
         f = real_open(self, mode, *a, **kw)
         if "partial" in str(self) and "b" in mode and ("w" in mode or "+" in mode):
-            f.write = Full().write  # type: ignore[method-assign]
+            f.write = Full().write  # type: ignore[method-assign]  # the full disk: the one write this test replaces
         return f
 
     monkeypatch.setattr(Path, "open", fake_open)
@@ -136,7 +137,7 @@ class _Dropping(httpx.SyncByteStream):
     def __init__(self, data: bytes, cut: int, error: Exception):
         self.data, self.cut, self.error = data, cut, error
 
-    def __iter__(self):  # type: ignore[no-untyped-def]  # httpx's own signature is untyped
+    def __iter__(self) -> Iterator[bytes]:
         yield self.data[:self.cut]
         raise self.error
 

@@ -251,7 +251,7 @@ class TokenService:
         claims = {"iss": "airlock-test-issuer", "sub": subject, "aud": "airlock-test-registry", "exp": now + self.ttl,
                   "nbf": now - 10, "iat": now, "jti": jti, "access": access}
         signing_input = f"{b64(json.dumps(header).encode())}.{b64(json.dumps(claims).encode())}"
-        sig = key.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())  # type: ignore[union-attr]
+        sig = key.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())  # type: ignore[union-attr]  # the key loaded is RSA: it has sign()
         token = f"{signing_input}.{b64(sig)}"
         with self._lock:
             self.issued[token] = {"sub": subject, "access": access, "issued": self.clock()}

@@ -26,7 +26,7 @@ def _wheel(name: str, version: str, platform: str) -> WheelPin:
 def _lock(**kw: object) -> Lock:
     return Lock(inputs=Inputs(manifest_sha256="0" * 64, kubespray_sha256="1" * 64),
                 kubespray=KubesprayPin(version="2.30.0", kind="url", url="https://x/k.tgz", sha256="2" * 64),
-                **kw)  # type: ignore[arg-type]
+                **kw)  # type: ignore[arg-type]  # kw holds Lock fields
 
 
 def test_requirements_refuses_a_platform_the_lock_lacks(tmp_path: Path) -> None:
