@@ -188,15 +188,12 @@ def _children(pid: int) -> list[int]:
 
 def run_server(cmd: list[str], url: str, log: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
     proc = subprocess.Popen(cmd, stdout=log.open("w"), stderr=subprocess.STDOUT, env=env)
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            wait_http(url, timeout=1)
-            return proc
-        except RuntimeError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                raise RuntimeError(f"{cmd[0]} did not come up: {log.read_text()[-2000:]}") from None
+    try:
+        wait_http(url, proc, timeout=60)
+    except RuntimeError:
+        proc.kill()
+        raise RuntimeError(f"{cmd[0]} did not come up: {log.read_text()[-2000:]}") from None
+    return proc
 
 
 def main() -> None:
