@@ -8,7 +8,7 @@ from airlock.review import render
 from airlock.review.diff import diff_locks
 from airlock.review.sbom import build_sbom
 from tests.unit.lockfile.test_hostile_lock import full
-from tests.unit.test_diff import D1, D2, lock
+from tests.unit.review.test_diff import D1, D2, lock
 
 
 def test_summary_counts_and_sizes() -> None:
