@@ -7,7 +7,9 @@ Unit tests call :func:`cli` (click's CliRunner, no interpreter start-up); integr
 
 from __future__ import annotations
 
+import importlib
 import os
+import pkgutil
 import re
 import socket
 import ssl
@@ -48,8 +50,11 @@ def cli(*args: str, stdin: str | None = None, env: Mapping[str, str] | None = No
     a real process; an exception it does not handle is re-raised with its traceback."""
     from click.testing import CliRunner
 
-    from airlock.cli import apply, export, fetch, plan, resolve, review  # noqa: F401  (registers the commands)
+    import airlock.cli
     from airlock.cli.main import cli as group
+
+    for mod in pkgutil.iter_modules(airlock.cli.__path__):  # importing a command module registers its commands
+        importlib.import_module(f"airlock.cli.{mod.name}")
 
     res = CliRunner().invoke(group, list(args), input=stdin, env=dict(env or {}), prog_name="airlock")
     if res.exception is not None and not isinstance(res.exception, SystemExit):
