@@ -11,6 +11,7 @@ AirlockError                    exit 2; message, hint, where
 ├── BundleError                 a bundle is unreadable, incomplete, tampered with or unsafe
 ├── UnsafePathError             a path from untrusted input would leave its directory
 ├── BadDigest                   a digest that is not sha256:<64 lowercase hex> (it would become a file name)
+├── ReferenceError              a string that is not an image reference (also a ValueError, for pydantic)
 ├── KubesprayError              the Kubespray source is missing, unreadable or incomplete
 │   └── EvaluationError         a Kubespray variable failed to evaluate (carries the variable path)
 ├── IncompleteSiteError         offline.yml would still make Kubespray download something the site lacks
@@ -75,6 +76,10 @@ class UnsafePathError(AirlockError):
 
 class BadDigest(AirlockError):
     """A digest (from a lock, a manifest or a registry) that is not ``sha256:<64 lowercase hex>``."""
+
+
+class ReferenceError(AirlockError, ValueError):  # shadows the builtin in this module only (never raised there)
+    """A string that is not an image reference (a ValueError too, so pydantic reports it on its field)."""
 
 
 class KubesprayError(AirlockError):
