@@ -29,7 +29,7 @@ from airlock.bundle.write import (
     write_bundle,
 )
 from airlock.digest import Digest
-from airlock.errors import AirlockError
+from airlock.errors import AirlockError, CorruptCache
 from airlock.kubespray.source import tree_digest
 from airlock.lockfile import Lock, parse_lock
 from airlock.net.http import Net
@@ -39,7 +39,7 @@ from airlock.parallel import PriorityPool
 from airlock.reference import ImageRef
 from airlock.resolvers.images import filtered_index
 from airlock.scratch import require_space
-from airlock.store import CorruptCache, Store
+from airlock.store import Store
 
 OCI_LAYOUT = b'{"imageLayoutVersion":"1.0.0"}'
 # Scheduling keys (smallest first): manifests before everything, since each one releases an image's

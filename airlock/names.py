@@ -17,7 +17,7 @@ from typing import Annotated, TypeVar
 
 from pydantic import AfterValidator, WithJsonSchema
 
-from airlock.errors import AirlockError
+from airlock.errors import UnsafePathError
 
 _V = TypeVar("_V")
 
@@ -111,10 +111,6 @@ def has_credentials(url: str) -> bool:
 def url_basename(url: str) -> str:
     """The last path segment of a URL (what a package is called in the site)."""
     return url.rsplit("/", 1)[-1]
-
-
-class UnsafePathError(AirlockError):
-    """A path computed from untrusted input would leave the directory it belongs in."""
 
 
 def safe_rel(rel: str, where: str = "the site") -> str:

@@ -23,7 +23,7 @@ from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import core_schema
 
 from airlock.digest import Digest
-from airlock.errors import AirlockError
+from airlock.errors import ReferenceError
 
 DOCKER_HUB = "docker.io"
 DOCKER_HUB_API = "registry-1.docker.io"
@@ -39,10 +39,6 @@ _PATTERN = (r"^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-
             r"(?::[0-9]+)?/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*"
             r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[0-9a-f]{64})?$")
 _HINT = "write [registry/]repository[:tag][@sha256:digest], e.g. docker.io/library/nginx:1.29.4"
-
-
-class ReferenceError(AirlockError, ValueError):
-    """A string that is not an image reference (a ValueError too, so pydantic reports it on its field)."""
 
 
 class ImageRef(str):

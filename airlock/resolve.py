@@ -53,7 +53,7 @@ def manifest_digest(loaded: LoadedManifest) -> str:
 
 def kubespray_pin(loaded: LoadedManifest, source: Source) -> KubesprayPin:
     m = loaded.manifest
-    return KubesprayPin(version=m.kubespray.version, kind=source.kind,  # type: ignore[arg-type]
+    return KubesprayPin(version=m.kubespray.version, kind=source.kind,  # type: ignore[arg-type]  # pydantic checks the Literal
                         url=m.kubespray.source or m.kubespray.default_source(), sha256=source.sha256())
 
 
@@ -91,7 +91,7 @@ def resolve(loaded: LoadedManifest, old: Lock | None, opts: ResolveOptions,
     file_reqs, image_reqs = requests_of(plan)
     old_files = {f.url: f for f in (old.file if old else [])}
     old_images = {i.ref: i for i in (old.image if old else [])}
-    result = ResolveResult(lock=None, plan=plan)  # type: ignore[arg-type]
+    result = ResolveResult(lock=None, plan=plan)  # type: ignore[arg-type]  # the lock is set below, once pinned
 
     todo_files, todo_images = [], []
     pinned_files: list[FilePin] = []

@@ -23,7 +23,8 @@ from typing import Any
 
 from airlock.cache import cache_root
 from airlock.digest import Digest, parse_digest
-from airlock.errors import AirlockError, NetworkError
+from airlock.errors import BadDigest, CorruptCache, DigestMismatch, NetworkError
+from airlock.net.http import transport_errors
 from airlock.scratch import disk_full, is_no_space, scratch_file, sweep, test_hook
 
 CHUNK = 1 << 20
@@ -38,25 +39,6 @@ CHUNK = 1 << 20
 SMALL_READ = 32 << 10
 READ_PAUSE = 0.01
 _pause = time.sleep
-
-
-class DigestMismatch(NetworkError):
-    """Downloaded bytes do not match the digest the lock pins."""
-
-
-class CorruptCache(AirlockError):
-    """Cached blobs whose bytes no longer match their names (``bad``), or, with ``bad`` empty, a
-    bundle stream that differs from the one recorded for its index (some cached blob changed)."""
-
-    def __init__(self, bad: list[str]):
-        super().__init__(f"{len(bad) or 'some'} cached blob(s) no longer match their digests"
-                         + (f": {', '.join(bad[:5])}" if bad else ""),
-                         hint="rerun `airlock fetch`: the damaged blobs were removed from the cache")
-        self.bad = bad
-
-
-class BadDigest(AirlockError):
-    """A digest (from a lock, a manifest or a registry) that is not ``sha256:<64 lowercase hex>``."""
 
 
 
@@ -131,7 +113,7 @@ class Store:
     def put_bytes(self, digest: str, data: bytes, *, what: str) -> None:
         got = Digest.of(data)
         if got != digest:
-            raise DigestMismatch(f"{what}: expected {digest}, got {got}")
+            raise DigestMismatch(f"{what}: expected {digest}, got {got}", what=what, expected=digest, got=got)
         if self.has(digest, len(data)):
             return
         self.blobs.mkdir(parents=True, exist_ok=True)
@@ -253,7 +235,7 @@ class Store:
                                     left="the partial download is kept and resumed then") from None
                 last_error = exc
                 continue
-            except Exception as exc:  # dropped connection, truncated body: resume from what we have
+            except transport_errors() as exc:  # dropped connection, truncated body: resume from what we have
                 last_error = exc
                 continue
             got = Digest.from_hash(h256)
@@ -264,6 +246,7 @@ class Store:
                 raise DigestMismatch(
                     f"{what}: downloaded bytes do not match the lock: expected {digest}"
                     f"{f' ({size} bytes)' if size is not None else ''}, got {detail}",
+                    what=what, expected=digest, got=detail,
                     hint="the upstream or a mirror serves other bytes than were pinned; nothing was cached")
             self.blobs.mkdir(parents=True, exist_ok=True)
             os.replace(part, self.path(digest))

@@ -35,7 +35,7 @@ def run(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, int]:
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t0
     if status != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed: {proc.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
+        raise RuntimeError(f"{' '.join(cmd)} failed: {proc.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]  # stderr=PIPE: it is a file
     return wall, usage.ru_maxrss * 1024
 
 

@@ -21,7 +21,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from airlock.server.protocol import BadRequest, Request, decode_path
+from airlock.errors import BadRequest
+from airlock.server.protocol import Request, decode_path
 from airlock.server.site import Site
 
 SITE: Site

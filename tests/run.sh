@@ -5,4 +5,4 @@ cd "$(dirname "$0")/.."
 bash tests/install-tools.sh
 python3 -m ruff check airlock tests benchmarks
 python3 -m mypy airlock
-python3 -m pytest -q "$@"
+AIRLOCK_FUZZ_EXAMPLES="${AIRLOCK_FUZZ_EXAMPLES:-250}" python3 -m pytest -q "$@"  # the fuzz tests at full depth

@@ -12,9 +12,9 @@ import hashlib
 import json
 from pathlib import Path
 
-from airlock.bundle.tarstream import BundleError
 from airlock.bundle.verify import Verified
 from airlock.digest import Digest, parse_digest
+from airlock.errors import BundleError
 from airlock.lockfile import Lock
 
 CHUNK = 1 << 20

@@ -42,9 +42,8 @@ from airlock.apply.swap import (
     staging_prefix,
     swap_in,
 )
-from airlock.bundle.tarstream import BundleError
 from airlock.bundle.verify import Verified, verify_bundle
-from airlock.errors import AirlockError, UsageError
+from airlock.errors import AirlockError, BundleError, UsageError
 from airlock.kubespray.offline import node_registries, site_variables
 from airlock.kubespray.tree import KubesprayTree
 from airlock.names import check_registry, has_credentials, redact

@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from airlock.kubespray.offline import IncompleteSiteError, base_variables, offline_variables
+from airlock.errors import IncompleteSiteError
+from airlock.kubespray.offline import base_variables, offline_variables
 
 __all__ = ["IncompleteSiteError", "Site", "base_variables", "offline_variables", "render"]
 

@@ -21,9 +21,10 @@ from typing import Any
 from urllib.parse import urljoin
 
 from airlock.digest import Digest
+from airlock.errors import RegistryError
 from airlock.lockfile import ImagePin, read_lock
 from airlock.net.http import Net
-from airlock.net.registry import Registry, RegistryError
+from airlock.net.registry import Registry
 from airlock.parallel import run_all
 from airlock.reference import ImageRef
 

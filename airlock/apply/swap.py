@@ -17,8 +17,7 @@ import re
 import shutil
 from pathlib import Path, PurePosixPath
 
-from airlock.bundle.tarstream import BundleError
-from airlock.errors import UsageError
+from airlock.errors import BundleError, UsageError
 
 AT_FDCWD = -100
 RENAME_EXCHANGE = 2

@@ -6,8 +6,8 @@
 from __future__ import annotations
 
 from airlock.bundle.model import BundleIndex
-from airlock.bundle.tarstream import BundleError
 from airlock.digest import Digest
+from airlock.errors import BundleError
 from airlock.lockfile.model import Lock
 from airlock.names import check_rel_path, url_basename
 

@@ -60,7 +60,7 @@ def resolve_bootstrap(manifest: Manifest, old: Lock | None, net: Net, *, upgrade
     wheels = resolve_wheels(index, bootstrap_requirements(), [Target(host.python, host.glibc, rpm_arch(host.arch))])
     sdists = [w.filename for w in wheels if w.sdist]
     if sdists:
-        from airlock.resolvers.wheels import WheelResolutionError
+        from airlock.errors import WheelResolutionError
 
         # The admin host has no compiler and no network: a source distribution cannot be installed there.
         raise WheelResolutionError(f"airlock's runtime for {host.platform} has no wheel for: {', '.join(sdists)}",

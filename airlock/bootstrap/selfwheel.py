@@ -15,6 +15,7 @@ import tomllib
 import zipfile
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import airlock
 from airlock.errors import AirlockError
@@ -32,7 +33,7 @@ def _package_dir() -> Path:
     return Path(airlock.__file__).resolve().parent
 
 
-def _pyproject() -> dict | None:  # type: ignore[type-arg]
+def _pyproject() -> dict[str, Any] | None:
     path = _package_dir().parent / "pyproject.toml"
     if not path.is_file():
         return None
@@ -80,7 +81,8 @@ def _record_hash(data: bytes) -> str:
 def build_wheel() -> tuple[str, bytes]:
     """(file name, bytes) of airlock's wheel."""
     epoch = int(os.environ.get("SOURCE_DATE_EPOCH", _EPOCH_1980))
-    stamp = time.gmtime(max(epoch, _EPOCH_1980))[:6]
+    t = time.gmtime(max(epoch, _EPOCH_1980))
+    stamp = (t.tm_year, t.tm_mon, t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec)
     distinfo = f"{DIST_NAME.replace('-', '_')}-{airlock_version()}.dist-info"
     meta = ["Metadata-Version: 2.1", f"Name: {DIST_NAME}", f"Version: {airlock_version()}",
             "Summary: Reproducible air-gapped Kubespray installs", "Requires-Python: >=3.11"]
@@ -95,7 +97,7 @@ def build_wheel() -> tuple[str, bytes]:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_STORED) as zf:
         for name, data in files:
-            info = zipfile.ZipInfo(name, date_time=stamp)  # type: ignore[arg-type]
+            info = zipfile.ZipInfo(name, date_time=stamp)
             info.external_attr = 0o644 << 16
             info.create_system = 3  # unix, whatever builds it
             zf.writestr(info, data)

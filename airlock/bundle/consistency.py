@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from airlock.bundle.model import BundleIndex, Entry
-from airlock.bundle.tarread import CHUNK, BundleError, iter_members
+from airlock.bundle.tarread import CHUNK, iter_members
 from airlock.digest import parse_digest
+from airlock.errors import BundleError
 from airlock.lockfile import Lock
 
 OCI_LAYOUT = {"imageLayoutVersion": "1.0.0"}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Final, Literal
+from typing import Final, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -25,7 +25,7 @@ META: dict[str, str] = {"airlock.lock": "lock", "airlock.yaml": "manifest", "sbo
 BLOB_PATH = re.compile(r"blobs/sha256/([0-9a-f]{64})")
 # bootstrap/ (airlock for the admin host, see airlock/bootstrap/): one file name in one of these folders.
 BOOTSTRAP_PATH = re.compile(r"bootstrap/(?:(?:wheels|rpms|rpms/repodata|debs)/)?([^/]+)")
-BLOB_KINDS = frozenset(Kind.__args__) - set(META.values()) - {"bootstrap"}  # type: ignore[attr-defined]
+BLOB_KINDS = frozenset(get_args(Kind)) - set(META.values()) - {"bootstrap"}
 # Members read into memory are refused above these sizes before a byte of them is read.
 MAX_INDEX = 64 << 20
 MAX_KEPT = {"lock": 16 << 20, "manifest": 16 << 20, "layout": 16 << 20, "sbom": 64 << 20,

@@ -18,17 +18,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from airlock.errors import AirlockError
+from airlock.errors import BundleError
 
 BLOCK = 512
 CHUNK = 1 << 20
 MAX_WHOLE = 64 << 20  # the most read() without a size returns (bundle.json is the largest member read whole)
 MAX_SUMS = 1 << 20  # a checksum list of 10,000 parts is 700 KB
 _SUMS_LINE = re.compile(r"([0-9a-f]{64})  ([^\x00-\x1f/\\]+)")
-
-
-class BundleError(AirlockError):
-    """A bundle is unreadable, incomplete, tampered with or unsafe."""
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import IO, Any
 
-from airlock.bundle.tarread import BLOCK, CHUNK, BundleError, Member, iter_members, open_bundle
+from airlock.bundle.tarread import BLOCK, CHUNK, Member, iter_members, open_bundle
 from airlock.digest import Digest
+from airlock.errors import BundleError
 from airlock.scratch import test_hook
 
 __all__ = ["BLOCK", "CHUNK", "RECORD", "BundleError", "Member", "SplitWriter", "TarWriter", "iter_members",

@@ -22,9 +22,9 @@ from pydantic import ValidationError
 from airlock.bootstrap.check import check_bootstrap
 from airlock.bundle.consistency import check_against_lock, check_tree
 from airlock.bundle.model import MAX_INDEX, MAX_KEPT, BundleIndex, Entry, index_problem
-from airlock.bundle.tarread import CHUNK, BundleError, drain_parts, iter_members, open_bundle
+from airlock.bundle.tarread import CHUNK, drain_parts, iter_members, open_bundle
 from airlock.digest import Digest
-from airlock.errors import AirlockError
+from airlock.errors import AirlockError, BundleError
 from airlock.lockfile import Lock, parse_lock
 
 

@@ -15,10 +15,10 @@ from typing import Any
 from airlock.bundle.model import BundleIndex
 from airlock.bundle.tarstream import SplitWriter, TarWriter, tar_size
 from airlock.digest import Digest
-from airlock.errors import AirlockError
+from airlock.errors import AirlockError, CorruptCache
 from airlock.lockfile import Lock
 from airlock.scratch import disk_full, is_no_space, scratch_dir, sweep, test_hook
-from airlock.store import CorruptCache, Store
+from airlock.store import Store
 
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 

@@ -129,8 +129,8 @@ def serve(site: str, listen: str, idle_timeout: float, header_timeout: float, ma
     from airlock.server.protocol import Limits
 
     host, _, port = listen.rpartition(":")
-    if not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise UsageError(f"--listen {listen!r} must be HOST:PORT with a port from 1 to 65535",
+    if not host or not port.isdigit() or not 0 <= int(port) < 65536:  # 0: the kernel picks; serve prints it
+        raise UsageError(f"--listen {listen!r} must be HOST:PORT with a port from 1 to 65535, or 0 for any free one",
                          hint="e.g. --listen 0.0.0.0:8080 or --listen [::]:8080")
     if not (Path(site) / ".airlock" / "state.json").is_file():
         raise UsageError(f"{site} is not a site `airlock apply` made (no .airlock/state.json)",

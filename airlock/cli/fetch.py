@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -30,7 +32,7 @@ def _split(text: str) -> int:
     return size
 
 
-def expect_lock_option(f):  # type: ignore[no-untyped-def]
+def expect_lock_option(f: Callable[..., Any]) -> Callable[..., Any]:
     """``--expect-lock SHA256``, shared by verify and apply: pins the reviewed lock."""
     def check(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
         if value is None:

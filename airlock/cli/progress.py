@@ -29,7 +29,7 @@ class Progress:
 
     def __exit__(self, *exc: object) -> None:
         if self._bar is not None:
-            self._bar.__exit__(*exc)  # type: ignore[arg-type]
+            self._bar.__exit__(*exc)
 
 
 class ByteProgress:
@@ -71,4 +71,4 @@ class ByteProgress:
 
     def __exit__(self, *exc: object) -> None:
         if self._bar is not None:
-            self._bar.__exit__(*exc)  # type: ignore[arg-type]
+            self._bar.__exit__(*exc)

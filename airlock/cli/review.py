@@ -5,13 +5,17 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from airlock.cli.main import cli
 
+if TYPE_CHECKING:  # the module imports the lock code only when a command runs
+    from airlock.lockfile import Lock
 
-def _load(spec: str):  # type: ignore[no-untyped-def]
+
+def _load(spec: str) -> Lock:
     """A lock from a path, or from git history with ``git:REV:path``."""
     from airlock.errors import UsageError
     from airlock.lockfile import parse_lock, read_lock

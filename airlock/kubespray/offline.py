@@ -21,7 +21,7 @@ import re
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
-from airlock.errors import AirlockError, KubesprayError
+from airlock.errors import IncompleteSiteError, KubesprayError
 from airlock.kubespray.context import Target, make_evaluator
 from airlock.kubespray.downloads import select_downloads
 from airlock.kubespray.evaluator import Evaluator
@@ -34,10 +34,6 @@ if TYPE_CHECKING:  # only annotations here: importing the lock models costs `air
 
 _ORIGIN = re.compile(r"^https?://[^/{}\s]+$")
 _HOST = re.compile(r"^[a-z0-9-]+(\.[a-z0-9-]+)+(:\d+)?$")
-
-
-class IncompleteSiteError(AirlockError):
-    """Kubespray, with offline.yml applied, would still download something the site does not serve."""
 
 
 class SiteAddress(Protocol):

@@ -23,7 +23,7 @@ from packaging.version import InvalidVersion, Version
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from airlock.digest import Digest
-from airlock.errors import NetworkError
+from airlock.errors import UnusableUpstreamValue
 from airlock.names import SafeName, SafeRelPath, check_name, url_basename
 from airlock.reference import ImageRef
 
@@ -237,11 +237,6 @@ class Lock(_Strict):
 
 
 _Pin = TypeVar("_Pin", bound=BaseModel)
-
-
-class UnusableUpstreamValue(NetworkError):
-    """An upstream (or a mirror) answered with a value the lock must not hold, e.g. a package
-    named ``../x``: refused as that upstream's answer, not a crash of the resolver."""
 
 
 def upstream_pin(model: type[_Pin], what: str, **fields: Any) -> _Pin:

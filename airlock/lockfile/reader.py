@@ -11,14 +11,10 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from airlock.bounded import MAX_LOCK_BYTES, load_toml, read_capped
-from airlock.errors import AirlockError
+from airlock.errors import LockError
 from airlock.lockfile.model import LOCK_VERSION, Lock
 
 _REGENERATE = "regenerate it with `airlock resolve`; do not edit the lock by hand"
-
-
-class LockError(AirlockError):
-    """airlock.lock is missing, malformed, of an unknown version, or inconsistent."""
 
 
 def read_lock(path: Path) -> Lock:

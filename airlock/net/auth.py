@@ -20,15 +20,11 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from airlock.errors import NetworkError
+from airlock.errors import CredentialHelperError
 
 DOCKER_HUB_KEYS = ("https://index.docker.io/v1/", "docker.io", "index.docker.io", "registry-1.docker.io")
 _HELPER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 HELPER_TIMEOUT = 60.0
-
-
-class CredentialHelperError(NetworkError):
-    """A docker credential helper named in a config file is missing or failed."""
 
 
 def _env_key(host: str) -> str:

@@ -256,3 +256,12 @@ def _safe(url: str) -> str:
         scheme, rest = url.split("://", 1)
         return f"{scheme}://{rest.split('@', 1)[1]}"
     return url
+
+
+def transport_errors() -> tuple[type[Exception], ...]:
+    """What a dropped connection or a truncated body raises while a response is read, for code outside
+    net/ that resumes a download (the store): it catches these, not every Exception, so a bug such as
+    a TypeError surfaces as itself instead of being retried into "download kept failing"."""
+    import httpx  # here, not at the top: importing httpx costs every command that never downloads
+
+    return (httpx.TransportError,)

@@ -16,10 +16,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from airlock.digest import Digest, parse_digest
+from airlock.errors import RegistryError
 from airlock.net.auth import credentials
 from airlock.net.http import Net
 from airlock.net.mirrors import registry_endpoint
-from airlock.net.tokens import Authorizer, RegistryError, rate_limited
+from airlock.net.tokens import Authorizer, rate_limited
 from airlock.reference import ImageRef
 
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"

@@ -19,15 +19,11 @@ from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from airlock.errors import NetworkError
+from airlock.errors import RegistryError
 
 IDENTITY_TOKEN = "<token>"  # the user name docker writes for an identity token instead of a password
 DEFAULT_EXPIRES_IN = 60.0  # the token spec's default when the service omits expires_in
 _PARAM = re.compile(r'([A-Za-z_][\w-]*)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]+))')
-
-
-class RegistryError(NetworkError):
-    """A registry answered, but not with what the image needs (unknown tag, auth, bad digest)."""
 
 
 @dataclass(frozen=True)

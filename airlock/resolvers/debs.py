@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from airlock.errors import MetadataError, UnsatisfiableError
 from airlock.lockfile.model import DebIndexPin, DebPin, upstream_pin
 from airlock.manifest.model import RepoSpec
 from airlock.net.http import Net
@@ -24,8 +25,8 @@ from airlock.net.mirrors import rewrite_url
 from airlock.resolvers.aptchoice import AptChoice
 from airlock.resolvers.debversion import ranks
 from airlock.resolvers.keys import verified_release
-from airlock.resolvers.repometa import MetadataError, get_index, get_verified
-from airlock.resolvers.solving import NOT_FOUND_HINT, UnsatisfiableError, solve
+from airlock.resolvers.repometa import get_index, get_verified
+from airlock.resolvers.solving import NOT_FOUND_HINT, solve
 
 _DEP = re.compile(r"^\s*([^\s(]+)\s*(?:\(\s*(<<|<=|=|>=|>>|<|>)\s*([^)\s]+)\s*\))?")
 

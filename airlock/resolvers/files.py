@@ -18,15 +18,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from airlock.digest import Digest
-from airlock.errors import NetworkError
+from airlock.errors import DigestMismatch, NetworkError
 from airlock.lockfile.model import FilePin
 from airlock.net.http import Net
 from airlock.net.mirrors import rewrite_url
-from airlock.store import DigestMismatch, Store
-
-
-class ChecksumMismatch(NetworkError):
-    """A served file does not match the digest Kubespray (or airlock.yaml) pins."""
+from airlock.store import Store
 
 
 @dataclass(frozen=True)
@@ -64,8 +60,9 @@ class FileResolver:
             sha256, sha512_got, size = self._download(url, what, want_sha512=algo == "sha512")
             expected = {"sha256": sha256, "sha512": sha512_got}.get(algo)
             if pinned and expected != pinned:
-                raise ChecksumMismatch(
+                raise DigestMismatch(
                     f"{what}: {request.url} has {algo} {expected}, but {pinned} is pinned",
+                    what=what, expected=f"{algo}:{pinned}", got=f"{algo}:{expected}", url=request.url,
                     hint="the upstream file changed or a mirror serves another file; do not use it")
         return FilePin(name=request.name, arch=request.arch, url=request.url, sha256=sha256, sha512=sha512,
                        size=size, path=request.path, kubespray_var=request.kubespray_var)
@@ -91,9 +88,9 @@ class FileResolver:
         try:
             store.download(digest, None, opener, what=what, retries=self.net.retries)
         except DigestMismatch as exc:
-            got = exc.message.rsplit("got ", 1)[-1]
-            raise ChecksumMismatch(f"{what}: {upstream} has {got}, but sha256 {sha256} is pinned",
-                                   hint="the upstream file changed or a mirror serves another file; do not use it") \
+            raise DigestMismatch(f"{what}: {upstream} has {exc.got}, but sha256 {sha256} is pinned",
+                                 what=what, expected=digest, got=exc.got, url=upstream,
+                                 hint="the upstream file changed or a mirror serves another file; do not use it") \
                 from None
         return store.path(digest).stat().st_size
 

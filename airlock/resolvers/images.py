@@ -21,8 +21,9 @@ from typing import Any, Literal
 
 from airlock.bounded import load_json
 from airlock.digest import Digest
+from airlock.errors import RegistryError
 from airlock.lockfile.model import ImagePin, PlatformPin, upstream_pin
-from airlock.net.registry import INDEX_TYPES, MANIFEST_TYPES, Registry, RegistryError
+from airlock.net.registry import INDEX_TYPES, MANIFEST_TYPES, Registry
 from airlock.reference import ImageRef
 
 

@@ -18,18 +18,13 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
-from airlock.errors import AirlockError
+from airlock.errors import AirlockError, MetadataError, SignatureError
 from airlock.lockfile.model import RepoKeyPin, upstream_pin
 from airlock.net.http import Net
 from airlock.net.mirrors import rewrite_url
-from airlock.resolvers.repometa import MetadataError
 
 MAX_KEY_BYTES = 1 << 20        # a distribution's keyring is a few KiB
 MAX_RELEASE_BYTES = 32 << 20   # Ubuntu's largest InRelease is well under 1 MiB
-
-
-class SignatureError(AirlockError):
-    """A repository's Release is unsigned, or not signed by the repository's pinned key."""
 
 
 def fetch_key(net: Net, mirrors: Mapping[str, str], os_name: str, repo: str, url: str) -> tuple[RepoKeyPin, bytes]:

@@ -7,13 +7,13 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from airlock.errors import ManifestError
+from airlock.errors import ManifestError, SignatureError
 from airlock.lockfile.model import DebIndexPin, DebPin, Lock, RepoKeyPin, RpmPin
 from airlock.manifest.model import Manifest, RepoSpec
 from airlock.net.http import Net
 from airlock.packages import base_repos_for, family, repos_for, rpm_arch
 from airlock.resolvers.debs import DebRequest, resolve_debs
-from airlock.resolvers.keys import SignatureError, fetch_key
+from airlock.resolvers.keys import fetch_key
 from airlock.resolvers.rpms import RpmRequest, compute_missing_sha256, minimal_install, resolve_rpms
 
 # The selection rules a closure was solved with; a lock solved under older rules is re-solved (2: dnf's

@@ -9,17 +9,13 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from airlock.cache import cache_root
-from airlock.errors import NetworkError
+from airlock.errors import MetadataError
 from airlock.net.http import Net
 from airlock.net.mirrors import rewrite_url
 from airlock.scratch import fresh_file
 
 ALGOS = {"sha": "sha1", "sha1": "sha1", "sha256": "sha256", "sha512": "sha512", "sha224": "sha224",
          "sha384": "sha384", "md5": "md5"}
-
-
-class MetadataError(NetworkError):
-    """Repository metadata is missing, unreadable or does not match its checksum."""
 
 
 def get_index(net: Net, mirrors: Mapping[str, str], url: str, what: str) -> bytes:

@@ -20,10 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from airlock.errors import MetadataError
 from airlock.lockfile.model import RpmPin, upstream_pin
 from airlock.manifest.model import RepoSpec
 from airlock.net.http import Net
-from airlock.resolvers.repometa import MetadataError, get_index, get_verified
+from airlock.resolvers.repometa import get_index, get_verified
 from airlock.resolvers.solving import dnf_jobs, name_anchors, solve
 
 NS = {"r": "http://linux.duke.edu/metadata/repo"}

@@ -5,13 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from airlock.errors import AirlockError
+from airlock.errors import UnsatisfiableError
 
 NOT_FOUND_HINT = "check the package name, or add a repository with repos: in airlock.yaml"
-
-
-class UnsatisfiableError(AirlockError):
-    """The package set cannot be installed from the repositories (names package, arch, capability)."""
 
 
 def one_of(pool: Any, ids: list[int]) -> Any:

@@ -21,13 +21,9 @@ from packaging.tags import Tag, compatible_tags, cpython_tags
 from packaging.utils import canonicalize_name, parse_sdist_filename, parse_wheel_filename
 from packaging.version import Version
 
-from airlock.errors import AirlockError
+from airlock.errors import WheelResolutionError
 from airlock.lockfile.model import WheelPin, upstream_pin
 from airlock.resolvers.pypi import Dist, Index, requires_dist
-
-
-class WheelResolutionError(AirlockError):
-    """The Python requirements cannot be satisfied for the target (names the conflict chain)."""
 
 
 def manylinux_platforms(glibc: str, arch: str) -> list[str]:
@@ -89,7 +85,7 @@ class Target:
 from resolvelib import AbstractProvider  # noqa: E402
 
 
-class Provider(AbstractProvider):  # type: ignore[type-arg]
+class Provider(AbstractProvider):
     def __init__(self, index: Index, target: Target):
         self.index, self.target = index, target
 

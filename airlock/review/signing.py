@@ -18,8 +18,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from airlock.bundle.tarstream import BundleError, iter_members, open_bundle
-from airlock.errors import AirlockError
+from airlock.bundle.tarstream import iter_members, open_bundle
+from airlock.errors import AirlockError, BundleError
 
 NAMESPACE = "airlock-bundle"
 

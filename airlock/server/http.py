@@ -31,9 +31,9 @@ from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
-from airlock.errors import AirlockError
+from airlock.errors import AirlockError, BadRequest
 from airlock.server.prefork import supervise
-from airlock.server.protocol import BadRequest, Limits, Request, body_length, read_request
+from airlock.server.protocol import Limits, Request, body_length, read_request
 from airlock.server.site import Response, Site, error
 
 BACKLOG = 4096       # the kernel caps it at net.core.somaxconn; 5 (the old default) dropped bursts

@@ -15,6 +15,8 @@ import re
 from dataclasses import dataclass, field
 from urllib.parse import unquote_to_bytes, urlsplit
 
+from airlock.errors import BadRequest
+
 _TOKEN = re.compile(rb"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 _VERSION = re.compile(rb"^HTTP/(\d)\.(\d)$")
 _TARGET = re.compile(rb"^[\x21-\x7e]+$")  # visible ASCII only; spaces already split the line
@@ -34,14 +36,6 @@ class Limits:
     max_head: int = 32768          # bytes of the whole request head
     max_headers: int = 100
     max_discard: int = 65536       # a GET/HEAD body up to this size is read and dropped; larger closes
-
-
-class BadRequest(Exception):
-    """A request that gets ``code`` and a closed connection."""
-
-    def __init__(self, code: int, reason: str):
-        super().__init__(reason)
-        self.code, self.reason = code, reason
 
 
 @dataclass

@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from airlock.digest import Digest, parse_digest
-from airlock.reference import ReferenceError, parse_ref
+from airlock.errors import ReferenceError
+from airlock.reference import parse_ref
 
 _NOFOLLOW = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NOCTTY | os.O_NONBLOCK
 MAX_DOC = 16 << 20  # index.json and manifests are read whole: bound them

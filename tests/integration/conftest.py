@@ -8,11 +8,11 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from tests.conftest import KUBESPRAY, REPO
+from tests.helpers import airlock as run_airlock  # the name this conftest's users import
 from tests.world.world import DEFAULT_CASES, World
 
 
@@ -51,12 +51,6 @@ def ansible_for(tmp_path_factory: pytest.TempPathFactory) -> Callable[[Path], st
 def ansible_playbook(ansible_for: Callable[[Path], str]) -> str:
     """ansible-playbook of ansible-core 2.17 (the pin of Kubespray 2.30.0, the world's release)."""
     return ansible_for(KUBESPRAY / "2.30.0")
-
-
-def run_airlock(*args: str, cache: Path, **kw: Any) -> subprocess.CompletedProcess[str]:
-    """``python -m airlock ARGS`` with its own cache and short retry back-off; never raises on exit codes."""
-    return subprocess.run([sys.executable, "-m", "airlock", *args], capture_output=True, text=True, check=False,
-                          env={**os.environ, "AIRLOCK_CACHE": str(cache), "AIRLOCK_BACKOFF": "0.01"}, **kw)
 
 
 def world_bundle(world: World, root: Path, body: str, *, version: str = "2.30.0",

@@ -14,12 +14,12 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from airlock.lockfile import read_lock
+from tests.helpers import airlock as run_airlock
 from tests.world.world import World
 
 pytestmark = [pytest.mark.integration, pytest.mark.acceptance]
@@ -28,9 +28,9 @@ CACHE = Path(os.environ.get("AIRLOCK_TEST_CACHE", Path.home() / ".cache" / "airl
 
 
 def _airlock(*args: str, cache: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "airlock", *args], check=False, capture_output=True, text=True,
-                          timeout=1800,
-                          env={**os.environ, "AIRLOCK_CACHE": str(cache), "SOURCE_DATE_EPOCH": "315532800"})
+    # the real internet: the default back-off, not the 10 ms tests of local servers use
+    return run_airlock(*args, cache=cache, timeout=1800,
+                       env={"SOURCE_DATE_EPOCH": "315532800", "AIRLOCK_BACKOFF": os.environ.get("AIRLOCK_BACKOFF", "0.5")})
 
 
 def debian_rootfs() -> Path:
@@ -191,7 +191,7 @@ def test_deb_admin_host_installs_the_interpreter_packages_offline(world: World, 
         "mirrors": world.mirrors()})
     host = admin_host(manifest)
     assert host.interpreter_packages == ["python3.12"]
-    found = BootstrapLock(pin=None)  # type: ignore[arg-type]
+    found = BootstrapLock(pin=None)  # type: ignore[arg-type]  # the pin is filled in by the call under test
     net = Net()
     try:
         _interpreter(manifest, host, net, found)

@@ -18,9 +18,9 @@ import yaml
 
 from airlock.apply.execute import DIR_NAMING, tree_fingerprint
 from airlock.lockfile import read_lock
+from tests.helpers import wait_http
 from tests.integration.conftest import run_airlock as airlock
 from tests.integration.conftest import world_bundle
-from tests.world.pipeline import wait_for
 from tests.world.servers import Containerd, DockerRegistry, free_port
 from tests.world.world import World
 
@@ -44,7 +44,7 @@ def served(bundle: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[t
     log = (root / "serve.log").open("w")
     proc = subprocess.Popen([sys.executable, "-m", "airlock", "serve", str(root / "site"), "--listen",
                              f"127.0.0.1:{port}"], stderr=log)
-    wait_for(f"http://127.0.0.1:{port}/v2/", proc)
+    wait_http(f"http://127.0.0.1:{port}/v2/", proc)
     yield root / "site", port
     proc.terminate()
     assert proc.wait(10) == 0  # clean shutdown on SIGTERM
@@ -180,12 +180,12 @@ def _tampered(good: Path, bad: Path, attack: str) -> None:
     flipped = {"done": False}
     with tarfile.open(good) as tin, tarfile.open(bad, "w", format=tarfile.USTAR_FORMAT) as tout:
         for m in tin.getmembers():
-            data = tin.extractfile(m).read() if m.isreg() else None  # type: ignore[union-attr]
+            data = tin.extractfile(m).read() if m.isreg() else None  # type: ignore[union-attr]  # a regular member: extractfile gives a file
             if attack == "flipped" and m.name.startswith("blobs/sha256/") and m.isreg() and not flipped["done"]:
                 flipped["done"] = True
-                data = bytes([data[0] ^ 1]) + data[1:]  # type: ignore[index]
+                data = bytes([data[0] ^ 1]) + data[1:]  # type: ignore[index]  # bytes here: the member is a regular file
             if attack == "bundle-json" and m.name == "bundle.json":
-                doc = json.loads(data)  # type: ignore[arg-type]
+                doc = json.loads(data)  # type: ignore[arg-type]  # bytes here: the member is a regular file
                 doc["lock_sha256"] = "0" * 64
                 data = (json.dumps(doc, indent=1, sort_keys=True) + "\n").encode()
                 m.size = len(data)
@@ -240,7 +240,7 @@ def test_kubesprays_own_ansible_agrees_offline_yml_is_complete(bundle: Path, tmp
                                                                ansible_playbook: str) -> None:
     """Kubespray evaluated by real ansible-core, with offline.yml applied, downloads only from the site."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "oracle"))
-    from oracle import run  # type: ignore[import-not-found]
+    from oracle import run
 
     url = "http://10.11.12.13:8080"
     assert airlock("apply", str(bundle), "--dest", str(tmp_path / "s"), "--url", url, cache=tmp_path / "c").returncode == 0

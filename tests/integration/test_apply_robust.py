@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import subprocess
 import sys
 import tarfile
@@ -15,8 +14,8 @@ import pytest
 
 from airlock.apply.execute import DIR_NAMING
 from airlock.apply.execute import tree_fingerprint as _fingerprint
+from tests.helpers import airlock, wait_http
 from tests.world.disks import fill, tmpfs
-from tests.world.pipeline import wait_for
 from tests.world.servers import free_port
 from tests.world.world import World
 
@@ -28,11 +27,6 @@ URL = "http://10.11.12.13:8080"
 def tree_fingerprint(site: Path) -> str:
     """The site's fingerprint, less the files naming DIR (systemd unit, nginx), which differs between these sites."""
     return _fingerprint(site, exclude=DIR_NAMING)
-
-
-def airlock(*args: str, cache: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "airlock", *args], capture_output=True, text=True, check=False,
-                          env={**os.environ, "AIRLOCK_CACHE": str(cache), "AIRLOCK_BACKOFF": "0.01", **(env or {})})
 
 
 def apply(bundle: Path, dest: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -128,14 +122,14 @@ def test_dry_run_changes_nothing(bundles: dict[str, Path], tmp_path: Path) -> No
     assert tree_fingerprint(site) == before and strays(tmp_path) == []
 
 
-def _rewrite_index(src: Path, dst: Path, edit) -> None:  # type: ignore[no-untyped-def]
+def _rewrite_index(src: Path, dst: Path, edit) -> None:
     import io
 
     with tarfile.open(src) as tin, tarfile.open(dst, "w", format=tarfile.USTAR_FORMAT) as tout:
         for m in tin.getmembers():
-            data = tin.extractfile(m).read() if m.isreg() else None  # type: ignore[union-attr]
+            data = tin.extractfile(m).read() if m.isreg() else None  # type: ignore[union-attr]  # a regular member: extractfile gives a file
             if m.name == "bundle.json":
-                doc = json.loads(data)  # type: ignore[arg-type]
+                doc = json.loads(data)  # type: ignore[arg-type]  # bytes here: the member is a regular file
                 edit(doc)
                 data = (json.dumps(doc, indent=1, sort_keys=True) + "\n").encode()
                 m.size = len(data)
@@ -202,7 +196,7 @@ def test_serve_keeps_serving_across_the_swap(bundles: dict[str, Path], tmp_path:
     proc = subprocess.Popen([sys.executable, "-m", "airlock", "serve", str(site), "--listen", f"127.0.0.1:{port}"],
                             stderr=subprocess.DEVNULL)
     try:
-        wait_for(f"{url}/v2/", proc)
+        wait_http(f"{url}/v2/", proc)
         res = airlock("apply", str(bundles["b"]), "--dest", str(site), "--url", url, cache=tmp_path / "c")
         assert res.returncode == 0, res.stderr
         argocd = next(p for p in (site / "files").rglob("install.yaml"))

@@ -52,7 +52,7 @@ def test_bootstrap_folder_is_at_the_front_listed_and_reproducible(world: World, 
     assert "bootstrap/wheels/airlock_kubespray-0.1.0-py3-none-any.whl" in names
     assert {"bootstrap/install.sh", "bootstrap/SHA256SUMS"} <= set(names)
     with tarfile.open(a) as tar:
-        sums = tar.extractfile("bootstrap/SHA256SUMS").read().decode()  # type: ignore[union-attr]
+        sums = tar.extractfile("bootstrap/SHA256SUMS").read().decode()  # type: ignore[union-attr]  # a regular member: extractfile gives a file
         listed = {line.split("  ", 1)[1] for line in sums.splitlines()}
         assert listed == {n.removeprefix("bootstrap/") for n in boot if tar.getmember(n).isfile()} - {"SHA256SUMS"}
     assert airlock("verify", str(a), cache=tmp_path / "c1").returncode == 0
@@ -129,7 +129,7 @@ def test_rpm_admin_host_gets_python_from_the_bundle(world: World, tmp_path: Path
     assert host.interpreter_packages == ["python3.12"]
     net = Net()
     try:
-        found = BootstrapLock(pin=None)  # type: ignore[arg-type]
+        found = BootstrapLock(pin=None)  # type: ignore[arg-type]  # the pin is filled in by the call under test
         _interpreter(manifest, host, net, found)
     finally:
         net.close()

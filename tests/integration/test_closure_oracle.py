@@ -22,7 +22,7 @@ from airlock.net.http import Net
 from airlock.resolvers.debs import DebRequest, resolve_debs
 from airlock.resolvers.rpms import RpmRequest, resolve_rpms
 from tests.world import debrepo, rpmrepo
-from tests.world.servers import BackgroundHTTP, free_port
+from tests.world.servers import BackgroundHTTP
 
 pytestmark = pytest.mark.integration
 
@@ -62,8 +62,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str
     root = tmp_path_factory.mktemp("oracle")
     rpmrepo.build_repo(root / "rpm", RPMS)
     debrepo.build_repo(root / "deb", DEBS)
-    port = free_port()
-    server = BackgroundHTTP(port, functools.partial(_Quiet, directory=str(root)))  # type: ignore[arg-type]
+    server = BackgroundHTTP(0, functools.partial(_Quiet, directory=str(root)))
+    port = server.port
     try:
         yield root, f"http://127.0.0.1:{port}"
     finally:
@@ -93,7 +93,7 @@ def dnf(root: Path, baseurl: str, work: Path, *args: str) -> subprocess.Complete
 def installed(root: Path) -> set[tuple[str, str]]:
     out = subprocess.run(["rpm", f"--root={root}", "-qa", "--qf", "%{NAME} %{VERSION}\\n"],
                          capture_output=True, text=True, check=True).stdout
-    return {tuple(line.split()) for line in out.splitlines() if line.strip()}  # type: ignore[misc]
+    return {tuple(line.split()) for line in out.splitlines() if line.strip()}  # type: ignore[misc]  # rpm's query format prints two fields
 
 
 def test_rpm_closure_is_what_dnf_installs(served: tuple[Path, str], tmp_path: Path) -> None:
@@ -165,8 +165,8 @@ def test_rpm_closure_installs_on_an_older_base(tmp_path_factory: pytest.TempPath
     update, which the closure solved on an empty system lacks; declaring the base puts it in the lock."""
     root = tmp_path_factory.mktemp("base-oracle")
     old, new = rpmrepo.build_repo(root / "old", OLD_BASE), rpmrepo.build_repo(root / "new", NEW)
-    port = free_port()
-    server = BackgroundHTTP(port, functools.partial(_Quiet, directory=str(root)))  # type: ignore[arg-type]
+    server = BackgroundHTTP(0, functools.partial(_Quiet, directory=str(root)))
+    port = server.port
     url = f"http://127.0.0.1:{port}"
     try:
         current = (RepoSpec(name="baseos", url=f"{url}/new/repo/"),)
@@ -179,7 +179,7 @@ def test_rpm_closure_installs_on_an_older_base(tmp_path_factory: pytest.TempPath
     assert {(p.name, p.version) for p in plain} == {("tool", "1.0"), ("libx", "2.0")}
     assert {(p.name, p.version) for p in pins} == {("tool", "1.0"), ("libx", "2.0"), ("libx-langpack", "2.0")}
 
-    def site_of(locked: list, name: str) -> Path:  # type: ignore[type-arg]
+    def site_of(locked: list, name: str) -> Path:
         site = tmp_path / name
         site.mkdir()
         for p in locked:
@@ -210,8 +210,8 @@ def test_deb_closure_installs_on_an_older_base(tmp_path_factory: pytest.TempPath
     installed oldutil; apt upgrades both, so the site must hold their updates."""
     root = tmp_path_factory.mktemp("deb-base-oracle")
     old, new = debrepo.build_repo(root / "old", DEB_OLD), debrepo.build_repo(root / "new", DEB_NEW)
-    port = free_port()
-    server = BackgroundHTTP(port, functools.partial(_Quiet, directory=str(root)))  # type: ignore[arg-type]
+    server = BackgroundHTTP(0, functools.partial(_Quiet, directory=str(root)))
+    port = server.port
     url = f"http://127.0.0.1:{port}"
     spec = RepoSpec(name="main", url=f"{url}/new/repo", suite="stable", components=["main"])
     base_spec = RepoSpec(name="main-12.0", url=f"{url}/old/repo", suite="stable", components=["main"])

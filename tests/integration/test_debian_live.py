@@ -77,7 +77,7 @@ SECURITY_KEYS = Path("/usr/share/keyrings/debian-archive-bookworm-security-autom
 def test_real_release_files_verify_against_debians_keys() -> None:
     """The real bookworm InRelease files carry several signatures (keys of bullseye and bookworm); the one by
     the pinned key counts. The security archive's key does not sign the main archive: refused."""
-    from airlock.resolvers.keys import SignatureError
+    from airlock.errors import SignatureError
 
     main = RepoSpec(name="main", url="https://deb.debian.org/debian", suite="bookworm", components=["main"])
     security = RepoSpec(name="security", url="https://security.debian.org/debian-security",

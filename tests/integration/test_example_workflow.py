@@ -14,7 +14,7 @@ REPO = Path(__file__).resolve().parents[2]
 WORKFLOW = REPO / "examples" / "github-actions" / "airlock-lock.yml"
 
 
-def _install_step() -> dict:  # type: ignore[type-arg]
+def _install_step() -> dict:
     steps = yaml.safe_load(WORKFLOW.read_text())["jobs"]["review"]["steps"]
     return next(s for s in steps if s.get("name") == "Install airlock")
 

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from airlock.lockfile import read_lock
+from tests.helpers import airlock as run_airlock
 from tests.world.faults import FaultProxy
-from tests.world.servers import free_port
 from tests.world.world import World
 
 pytestmark = pytest.mark.integration
@@ -26,8 +26,7 @@ BODY = ("arch: [amd64, arm64]\nimages: [ghcr.io/airlock-test/multi:2.0]\n")
 
 def airlock(*args: str, cache: Path, env: dict[str, str] | None = None, timeout: float = 120
             ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "airlock", *args], capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, "AIRLOCK_CACHE": str(cache), "AIRLOCK_BACKOFF": "0.01", **(env or {})})
+    return run_airlock(*args, cache=cache, env=env, timeout=timeout)
 
 
 def resolved(world: World, tmp_path: Path, body: str = BODY, **kw: str) -> Path:
@@ -83,11 +82,11 @@ def test_same_lock_same_bytes_and_a_usable_layout(world: World, tmp_path: Path) 
     assert ins["by_kind"]["file"]["count"] == len(lk.file) and len(ins["images"]) == len(lk.image)
 
 
-def test_warm_fetch_needs_no_network(world: World, tmp_path: Path) -> None:
+def test_warm_fetch_needs_no_network(world: World, tmp_path: Path, dead_url: str) -> None:
     lock = resolved(world, tmp_path)
     cache = tmp_path / "cache"
     assert airlock("fetch", "--lock", str(lock), "-o", str(tmp_path / "a.tar"), cache=cache).returncode == 0
-    dead = f"http://127.0.0.1:{free_port()}"
+    dead = dead_url
     overrides = [f"--mirror={k}={dead}/x" for k in world.mirrors()]
     warm = airlock("fetch", "--lock", str(lock), "-o", str(tmp_path / "b.tar"), "--json", *overrides, cache=cache)
     assert warm.returncode == 0, warm.stderr
@@ -122,7 +121,7 @@ def test_delta_bundle_holds_only_new_blobs(world: World, tmp_path: Path) -> None
     assert full.returncode == 0 and delta.returncode == 0, delta.stderr
     assert json.loads(delta.stdout)["blobs"] < json.loads(full.stdout)["blobs"]
     with tarfile.open(tmp_path / "delta.tar") as tar:
-        index = json.load(tar.extractfile("bundle.json"))  # type: ignore[arg-type]
+        index = json.load(tar.extractfile("bundle.json"))  # type: ignore[arg-type]  # bundle.json is a regular member: extractfile gives a file
     assert index["base_lock_sha256"] == hashlib.sha256(old.read_bytes()).hexdigest()
     served = {s for e in index["entries"] for s in e["serves"]}
     assert "file:argocd_install:noarch" in served and "image:ghcr.io/airlock-test/multi:2.0" in served
@@ -131,10 +130,10 @@ def test_delta_bundle_holds_only_new_blobs(world: World, tmp_path: Path) -> None
     assert v.returncode == 0 and "delta of lock" in v.stdout
 
 
-def _rewrite(src: Path, dst: Path, edit) -> None:  # type: ignore[no-untyped-def]
+def _rewrite(src: Path, dst: Path, edit) -> None:
     with tarfile.open(src) as tin, tarfile.open(dst, "w", format=tarfile.USTAR_FORMAT) as tout:
         for m in tin.getmembers():
-            data = tin.extractfile(m).read() if m.isreg() else None  # type: ignore[union-attr]
+            data = tin.extractfile(m).read() if m.isreg() else None  # type: ignore[union-attr]  # a regular member: extractfile gives a file
             for m2, d2 in edit(m, data):
                 tout.addfile(m2, io.BytesIO(d2) if d2 is not None else None)
 
@@ -147,7 +146,7 @@ def test_verify_rejects_bad_bundles(world: World, tmp_path: Path, attack: str) -
     bad = tmp_path / "bad.tar"
     first_blob = {"done": False}
 
-    def edit(m: tarfile.TarInfo, data: bytes | None):  # type: ignore[no-untyped-def]
+    def edit(m: tarfile.TarInfo, data: bytes | None):
         yield m, data
         if m.name == "index.json" and attack in ("unlisted", "symlink", "traversal"):
             extra = tarfile.TarInfo({"unlisted": "notes.txt", "symlink": "blobs/link", "traversal": "../evil"}[attack])
@@ -159,7 +158,7 @@ def test_verify_rejects_bad_bundles(world: World, tmp_path: Path, attack: str) -
                 yield extra, b"hi\n"
 
     if attack == "tampered":
-        def edit(m, data):  # type: ignore[no-untyped-def]  # noqa: F811
+        def edit(m, data):  # noqa: F811
             if m.name.startswith("blobs/sha256/") and m.isreg() and not first_blob["done"]:
                 first_blob["done"] = True
                 data = bytes([data[0] ^ 1]) + data[1:]

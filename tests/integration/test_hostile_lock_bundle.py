@@ -31,7 +31,7 @@ def bundle(world: World, tmp_path_factory: pytest.TempPathFactory) -> Path:
 def rewrite(src: Path, dst: Path, edit: Callable[[str], str]) -> None:
     """Copy the bundle with its lock edited, and bundle.json made to agree with the new lock."""
     with tarfile.open(src) as tar:
-        members = [(m, tar.extractfile(m).read() if m.isfile() else None) for m in tar]  # type: ignore[union-attr]
+        members = [(m, tar.extractfile(m).read() if m.isfile() else None) for m in tar]  # type: ignore[union-attr]  # a regular member: extractfile gives a file
     lock = next(data for m, data in members if m.name == "airlock.lock")
     assert lock is not None
     new_lock = edit(lock.decode()).encode()

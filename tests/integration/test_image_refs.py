@@ -19,10 +19,10 @@ from packageurl import PackageURL
 
 from airlock.lockfile import ImagePin, read_lock
 from airlock.review.sbom import validate
+from tests.helpers import free_port, wait_http
 from tests.integration.conftest import run_airlock as airlock
 from tests.integration.conftest import world_bundle
-from tests.world.pipeline import wait_for
-from tests.world.servers import Containerd, DockerRegistry, free_port
+from tests.world.servers import Containerd, DockerRegistry
 from tests.world.world import World
 
 pytestmark = pytest.mark.integration
@@ -67,7 +67,7 @@ def served(case: tuple[Path, str, str]) -> Iterator[tuple[Path, int]]:
         proc = subprocess.Popen([sys.executable, "-m", "airlock", "serve", str(root / "site"), "--listen",
                                  f"127.0.0.1:{port}"], stderr=log)
         try:
-            wait_for(f"http://127.0.0.1:{port}/v2/", proc)
+            wait_http(f"http://127.0.0.1:{port}/v2/", proc)
             yield root / "site", port
         finally:
             proc.terminate()

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.helpers import wait_http
 from tests.integration.conftest import run_airlock as airlock
-from tests.world.pipeline import wait_for
 from tests.world.servers import free_port
 from tests.world.world import World
 
@@ -42,7 +42,7 @@ def served(world: World, tmp_path_factory: pytest.TempPathFactory) -> Iterator[t
     proc = subprocess.Popen([sys.executable, "-m", "airlock", "serve", str(root / "site"), "--listen",
                              f"127.0.0.1:{port}"], stderr=log)
     try:
-        wait_for(f"{url}/v2/", proc)
+        wait_http(f"{url}/v2/", proc)
         yield root / "site", url
     finally:
         proc.terminate()

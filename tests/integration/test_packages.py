@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from airlock.lockfile import read_lock
+from tests.helpers import airlock
 from tests.world.aptroot import apt_get, prepare
 from tests.world.pipeline import served_site
 from tests.world.world import World
@@ -19,11 +18,6 @@ from tests.world.world import World
 pytestmark = pytest.mark.integration
 EXTRA = ["alpha", "epsilon", "zeta", "theta"]
 BODY = f"os: [rocky-10, debian-12]\narch: [amd64, arm64]\npackages: [{', '.join(EXTRA)}]\n"
-
-
-def airlock(*args: str, cache: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "airlock", *args], capture_output=True, text=True,
-                          env={**os.environ, "AIRLOCK_CACHE": str(cache), "AIRLOCK_BACKOFF": "0.01"})
 
 
 @pytest.fixture(scope="module")

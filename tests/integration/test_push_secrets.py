@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.helpers import airlock as run_airlock
 from tests.world.servers import DockerRegistry
 from tests.world.world import World
 
@@ -18,10 +17,7 @@ BODY = "images: [registry.k8s.io/airlock-test/single:1.0]\n"
 
 
 def airlock(*args: str, cache: Path, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "airlock", *args], check=False, capture_output=True, text=True,
-                          input=stdin,
-                          env={**os.environ, "AIRLOCK_CACHE": str(cache), "AIRLOCK_BACKOFF": "0.01",
-                               "DOCKER_CONFIG": "/nonexistent"})
+    return run_airlock(*args, cache=cache, stdin=stdin, env={"DOCKER_CONFIG": "/nonexistent"})
 
 
 def files_containing(root: Path, secret: str) -> list[str]:

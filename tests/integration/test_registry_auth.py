@@ -6,11 +6,11 @@ import base64
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.helpers import airlock as run_airlock
 from tests.world.servers import DockerRegistry, TokenService
 from tests.world.world import World
 
@@ -20,10 +20,7 @@ BODY = "images: [registry.k8s.io/airlock-test/single:1.0]\n"
 
 
 def airlock(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    base = {k: v for k, v in os.environ.items() if not k.startswith("AIRLOCK_AUTH_")}
-    return subprocess.run([sys.executable, "-m", "airlock", *args], capture_output=True, text=True,
-                          env={**base, "AIRLOCK_BACKOFF": "0.01", "AIRLOCK_RETRIES": "1",
-                               "DOCKER_CONFIG": "/nonexistent", **(env or {})})
+    return run_airlock(*args, env={"AIRLOCK_RETRIES": "1", "DOCKER_CONFIG": "/nonexistent", **(env or {})})
 
 
 def env_auth(host: str) -> dict[str, str]:

@@ -5,8 +5,6 @@ evaluation in the ansible-core the release pins) and the site answering every pl
 from __future__ import annotations
 
 import hashlib
-import os
-import subprocess
 import sys
 import urllib.request
 from collections.abc import Callable
@@ -19,18 +17,12 @@ from airlock.kubespray.context import Target, make_evaluator
 from airlock.kubespray.downloads import select_downloads
 from airlock.kubespray.tree import DOWNLOAD_ROLES, KubesprayTree
 from airlock.lockfile import read_lock
-from tests.world.pipeline import wait_for
-from tests.world.servers import free_port
+from tests.helpers import airlock, airlock_serve
 from tests.world.world import World
 
 pytestmark = pytest.mark.integration
 RELEASES = ("2.27.1", "2.30.0", "2.32.0")  # 2.32.0: master
 BODY = "os: [rocky-10]\narch: [amd64, arm64]\n"
-
-
-def airlock(*args: str, cache: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "airlock", *args], capture_output=True, text=True, check=False,
-                          env={**os.environ, "AIRLOCK_CACHE": str(cache), "AIRLOCK_BACKOFF": "0.01"})
 
 
 @pytest.fixture(scope="module", params=RELEASES)
@@ -75,25 +67,17 @@ def test_offline_yml_serves_everything_from_the_site(site: Path) -> None:
 
 
 def test_serve_answers_every_locked_file(site: Path, tmp_path: Path) -> None:
-    port = free_port()
-    log = (tmp_path / "serve.log").open("w")
-    proc = subprocess.Popen([sys.executable, "-m", "airlock", "serve", str(site), "--listen", f"127.0.0.1:{port}"],
-                            stderr=log)
-    try:
-        wait_for(f"http://127.0.0.1:{port}/v2/", proc)
+    with (tmp_path / "serve.log").open("w") as log, airlock_serve(site, log=log) as served:
         for f in read_lock(site / "airlock.lock").file:
-            data = urllib.request.urlopen(f"http://127.0.0.1:{port}/files/{f.path}").read()
+            data = urllib.request.urlopen(f"{served.url}/files/{f.path}").read()
             assert hashlib.sha256(data).hexdigest() == f.sha256, f.path
-    finally:
-        proc.terminate()
-        proc.wait(10)
 
 
 @pytest.mark.network
 def test_kubesprays_own_ansible_agrees_offline_yml_is_complete(site: Path,
                                                                ansible_for: Callable[[Path], str]) -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "oracle"))
-    from oracle import run  # type: ignore[import-not-found]
+    from oracle import run
 
     tree, offline = _tree(site), _offline(site)
     for arch in ("amd64", "arm64"):

@@ -6,7 +6,6 @@ import io
 import json
 import os
 import subprocess
-import sys
 import tarfile
 from pathlib import Path
 
@@ -14,15 +13,11 @@ import pytest
 
 from airlock.review.sbom import validate
 from tests.conftest import REPO
+from tests.helpers import airlock
 from tests.world.world import World
 
 pytestmark = pytest.mark.integration
 GOLDEN = REPO / "tests" / "golden" / "diff"
-
-
-def airlock(*args: str, cache: Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "airlock", *args], capture_output=True, text=True, cwd=cwd,
-                          env={**os.environ, "AIRLOCK_CACHE": str(cache), "PYTHONPATH": str(REPO)})
 
 
 @pytest.fixture(scope="module")
@@ -109,9 +104,9 @@ def test_tampered_index_breaks_the_signature(signed: dict[str, Path]) -> None:
     bad = root / "bad.tar"
     with tarfile.open(bundle) as tin, tarfile.open(bad, "w", format=tarfile.USTAR_FORMAT) as tout:
         for m in tin.getmembers():
-            data = tin.extractfile(m).read() if m.isreg() else None  # type: ignore[union-attr]
+            data = tin.extractfile(m).read() if m.isreg() else None  # type: ignore[union-attr]  # a regular member: extractfile gives a file
             if m.name == "bundle.json":
-                data = data.replace(b'"format": 1', b'"format": 1 ')  # type: ignore[union-attr]
+                data = data.replace(b'"format": 1', b'"format": 1 ')  # type: ignore[union-attr]  # bytes here: the member is a regular file
                 m.size = len(data)
             tout.addfile(m, io.BytesIO(data) if data is not None else None)
     (root / "bad.tar.sig").write_bytes((root / "b.tar.sig").read_bytes())

@@ -15,7 +15,6 @@ import re
 import resource
 import shutil
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -23,6 +22,7 @@ import pytest
 
 from airlock.apply.execute import tree_fingerprint
 from airlock.errors import AirlockError
+from tests.helpers import airlock as run_airlock
 from tests.integration.conftest import world_bundle
 from tests.world import tamper
 from tests.world.tamper import ATTACKS, LOCK_TRAVERSALS, Tampered
@@ -38,9 +38,7 @@ def _limit_memory() -> None:
 
 
 def airlock(*args: str, cache: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "airlock", *args], capture_output=True, text=True,
-                          check=False, preexec_fn=_limit_memory,
-                          env={**os.environ, "AIRLOCK_CACHE": str(cache), "AIRLOCK_BACKOFF": "0.01"})
+    return run_airlock(*args, cache=cache, preexec_fn=_limit_memory)
 
 
 @pytest.fixture(scope="module")
@@ -301,7 +299,7 @@ def test_bundle_reader_fuzz_raises_only_airlock_errors(real: Path, tmp_path: Pat
         field = rng.choice(["kind", "serves", "size", "path", "lock"])
 
         def edit(doc: dict[str, object], pick: int = pick, field: str = field) -> None:
-            e = doc["entries"][pick]  # type: ignore[index]
+            e = doc["entries"][pick]  # type: ignore[index]  # a bundle.json document: entries is a list
             if field == "kind":
                 e["kind"] = rng.choice(kinds)
             elif field == "serves":

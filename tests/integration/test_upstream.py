@@ -12,7 +12,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import tarfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from airlock.lockfile import read_lock
+from tests.helpers import airlock as run_airlock
 from tests.world.images import build_image, shared_layer
 from tests.world.servers import DockerRegistry, TokenService, need
 from tests.world.upstream import Upstream
@@ -34,12 +34,8 @@ KUBESPRAY_PATH = "github.com/kubernetes-sigs/kubespray/archive/refs/tags/v2.30.0
 
 def airlock(*args: str, cache: Path, env: dict[str, str] | None = None, stdin: str | None = None,
             prefix: list[str] | None = None) -> subprocess.CompletedProcess[str]:
-    base = {k: v for k, v in os.environ.items()
-            if not k.startswith("AIRLOCK_AUTH_") and k not in ("SSL_CERT_FILE", "SSL_CERT_DIR")}
-    return subprocess.run([*(prefix or []), sys.executable, "-m", "airlock", *args], capture_output=True, text=True,
-                          input=stdin, timeout=600, check=False,
-                          env={**base, "AIRLOCK_CACHE": str(cache), "AIRLOCK_BACKOFF": "0.01",
-                               "DOCKER_CONFIG": "/nonexistent", **(env or {})})
+    return run_airlock(*args, cache=cache, stdin=stdin, prefix=prefix, timeout=600,
+                       env={"DOCKER_CONFIG": "/nonexistent", **(env or {})})
 
 
 def _kubespray_tarball(world: World) -> bytes:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import urllib.request
@@ -13,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from airlock.lockfile import read_lock
+from tests.helpers import airlock
 from tests.world.pipeline import served_site
 from tests.world.wheels import CONFLICT
 from tests.world.world import World
@@ -21,11 +21,6 @@ pytestmark = pytest.mark.integration
 REQS = ["top-a", "top-c>=1", "top-d", "top-e"]
 PY = f"{sys.version_info.major}.{sys.version_info.minor}"
 TAG = f"cp{sys.version_info.major}{sys.version_info.minor}-x86_64"
-
-
-def airlock(*args: str, cache: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "airlock", *args], capture_output=True, text=True,
-                          env={**os.environ, "AIRLOCK_CACHE": str(cache)})
 
 
 def body(reqs: list[str]) -> str:

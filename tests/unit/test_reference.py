@@ -11,8 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from airlock.digest import Digest, parse_digest
-from airlock.errors import AirlockError
-from airlock.reference import ImageRef, ReferenceError, parse_ref
+from airlock.errors import AirlockError, ReferenceError
+from airlock.reference import ImageRef, parse_ref
 
 HEX = "ab" * 32
 D = f"sha256:{HEX}"

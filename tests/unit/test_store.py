@@ -3,22 +3,24 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
+from airlock.errors import DigestMismatch
 from airlock.net.http import Net
-from airlock.store import DigestMismatch, Store
+from airlock.store import Store
 
 DATA = bytes(range(256)) * 4000
 DIGEST = "sha256:" + hashlib.sha256(DATA).hexdigest()
 
 
-def opener_for(handler):  # type: ignore[no-untyped-def]
+def opener_for(handler):
     net = Net(transport=httpx.MockTransport(handler), retries=0, backoff=0)
 
-    def opener(offset: int):  # type: ignore[no-untyped-def]
+    def opener(offset: int):
         return net.stream("https://h/blob", what="t", headers={"Range": f"bytes={offset}-"} if offset else {})
     return opener
 
@@ -105,10 +107,10 @@ def test_no_space_in_the_cache_is_a_clear_error(tmp_path: Path, monkeypatch: pyt
 
     real_open = Path.open
 
-    def fake_open(self: Path, mode: str = "r", *a, **kw):  # type: ignore[no-untyped-def]
+    def fake_open(self: Path, mode: str = "r", *a, **kw):
         f = real_open(self, mode, *a, **kw)
         if "partial" in str(self) and "b" in mode and ("w" in mode or "+" in mode):
-            f.write = Full().write  # type: ignore[method-assign]
+            f.write = Full().write  # type: ignore[method-assign]  # the full disk: the one write this test replaces
         return f
 
     monkeypatch.setattr(Path, "open", fake_open)
@@ -120,7 +122,7 @@ def test_no_space_in_the_cache_is_a_clear_error(tmp_path: Path, monkeypatch: pyt
 @pytest.mark.parametrize("digest", ["sha256:" + "../" * 21 + "x", "sha256:" + "A" * 64, "sha512:" + "a" * 64,
                                     "sha256:" + "a" * 63, "sha256:" + "a" * 63 + "\u0661"])
 def test_digests_that_are_not_plain_hex_never_become_paths(tmp_path: Path, digest: str) -> None:
-    from airlock.store import BadDigest
+    from airlock.errors import BadDigest
 
     with pytest.raises(BadDigest, match="not a sha256 digest"):
         Store(tmp_path).path(digest)
@@ -186,3 +188,49 @@ def test_small_reads_in_a_large_body_wait_for_more_to_pile_up(tmp_path: Path, mo
         assert len(pauses) == (size - store_mod.CHUNK - 1) // 4096 and set(pauses) == {store_mod.READ_PAUSE}
     else:
         assert pauses == []
+
+
+class _Breaking:
+    """A body that breaks off after ``cut`` bytes, as a dropped connection does."""
+
+    def __init__(self, data: bytes, cut: int, error: Exception):
+        self.data, self.cut, self.error = data, cut, error
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield self.data[:self.cut]
+        raise self.error
+
+
+def test_a_dropped_connection_is_resumed(tmp_path: Path) -> None:
+    ranges = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        ranges.append(request.headers.get("Range"))
+        if len(ranges) == 1:
+            return httpx.Response(200, stream=_Breaking(DATA, 5000, httpx.RemoteProtocolError("peer closed")))
+        return httpx.Response(206, stream=httpx.ByteStream(DATA[5000:]))
+
+    store = Store(tmp_path)
+    store.download(DIGEST, len(DATA), opener_for(handler), what="blob", retries=1)
+    assert ranges == [None, "bytes=5000-"] and store.read(DIGEST) == DATA
+
+
+def test_a_bug_is_not_retried_into_kept_failing(tmp_path: Path) -> None:
+    """A TypeError while reading is airlock's bug: it surfaces as itself, on the first attempt."""
+    calls = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        return httpx.Response(200, stream=_Breaking(DATA, 10, TypeError("bug")))
+
+    with pytest.raises(TypeError, match="bug"):
+        Store(tmp_path).download(DIGEST, len(DATA), opener_for(handler), what="blob", retries=3)
+    assert len(calls) == 1
+
+
+def test_digest_mismatch_carries_what_expected_and_got(tmp_path: Path) -> None:
+    with pytest.raises(DigestMismatch) as caught:
+        Store(tmp_path).put_bytes(DIGEST, b"other", what="blob x")
+    err = caught.value
+    assert (err.what, err.expected, err.got) == ("blob x", DIGEST, "sha256:" + hashlib.sha256(b"other").hexdigest())
+    assert err.message == f"blob x: expected {DIGEST}, got {err.got}"

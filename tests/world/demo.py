@@ -16,7 +16,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from tests.world.pipeline import wait_for
+from tests.helpers import wait_http
 from tests.world.servers import free_port
 from tests.world.world import DEFAULT_CASES, World
 
@@ -48,7 +48,7 @@ def main() -> int:
         server = subprocess.Popen([sys.executable, "-m", "airlock", "serve", str(site), "--listen",
                                    f"127.0.0.1:{port}"], stderr=(root / "serve.log").open("w"))
         try:
-            wait_for(f"http://127.0.0.1:{port}/v2/", server)
+            wait_http(f"http://127.0.0.1:{port}/v2/", server)
             return _use_the_site(site, port, lock)
         finally:
             server.terminate()

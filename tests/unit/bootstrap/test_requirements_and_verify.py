@@ -10,9 +10,9 @@ from click.testing import CliRunner
 
 from airlock.bootstrap.check import check_bootstrap
 from airlock.bundle.model import BundleIndex, Entry
-from airlock.bundle.tarstream import BundleError
 from airlock.cli import export  # noqa: F401  (registers the command)
 from airlock.cli.main import cli
+from airlock.errors import BundleError
 from airlock.lockfile import write_lock
 from airlock.lockfile.model import BootstrapPin, Inputs, KubesprayPin, Lock, WheelPin
 
@@ -26,7 +26,7 @@ def _wheel(name: str, version: str, platform: str) -> WheelPin:
 def _lock(**kw: object) -> Lock:
     return Lock(inputs=Inputs(manifest_sha256="0" * 64, kubespray_sha256="1" * 64),
                 kubespray=KubesprayPin(version="2.30.0", kind="url", url="https://x/k.tgz", sha256="2" * 64),
-                **kw)  # type: ignore[arg-type]
+                **kw)  # type: ignore[arg-type]  # kw holds Lock fields
 
 
 def test_requirements_refuses_a_platform_the_lock_lacks(tmp_path: Path) -> None:

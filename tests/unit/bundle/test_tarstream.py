@@ -6,11 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from airlock.bundle.tarstream import BundleError, SplitWriter, TarWriter, iter_members, open_bundle
+from airlock.bundle.tarstream import SplitWriter, TarWriter, iter_members, open_bundle
+from airlock.errors import BundleError
 
 
 def write(out: io.BufferedIOBase | SplitWriter, src: Path) -> TarWriter:
-    w = TarWriter(out)  # type: ignore[arg-type]
+    w = TarWriter(out)  # type: ignore[arg-type]  # a SplitWriter is written to like a file
     w.add_bytes("a.json", b"{}\n")
     w.add_dir("blobs")
     w.add_file("blobs/x", src, src.stat().st_size)
@@ -38,7 +39,7 @@ def test_kernel_copy_path_equals_buffered_path(tmp_path: Path) -> None:
     buf = io.BytesIO()
     w1 = write(buf, src)
     with (tmp_path / "out.tar").open("wb", buffering=0) as f:
-        w2 = write(f, src)  # type: ignore[arg-type]
+        w2 = write(f, src)  # type: ignore[arg-type]  # an open file is the sink write() takes
     assert (tmp_path / "out.tar").read_bytes() == buf.getvalue()
     assert w1.sha256.hexdigest() == w2.sha256.hexdigest()
 
@@ -81,7 +82,7 @@ def test_tar_size_is_exact(tmp_path: Path) -> None:
 
     for sizes in ([0], [1, 511, 512, 513], [10_000] * 7, []):
         buf = io.BytesIO()
-        w = TarWriter(buf)  # type: ignore[arg-type]
+        w = TarWriter(buf)
         w.add_dir("d")
         for i, n in enumerate(sizes):
             w.add_bytes(f"f{i}", b"x" * n)
@@ -109,7 +110,7 @@ def test_kernel_copy_falls_back_to_a_plain_copy(tmp_path: Path, monkeypatch: pyt
 
     monkeypatch.setattr(os, "copy_file_range", failing)
     with (tmp_path / "out.tar").open("wb", buffering=0) as f:
-        got = write(f, src)  # type: ignore[arg-type]
+        got = write(f, src)  # type: ignore[arg-type]  # an open file is the sink write() takes
     assert (tmp_path / "out.tar").read_bytes() == ref.getvalue()
     assert got.sha256.hexdigest() == expect.sha256.hexdigest() and calls["n"] == 2
 

@@ -8,16 +8,16 @@ from pathlib import Path
 import pytest
 
 from airlock.bundle.model import BundleIndex, Entry
-from airlock.bundle.tarread import BundleError
 from airlock.bundle.tarstream import SplitWriter, TarWriter
 from airlock.bundle.verify import verify_bundle
+from airlock.errors import BundleError
 
 LOCK = "a" * 64
 
 
 def bundle_head(index: BundleIndex) -> bytes:
     buf = io.BytesIO()
-    w = TarWriter(buf)  # type: ignore[arg-type]
+    w = TarWriter(buf)
     w.add_bytes("bundle.json", index.dumps())
     return buf.getvalue()
 
@@ -49,7 +49,7 @@ def test_a_split_bundle_of_another_lock_is_refused_without_reading_every_part(tm
 
 def test_members_must_follow_bundle_json_then_the_lock(tmp_path: Path) -> None:
     buf = io.BytesIO()
-    w = TarWriter(buf)  # type: ignore[arg-type]
+    w = TarWriter(buf)
     idx = BundleIndex(lock_sha256=LOCK, entries=[*index().entries,
                                                  Entry(path="oci-layout", digest="sha256:" + "c" * 64, size=2,
                                                        kind="layout")])

@@ -7,22 +7,20 @@ import sys
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from airlock.cli import apply, fetch  # noqa: F401  (registers the commands)
-from airlock.cli.main import cli
 from tests.conftest import REPO
+from tests.helpers import cli
 
 
 def run(args: list[str], stdin: str | None = None) -> tuple[int, str]:
-    res = CliRunner().invoke(cli, args, input=stdin)
-    text = res.output
-    assert "Traceback" not in text and "internal error" not in text, text
-    return res.exit_code, text
+    res = cli(*args, stdin=stdin)
+    text = res.stdout + res.stderr
+    assert "internal error" not in text, text  # in-process: an uncaught exception raises in cli()
+    return res.returncode, text
 
 
 @pytest.mark.parametrize(("listen", "message"), [("127.0.0.1:99999", "port from 1 to 65535"),
-                                                 ("127.0.0.1:0", "port from 1 to 65535"),
+                                                 ("127.0.0.1:65536", "port from 1 to 65535"),
                                                  ("8080", "must be HOST:PORT"),
                                                  ("127.0.0.1:http", "must be HOST:PORT")])
 def test_serve_listen(tmp_path: Path, listen: str, message: str) -> None:

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from airlock.errors import IncompleteSiteError
 from airlock.kubespray.context import Target, make_evaluator
 from airlock.kubespray.downloads import select_downloads
-from airlock.kubespray.offline import IncompleteSiteError, offline_variables, pypi_vars, repo_vars
+from airlock.kubespray.offline import offline_variables, pypi_vars, repo_vars
 from airlock.kubespray.tree import DOWNLOAD_ROLES
 from airlock.lockfile.model import FilePin, ImagePin, Inputs, KubesprayPin, Lock, RpmPin
 from airlock.manifest import load_manifest
@@ -49,10 +50,10 @@ def lock_for(tmp_path: Path, release: str, body: str) -> tuple[Lock, object, dic
 def test_offline_yml_redirects_every_download(tmp_path: Path, release: str) -> None:
     body = "arch: [amd64, arm64]\nos: [rocky-10]\naddons: [helm, metrics_server]\nnetwork_plugin: cilium\n"
     lock, tree, user = lock_for(tmp_path, release, body)
-    offline = offline_variables(tree, lock, user, ["amd64", "arm64"], ["rocky-10"], Site())  # type: ignore[arg-type]
+    offline = offline_variables(tree, lock, user, ["amd64", "arm64"], ["rocky-10"], Site())  # type: ignore[arg-type]  # a stand-in Site with the fields offline_variables reads
     served = {f"{Site.files_repo}/{f.path}" for f in lock.file}
     for arch in ("amd64", "arm64"):
-        files, images = select_downloads(make_evaluator(tree, DOWNLOAD_ROLES, {**user, **offline},  # type: ignore[arg-type]
+        files, images = select_downloads(make_evaluator(tree, DOWNLOAD_ROLES, {**user, **offline},  # type: ignore[arg-type]  # the offline variables are the plain dict the evaluator takes
                                                         Target(arch, "rocky-10")))
         assert files and images
         assert {f.url for f in files} <= served
@@ -66,7 +67,7 @@ def test_a_file_the_bundle_lacks_is_named(tmp_path: Path) -> None:
     lock, tree, user = lock_for(tmp_path, "2.27.1", "")
     without = lock.model_copy(update={"file": [f for f in lock.file if f.name != "kubeadm"]})
     with pytest.raises(IncompleteSiteError, match="file kubeadm"):
-        offline_variables(tree, without, user, ["amd64"], [None], Site())  # type: ignore[arg-type]
+        offline_variables(tree, without, user, ["amd64"], [None], Site())  # type: ignore[arg-type]  # a stand-in Site with the fields offline_variables reads
 
 
 def test_site_variables_is_the_whole_of_offline_yml(tmp_path: Path) -> None:

@@ -89,7 +89,7 @@ def test_a_release_without_the_variable_is_refused(tmp_path: Path) -> None:
 @pytest.mark.parametrize("cm", ["crio", "docker"])
 def test_offline_yml_carries_the_runtime_of_the_manifest(tmp_path: Path, cm: str) -> None:
     lock, ks_tree, user = lock_for(tmp_path, "2.30.0", f"os: [rocky-10]\ncontainer_manager: {cm}\n")
-    offline = offline_variables(ks_tree, lock, user, ["amd64"], ["rocky-10"], Plain())  # type: ignore[arg-type]
+    offline = offline_variables(ks_tree, lock, user, ["amd64"], ["rocky-10"], Plain())  # type: ignore[arg-type]  # a stand-in Site with the fields offline_variables reads
     assert ("crio_registries" in offline) == (cm == "crio")
     assert ("docker_insecure_registries" in offline) == (cm == "docker")
 
@@ -99,15 +99,15 @@ def test_offline_yml_carries_the_runtime_of_the_manifest(tmp_path: Path, cm: str
 @pytest.mark.parametrize("release", VERSIONS)
 @pytest.mark.parametrize("site", [Plain(), Tls()], ids=["http", "tls"])
 def test_kubesprays_crio_templates_render_the_site(release: str, site: object) -> None:
-    crio = runtime_vars(tree(release), site, "crio", UPSTREAMS)  # type: ignore[arg-type]
+    crio = runtime_vars(tree(release), site, "crio", UPSTREAMS)  # type: ignore[arg-type]  # site is a Plain or Tls stand-in
     registry = template(release, "roles/container-engine/cri-o/templates/registry.conf.j2")
-    host = site.registry.split("/", 1)[0]  # type: ignore[attr-defined]
-    plain = site.registry_plain  # type: ignore[attr-defined]
+    host = site.registry.split("/", 1)[0]  # type: ignore[attr-defined]  # site is a Plain or Tls stand-in
+    plain = site.registry_plain  # type: ignore[attr-defined]  # site is a Plain or Tls stand-in
     files = [tomllib.loads(render(registry, item=item)) for item in crio["crio_registries"]]
     assert files[0]["registry"] == [{"prefix": host, "location": host, "insecure": plain, "blocked": False}]
     for upstream, conf in zip(UPSTREAMS, files[1:], strict=True):
         assert conf["registry"][0]["location"] == upstream
-        assert conf["registry"][0]["mirror"] == [{"location": f"{site.registry}/{upstream}",  # type: ignore[attr-defined]
+        assert conf["registry"][0]["mirror"] == [{"location": f"{site.registry}/{upstream}",  # type: ignore[attr-defined]  # site is a Plain or Tls stand-in
                                                    "insecure": plain}]
     unqualified = template(release, "roles/container-engine/cri-o/templates/unqualified.conf.j2")
     assert tomllib.loads(render(unqualified, **crio)) == {"unqualified-search-registries": []}
@@ -116,12 +116,12 @@ def test_kubesprays_crio_templates_render_the_site(release: str, site: object) -
 @pytest.mark.parametrize("release", VERSIONS)
 @pytest.mark.parametrize("site", [Plain(), Tls()], ids=["http", "tls"])
 def test_kubesprays_docker_options_list_the_site(release: str, site: object) -> None:
-    docker = runtime_vars(tree(release), site, "docker", UPSTREAMS)  # type: ignore[arg-type]
+    docker = runtime_vars(tree(release), site, "docker", UPSTREAMS)  # type: ignore[arg-type]  # site is a Plain or Tls stand-in
     text = template(release, "roles/container-engine/docker/templates/docker-options.conf.j2")
     out = render(text, ansible_os_family="RedHat", ansible_facts={"os_family": "RedHat"}, docker_cgroup_driver="systemd", docker_daemon_graph="/var/lib/docker",
                  docker_log_opts="--log-opt max-size=50m", **docker)
     opts = out.split('DOCKER_OPTS=', 1)[1]
-    if site.registry_plain:  # type: ignore[attr-defined]
+    if site.registry_plain:  # type: ignore[attr-defined]  # site is a Plain or Tls stand-in
         assert "--insecure-registry=10.1.2.3:8080 " in opts
     else:
         assert "--insecure-registry" not in opts

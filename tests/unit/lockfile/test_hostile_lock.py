@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from airlock.lockfile import Lock, LockError, dumps, parse_lock, read_lock
+from airlock.errors import LockError
+from airlock.lockfile import Lock, dumps, parse_lock, read_lock
 from airlock.lockfile.model import DebIndexPin, DebPin, RpmPin, WheelPin
 from tests.unit.lockfile.test_lockfile import H, sample
 
@@ -120,7 +121,8 @@ def test_cli_refuses_a_hostile_lock_with_exit_2(tmp_path: Path) -> None:
 
 
 def test_a_hostile_upstream_value_is_an_error_naming_the_artifact_not_a_crash() -> None:
-    from airlock.lockfile.model import UnusableUpstreamValue, upstream_pin
+    from airlock.errors import UnusableUpstreamValue
+    from airlock.lockfile.model import upstream_pin
 
     fields = {"os": "debian-12", "name": "../../x", "version": "1.0", "arch": "amd64", "repo": "main",
               "url": "https://d.example/pool/x_1.0_amd64.deb", "sha256": H, "size": 1}

@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from airlock.lockfile import FilePin, ImagePin, Inputs, KubesprayPin, Lock, LockError, PlatformPin, dumps, parse_lock
+from airlock.errors import LockError
+from airlock.lockfile import FilePin, ImagePin, Inputs, KubesprayPin, Lock, PlatformPin, dumps, parse_lock
 from airlock.lockfile.schema import schema_text
 from airlock.lockfile.writer import write_lock
 

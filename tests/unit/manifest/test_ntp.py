@@ -18,7 +18,7 @@ from airlock.resolve import manifest_digest
 HEAD = 'kubespray: {version: "2.30.0"}\n'
 
 
-def load(tmp_path: Path, body: str):  # type: ignore[no-untyped-def]
+def load(tmp_path: Path, body: str):
     p = tmp_path / "airlock.yaml"
     p.write_text(HEAD + body)
     return load_manifest(p)

@@ -7,10 +7,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from airlock.errors import AirlockError, NetworkError
+from airlock.errors import AirlockError, NetworkError, RegistryError
 from airlock.net.auth import credentials
 from airlock.net.http import Net
-from airlock.net.registry import Registry, RegistryError
+from airlock.net.registry import Registry
 from airlock.reference import parse_ref
 
 

@@ -8,8 +8,9 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
+from airlock.errors import RegistryError
 from airlock.net.http import Net
-from airlock.net.registry import Registry, RegistryError
+from airlock.net.registry import Registry
 from airlock.net.tokens import lifetime, parse_challenge
 from airlock.reference import parse_ref
 

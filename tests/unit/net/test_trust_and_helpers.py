@@ -13,9 +13,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from airlock.errors import KubesprayError, NetworkError
+from airlock.errors import CredentialHelperError, KubesprayError, NetworkError
 from airlock.net import http as nethttp
-from airlock.net.auth import CredentialHelperError, credentials
+from airlock.net.auth import credentials
 from airlock.net.http import Net, system_trust
 from airlock.resolvers.files import FileRequest, FileResolver
 from airlock.store import Store
@@ -31,7 +31,7 @@ def test_trust_falls_back_to_a_distribution_bundle(tmp_path: Path, monkeypatch: 
     bundle = tmp_path / "ca-bundle.crt"
     pem = Path(certifi.where()).read_text().split("-----END CERTIFICATE-----")[0] + "-----END CERTIFICATE-----\n"
     bundle.write_text(pem)
-    none = ssl.DefaultVerifyPaths(None, None, "SSL_CERT_FILE", "/x", "SSL_CERT_DIR", "/y")  # type: ignore[arg-type]
+    none = ssl.DefaultVerifyPaths(None, None, "SSL_CERT_FILE", "/x", "SSL_CERT_DIR", "/y")  # type: ignore[arg-type]  # no file and no dir: the case under test
     monkeypatch.setattr(ssl, "get_default_verify_paths", lambda: none)
     monkeypatch.setattr(nethttp, "SYSTEM_BUNDLES", (str(tmp_path / "missing.pem"), str(bundle)))
     monkeypatch.delenv("SSL_CERT_FILE", raising=False)
@@ -146,7 +146,7 @@ def test_pinned_file_without_length_goes_through_the_store(tmp_path: Path) -> No
         return handler2(request)
 
     inner, ranges = _flaky_server(data, drops=1)
-    handler2 = inner.handler  # type: ignore[attr-defined]
+    handler2 = inner.handler
     store = Store(tmp_path / "cache")
     net = Net(transport=httpx.MockTransport(handler), retries=2, backoff=0.0)
     pin = FileResolver(net, {}, store=store).resolve(

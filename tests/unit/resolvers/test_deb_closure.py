@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from airlock.errors import UnsatisfiableError
 from airlock.manifest.model import RepoSpec
 from airlock.resolvers.debs import DebRequest, closure
-from airlock.resolvers.solving import UnsatisfiableError
 
 SPEC = RepoSpec(name="main", url="http://127.0.0.1:1/debian", suite="stable", components=["main"])
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import shlex
 import shutil
 import subprocess
 
@@ -31,8 +32,13 @@ def test_ranks_are_integers_in_dpkg_order() -> None:
 
 @pytest.mark.skipif(shutil.which("dpkg") is None, reason="dpkg is not installed")
 def test_agrees_with_dpkg_compare_versions() -> None:
-    for a, b in itertools.combinations(VERSIONS, 2):
+    pairs = list(itertools.combinations(VERSIONS, 2))
+    # one shell runs every `dpkg --compare-versions` (hundreds of them): a Python subprocess each costs 3x more
+    script = "\n".join(f"if dpkg --compare-versions {shlex.quote(a)} lt {shlex.quote(b)}; then echo lt; "
+                       f"elif dpkg --compare-versions {shlex.quote(a)} eq {shlex.quote(b)}; then echo eq; "
+                       "else echo gt; fi" for a, b in pairs)
+    verdicts = subprocess.run(["sh", "-c", script], capture_output=True, text=True, check=True).stdout.split()
+    assert len(verdicts) == len(pairs)
+    for (a, b), dpkg in zip(pairs, verdicts, strict=True):
         ours = compare(a, b)
-        lt = subprocess.run(["dpkg", "--compare-versions", a, "lt", b], check=False).returncode == 0
-        eq = subprocess.run(["dpkg", "--compare-versions", a, "eq", b], check=False).returncode == 0
-        assert (ours < 0, ours == 0) == (lt, eq), (a, b)
+        assert ("lt" if ours < 0 else "eq" if ours == 0 else "gt") == dpkg, (a, b)

@@ -10,9 +10,10 @@ from typing import Any
 
 import pytest
 
+from airlock.errors import SignatureError
 from airlock.lockfile.model import Inputs, KubesprayPin, Lock, RepoKeyPin
 from airlock.manifest.model import Manifest, RepoSpec
-from airlock.resolvers.keys import SignatureError, verified_release
+from airlock.resolvers.keys import verified_release
 from airlock.resolvers.ospackages import Keys
 from tests.world.signing import ThrowawayKey
 

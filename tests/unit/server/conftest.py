@@ -81,7 +81,7 @@ def running(site: Path, **limits: float) -> Iterator[tuple[int, io.StringIO]]:
         up.set()
 
     thread = threading.Thread(target=serve, args=(site, "127.0.0.1", 0), daemon=True,
-                              kwargs={"log": log, "ready": ready, "limits": Limits(**limits)})  # type: ignore[arg-type]
+                              kwargs={"log": log, "ready": ready, "limits": Limits(**limits)})  # type: ignore[arg-type]  # limits holds Limits' own field names
     thread.start()
     assert up.wait(60), "serve did not start"
     try:
