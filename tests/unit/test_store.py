@@ -190,7 +190,7 @@ def test_small_reads_in_a_large_body_wait_for_more_to_pile_up(tmp_path: Path, mo
         assert pauses == []
 
 
-class _Breaking:
+class _Breaking(httpx.SyncByteStream):
     """A body that breaks off after ``cut`` bytes, as a dropped connection does."""
 
     def __init__(self, data: bytes, cut: int, error: Exception):
