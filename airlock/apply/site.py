@@ -40,6 +40,8 @@ def hosts_toml(site: Site, upstream: str | None) -> str:
                  "  override_path = true"]
     if site.registry_plain:
         lines.append("  skip_verify = true")
+    elif site.registry_ca:  # the site's own CA, where setup.sh/site.yml install it
+        lines.append(f'  ca = "{site.registry_ca}"')
     return "\n".join(lines) + "\n"
 
 
