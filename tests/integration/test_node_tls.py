@@ -244,6 +244,13 @@ def test_podman_pulls_every_image_through_kubesprays_crio_config_and_certs_d(tls
         assert pull.returncode == 0, f"{image.ref}: {pull.stderr[-2000:]}"
         digest = on_node(root, podman, "image", "inspect", "--format", "{{.Digest}}", image.ref, env=env)
         assert digest.stdout.strip() in (image.digest, image.target_digest), image.ref
+    for runtime in ("containers", "docker"):  # without the certs.d setup.sh installed: the site is not trusted
+        shutil.rmtree(root / "etc" / runtime / "certs.d")
+    (tmp_path / "storage2.conf").write_text(f'[storage]\ndriver = "vfs"\ngraphroot = "{tmp_path / "storage2"}"\n'
+                                            f'runroot = "{tmp_path / "runroot2"}"\n')
+    bad = on_node(root, podman, "pull", "--arch", "amd64", tls.lock.image[0].ref,
+                  env={**env, "CONTAINERS_STORAGE_CONF": str(tmp_path / "storage2.conf")})
+    assert bad.returncode != 0 and "certificate" in bad.stderr, bad.stderr[-2000:]
 
 
 def test_dnf_installs_from_the_site_over_https_with_sslcacert(tls: TlsSite, tmp_path: Path) -> None:
