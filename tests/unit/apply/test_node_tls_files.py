@@ -3,6 +3,7 @@ installs (one path, NODE_CA_PATH); a plain-HTTP site keeps its insecure entries 
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -30,6 +31,12 @@ def test_site_for_names_the_ca_only_when_apply_ships_one(tmp_path: object) -> No
     assert got.ca == got.registry_ca == NODE_CA_PATH and not got.registry_plain
     pushed = site("https://127.0.0.1:8443", tls_generate="localhost", push="registry.example:5000/x")
     assert pushed.ca == NODE_CA_PATH and pushed.registry_ca is None  # not our registry: not our CA
+    from tests.world.pki import make_private_ca
+
+    pki = make_private_ca(Path(str(tmp_path)) / "pki")
+    own = {"tls_cert": pki.server_cert, "tls_key": pki.server_key}
+    assert site("https://127.0.0.1:8443", **own).ca is None  # a certificate the nodes' OS store must accept
+    assert site("https://127.0.0.1:8443", **own, tls_ca=pki.ca_cert).registry_ca == NODE_CA_PATH
 
 
 def test_containerd_hosts_toml_and_offline_vars() -> None:
