@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 from airlock.apply.base import check_base
 from airlock.apply.commit import Space, build_site, peek_index, plan_changes, present, repodata_changes, sweep_temps
-from airlock.apply.node import node_setup_files, ntp_servers
+from airlock.apply.node import SITE_CA, node_ca_files, node_setup_files, ntp_servers
 from airlock.apply.offline import Site, render
 from airlock.apply.pypi import index_files, pip_conf, wheel_links
 from airlock.apply.repos import (
@@ -99,6 +99,10 @@ def site_for(opts: ApplyOptions) -> Site:
     from airlock.apply.tls import check_tls_options
 
     check_tls_options(opts, parts.scheme, parts.hostname or "")
+    from airlock.apply.node import NODE_CA_PATH
+
+    ca = NODE_CA_PATH if parts.scheme == "https" and (opts.tls_generate is not None or opts.tls_ca is not None) \
+        else None  # node/ca.crt exists exactly then (airlock.apply.tls.site_tls_outputs)
     if opts.push:
         if "://" in opts.push:
             raise UsageError("--push takes REGISTRY[/PREFIX] without a scheme",
@@ -107,8 +111,8 @@ def site_for(opts: ApplyOptions) -> Site:
             registry = check_registry(opts.push.rstrip("/"))
         except ValueError as exc:
             raise UsageError(f"--push: {exc}", hint="e.g. --push registry.example:5000/airlock") from None
-        return Site(f"{base}/files", registry, opts.insecure_registry)
-    return Site(f"{base}/files", parts.netloc, parts.scheme == "http")
+        return Site(f"{base}/files", registry, opts.insecure_registry, ca=ca)
+    return Site(f"{base}/files", parts.netloc, parts.scheme == "http", ca=ca, registry_ca=ca)
 
 
 def apply(bundle: Path, opts: ApplyOptions) -> ApplyReport:
@@ -173,6 +177,7 @@ def _apply(bundle: Path, opts: ApplyOptions, dest: Path, site: Site, staging: Pa
 
     generated, tls_files, tls_outputs = site_tls_outputs(opts, dest)
     outputs.update(tls_outputs)
+    outputs.update(node_ca_files(site, tls_outputs.get(SITE_CA)))
     outputs["admin/airlock-serve.service"] = serve_unit(dest, opts.url, tls_files)
     outputs[NGINX_CONF] = nginx_conf(dest, opts.url, tls_files)
     if v.lock.wheel:

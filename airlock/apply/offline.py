@@ -20,6 +20,11 @@ class Site:
     files_repo: str        # http://ADMIN:PORT/files
     registry: str          # ADMIN:PORT or registry.example[/prefix]
     registry_plain: bool   # plain HTTP (serve, or --insecure-registry)
+    # Where nodes hold the CA of a TLS site (airlock.apply.node.NODE_CA_PATH) when apply ships one in node/ca.crt,
+    # for the files site (dnf, apt, pip) and for the registry when the site serves it too (not --push); None:
+    # plain HTTP, or a certificate the nodes' OS trust store already accepts.
+    ca: str | None = None
+    registry_ca: str | None = None
 
 
 def render(offline: dict[str, Any], bundle_lock_sha256: str) -> bytes:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+from airlock.apply.node import NODE_CA_PATH
 from airlock.apply.offline import Site
 from airlock.lockfile import Lock
 from airlock.names import safe_paths
@@ -40,6 +41,8 @@ def hosts_toml(site: Site, upstream: str | None) -> str:
                  "  override_path = true"]
     if site.registry_plain:
         lines.append("  skip_verify = true")
+    elif site.registry_ca:  # the site's own CA, where setup.sh/site.yml install it
+        lines.append(f'  ca = "{site.registry_ca}"')
     return "\n".join(lines) + "\n"
 
 
@@ -91,7 +94,12 @@ The files they install:
 {repos}- Signing keys (`node/keys/`): for dnf the distributions' own keys (`/etc/pki/rpm-gpg/`, the repo file has
   `gpgcheck=1`); for apt the site's key `airlock-site.gpg` (`/etc/apt/keyrings/`, the source's `signed-by=`):
   `airlock apply` signs the site's Release files with it.
-- `node/ca.crt`, when the site is served over TLS with a CA airlock made: into the OS trust store.
+- `node/ca.crt`, when the site is served over TLS with a CA of its own (`--tls-generate` or `--tls-ca`): into
+  the OS trust store, and at `{site.ca or NODE_CA_PATH}`, the path the files below name (`ca =` in
+  `hosts.toml`, `sslcacert=` in the repo file, apt's `Acquire::https::HOST::CaInfo` in
+  `node/apt/apt.conf.d/90airlock-ca`, `cert =` in pip.conf); nothing is marked insecure over TLS.
+- `node/containers/certs.d/<host:port>/ca.crt` (TLS registry served by the site): into
+  `/etc/containers/certs.d/` (CRI-O, podman) and `/etc/docker/certs.d/` (dockerd).
 - `node/pip.conf` (`/etc/pip.conf`): pip's index is the site's `{base}/pypi/simple/`.
 - `node/containerd/certs.d/*/hosts.toml` (`/etc/containerd/certs.d/`): the site, and every upstream registry
   mirrored through it. containerd reads them only with `config_path = "/etc/containerd/certs.d"`: in

@@ -48,6 +48,9 @@ class SiteAddress(Protocol):
     @property
     def registry_plain(self) -> bool: ...  # plain HTTP
 
+    @property
+    def registry_ca(self) -> str | None: ...  # TLS: the path on nodes of the registry's CA, when not the OS's store
+
 
 def base_variables(tree: KubesprayTree, site: SiteAddress) -> dict[str, Any]:
     defaults, _ = tree.layers(DOWNLOAD_ROLES)
@@ -104,11 +107,13 @@ def node_registries(tree: KubesprayTree, lock: Lock, site: SiteAddress) -> list[
 
 def containerd_mirror_vars(site: SiteAddress) -> dict[str, Any]:
     host = site.registry.split("/", 1)[0]
-    return {"containerd_registries_mirrors": [{
-        "prefix": host,
-        "mirrors": [{"host": f"{'http' if site.registry_plain else 'https'}://{host}",
-                     "capabilities": ["pull", "resolve"], "skip_verify": site.registry_plain}],
-    }]}
+    mirror: dict[str, Any] = {"host": f"{'http' if site.registry_plain else 'https'}://{host}",
+                              "capabilities": ["pull", "resolve"]}
+    if site.registry_plain:
+        mirror["skip_verify"] = True
+    elif site.registry_ca:  # hosts.toml.j2 renders ``ca``: containerd verifies the site with that CA only
+        mirror["ca"] = site.registry_ca
+    return {"containerd_registries_mirrors": [{"prefix": host, "mirrors": [mirror]}]}
 
 
 # Where each release declares the variables below (every release from 2.27 to master does).
@@ -126,7 +131,10 @@ def runtime_vars(tree: KubesprayTree, site: SiteAddress, container_manager: str,
     """The registry settings of the node's container runtime, in the variables its Kubespray role reads.
 
     Every image ref in offline.yml already names the site (``SITE/registry.k8s.io/...``), so a runtime
-    only needs to reach the site: over plain HTTP that means an insecure entry, over TLS nothing more.
+    only needs to reach the site: over plain HTTP that means an insecure entry; over TLS no insecure entry
+    at all, and when nodes hold the site's own CA (``site.registry_ca``) containerd's mirror names it
+    (``ca``); CRI-O's and Docker's roles have no such variable: they read ``certs.d/<host:port>/ca.crt``,
+    which node setup (node/setup.sh, node/site.yml) installs.
     containerd always gets its mirror (Kubespray's default runtime, and harmless otherwise). CRI-O
     (``crio_registries``, rendered by the role's registry.conf.j2) also gets each upstream registry of
     the lock mirrored at ``SITE/<upstream>``, so an unqualified-by-site name still pulls from the site.

@@ -24,6 +24,7 @@ class Site:
     files_repo = "http://10.1.2.3:8080/files"
     registry = "10.1.2.3:8080"
     registry_plain = True
+    registry_ca = None
 
 
 def lock_for(tmp_path: Path, release: str, body: str) -> tuple[Lock, object, dict]:

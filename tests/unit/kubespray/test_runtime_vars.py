@@ -22,12 +22,14 @@ class Plain:
     files_repo = "http://10.1.2.3:8080/files"
     registry = "10.1.2.3:8080"
     registry_plain = True
+    registry_ca = None
 
 
 class Tls:
     files_repo = "https://site.example/files"
     registry = "registry.example:5000/airlock"
     registry_plain = False
+    registry_ca = None
 
 
 UPSTREAMS = ["docker.io", "quay.io", "registry.k8s.io"]
