@@ -14,7 +14,7 @@ import io
 import os
 import tarfile
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import IO, Any
 
@@ -43,6 +43,15 @@ def _hashers() -> ThreadPoolExecutor:
         if _HASHERS is None:
             _HASHERS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="airlock-hash")
         return _HASHERS
+
+
+def _submit(fn: Any, data: Any) -> Future[Any] | None:
+    """Run ``fn(data)`` on a hashing thread, or None when no thread can start (RLIMIT_AS/NPROC):
+    the caller then hashes in its own thread, slower but the same bytes."""
+    try:
+        return _hashers().submit(fn, data)
+    except RuntimeError:
+        return None
 
 
 def _sha256_hex(data: Any) -> str:
@@ -136,14 +145,19 @@ class TarWriter:
             if os.fstat(f.fileno()).st_size != size:
                 raise BundleError(f"{path} changed size while it was being written into the bundle")
             with mmap.mmap(f.fileno(), size, access=mmap.ACCESS_READ) as m:
-                pool = _hashers()
-                stream = pool.submit(self.sha256.update, m)
-                alone = pool.submit(_sha256_hex, m) if own else None
+                stream = _submit(self.sha256.update, m)
+                alone = _submit(_sha256_hex, m) if own else None
                 try:
                     self._kernel_copy_all(path, f.fileno(), out_fd, size)
                 finally:  # the mapping closes only once nothing reads it
-                    stream.result()
-                    got = alone.result() if alone else None
+                    if stream is not None:
+                        stream.result()
+                    got = alone.result() if alone is not None else None
+                # A thread that could not start (a process limit on threads or address space): hash here
+                if stream is None:
+                    self.sha256.update(m)
+                if own and alone is None:
+                    got = _sha256_hex(m)
         self.size += size
         return Digest.from_hex(got) if got else None
 

@@ -131,3 +131,31 @@ def test_split_writer_works_in_a_scratch_directory_and_drops_stale_parts(tmp_pat
     files = sw.commit(w.sha256.hexdigest())
     assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in files)
     assert list(work.iterdir()) == []
+
+
+def test_kernel_copy_hashes_in_its_own_thread_when_no_thread_can_start(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under a tight RLIMIT_AS (the tamper suite runs fetch with 1 GiB) a hashing thread may fail to
+    start: the copy still happens, hashed in the caller's thread, with the same bytes and digests."""
+    import hashlib
+
+    import airlock.bundle.tarstream as ts
+
+    class NoThreads:
+        def submit(self, *a: object) -> None:
+            raise RuntimeError("can't start new thread")
+
+    src = tmp_path / "x"
+    data = bytes(range(256)) * 5000
+    src.write_bytes(data)
+    with (tmp_path / "ok.tar").open("wb", buffering=0) as f:
+        ok = TarWriter(f)  # type: ignore[arg-type]  # an open unbuffered file is a sink
+        assert ok.add_file("x", src, len(data), "sha256:" + hashlib.sha256(data).hexdigest())
+    monkeypatch.setattr(ts, "_hashers", lambda: NoThreads())
+    with (tmp_path / "out.tar").open("wb", buffering=0) as f:
+        w = TarWriter(f)  # type: ignore[arg-type]  # as above
+        assert w.add_file("x", src, len(data), "sha256:" + hashlib.sha256(data).hexdigest())
+    assert (tmp_path / "out.tar").read_bytes() == (tmp_path / "ok.tar").read_bytes()
+    assert w.sha256.hexdigest() == ok.sha256.hexdigest()
+    with (tmp_path / "bad.tar").open("wb", buffering=0) as f:
+        assert not TarWriter(f).add_file("x", src, len(data), "sha256:" + "0" * 64)  # type: ignore[arg-type]
