@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import glob
 import hashlib
+import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airlock.apply.commit import Space, build_site, peek_index, plan_changes, present, repodata_changes, sweep_temps
 from airlock.apply.offline import Site
@@ -23,7 +24,29 @@ from airlock.apply.view import load_view
 from airlock.bundle.verify import verify_bundle
 from airlock.scratch import disk_full, is_no_space, locked, scratch_dir, sweep, test_hook
 
-__all__ = ["DIR_NAMING", "ApplyOptions", "ApplyReport", "apply", "execute", "site_for", "tree_fingerprint"]
+if TYPE_CHECKING:
+    from airlock.apply.push import PushOptions
+
+__all__ = ["DIR_NAMING", "ApplyOptions", "ApplyReport", "apply", "apply_bundle", "execute", "site_for", "tree_fingerprint"]
+
+
+def apply_bundle(bundle: Path, opts: ApplyOptions, *, key: Path | None = None,
+                 push: PushOptions | None = None) -> ApplyReport:
+    """``airlock apply``: BUNDLE's signature by ``key`` first, then the site, then (not on a dry run) the push."""
+    t0 = time.perf_counter()
+    if key is not None:
+        from airlock.review.signing import verify_signature
+
+        verify_signature(bundle, key)
+    report = apply(bundle, opts)
+    t_push = time.perf_counter()
+    if push is not None and not opts.dry_run:
+        from airlock.apply.push import push_site
+
+        report.pushed = push_site(report.dest, push)
+        report.push_seconds = time.perf_counter() - t_push
+    report.seconds = time.perf_counter() - t0
+    return report
 
 
 def apply(bundle: Path, opts: ApplyOptions) -> ApplyReport:

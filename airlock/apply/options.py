@@ -39,6 +39,9 @@ class ApplyReport:
     lock_sha256: str = ""
     site: Site | None = None
     plan: SitePlan | None = None  # what apply computed (``apply --dry-run --json`` prints it)
+    pushed: dict[str, int] | None = None  # push_site's counts, with --push
+    seconds: float = 0.0                  # signature check, apply and push
+    push_seconds: float | None = None
 
 
 def site_for(opts: ApplyOptions) -> Site:
