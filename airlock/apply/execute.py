@@ -1,4 +1,5 @@
-"""``airlock apply``: verify the whole bundle, then lay the site out in DIR (idempotent, resumable).
+"""``airlock apply``: verify the whole bundle, plan the site (:mod:`airlock.apply.plan`), then carry the plan out
+in DIR (idempotent, resumable). :func:`execute` is the only step that changes DIR.
 
 Nothing in DIR changes until the bundle has been verified completely and the offline.yml it implies
 has been proven complete: blobs are staged beside DIR during verification and only then moved into
@@ -27,7 +28,8 @@ from airlock.scratch import disk_full, is_no_space, locked, scratch_dir, sweep, 
 if TYPE_CHECKING:
     from airlock.apply.push import PushOptions
 
-__all__ = ["DIR_NAMING", "ApplyOptions", "ApplyReport", "apply", "apply_bundle", "execute", "site_for", "tree_fingerprint"]
+__all__ = ["DIR_NAMING", "ApplyOptions", "ApplyReport", "apply", "apply_bundle", "execute", "site_for",
+           "tree_fingerprint"]
 
 
 def apply_bundle(bundle: Path, opts: ApplyOptions, *, key: Path | None = None,
@@ -106,9 +108,8 @@ def report_changes(plan: SitePlan, staging: Path, report: ApplyReport) -> None:
     dest = plan.dest
     for rel in plan.paths():
         inside(dest, rel)  # defence in depth: the lock model validates names; this checks the result
-    tree_dir = staging / plan.trees[0] if plan.trees else dest / plan.kubespray
-    plan_changes(dict(plan.outputs), dict(plan.links), staging, dest / "oci" / "blobs" / "sha256", dest, tree_dir,
-                 report)
+    plan_changes(dict(plan.outputs), dict(plan.links), staging, dest / "oci" / "blobs" / "sha256", dest,
+                 _tree_dir(plan, staging), report)
 
 
 def execute(plan: SitePlan, staging: Path, space: Space, report: ApplyReport) -> None:
@@ -118,8 +119,8 @@ def execute(plan: SitePlan, staging: Path, space: Space, report: ApplyReport) ->
     sweep_temps(dest)
     repo_dirs = list(plan.repodata)
     if report.changed or repodata_changes(dest, repo_dirs, staging):
-        tree_dir = staging / plan.trees[0] if plan.trees else dest / plan.kubespray
-        _commit_site(dict(plan.outputs), dict(plan.links), staging, dest, tree_dir, repo_dirs, report, space)
+        _commit_site(dict(plan.outputs), dict(plan.links), staging, dest, _tree_dir(plan, staging), repo_dirs, report,
+                     space)
     if plan.tls is not None:
         from airlock.apply.tls import write_tls
 
@@ -131,6 +132,11 @@ def execute(plan: SitePlan, staging: Path, space: Space, report: ApplyReport) ->
         pip = staging / "pip.whl"  # after the site is in place: the venv installs from DIR's wheels
         if build_venv(plan.lock, dest, pip if pip.is_file() else None):
             report.changed.append("venv")
+
+
+def _tree_dir(plan: SitePlan, staging: Path) -> Path:
+    """Where the Kubespray tree is now: unpacked in staging (to be moved in), or already in DIR."""
+    return staging / plan.kubespray if plan.kubespray in plan.trees else plan.dest / plan.kubespray
 
 
 def _commit_site(outputs: dict[str, bytes], links: dict[str, str], staging: Path, dest: Path, tree_dir: Path,

@@ -87,7 +87,7 @@ class SitePlan:
 
     def paths(self) -> list[str]:
         """Every path the plan writes inside DIR."""
-        return [*self.outputs, *self.links, *self.repodata, *self.trees]
+        return [*self.outputs, *self.links, *self.repodata, self.kubespray]
 
 
 def plan_site(view: BundleView, opts: PlanOptions) -> SitePlan:
