@@ -57,7 +57,6 @@ class BundleView:
     applied: tuple[str, ...] = ()       # the locks applied in DIR before (.airlock/state.json)
     site_key: bytes | None = None       # DIR's site signing key (or a fresh one), when the lock has debs
     tls: SiteTLSFiles = SiteTLSFiles()
-    pip_wheel: bool = False             # the bundle carries pip's wheel for DIR/venv
 
 
 @dataclass(frozen=True)

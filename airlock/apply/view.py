@@ -51,8 +51,7 @@ def load_view(v: Verified, bundle: Path, opts: ApplyOptions, dest: Path, staging
         tree=tree, tree_fresh=tree_dir.parent == staging, staged_blobs=tuple(staged),
         deb_index_blobs={i.sha256: blob(i.sha256) for i in v.lock.deb_index},
         applied=tuple(applied), site_key=site_key(dest) if v.lock.deb else None,
-        tls=SiteTLSFiles(files=files, outputs=outputs, generated=generated),
-        pip_wheel=(staging / "pip.whl").is_file())
+        tls=SiteTLSFiles(files=files, outputs=outputs, generated=generated))
 
 
 def bundled_manifest(v: Verified, staging: Path, bundle: Path) -> LoadedManifest:

@@ -44,7 +44,6 @@ def apply(bundle: str, dest: str, url: str, push: str | None, registry_user: str
           tls_cert: str | None, tls_key: str | None, tls_ca: str | None, as_json: bool) -> None:
     """Verify BUNDLE, then lay out the site in DIR: files, images, Kubespray, offline.yml, node/."""
     from airlock.apply.execute import ApplyOptions, apply_bundle, site_for
-    from airlock.apply.push import PushOptions
     from airlock.errors import UsageError
 
     opts = ApplyOptions(dest=Path(dest), url=url, push=push, insecure_registry=insecure_registry, dry_run=dry_run,
@@ -61,8 +60,12 @@ def apply(bundle: str, dest: str, url: str, push: str | None, registry_user: str
         raise UsageError("--registry-user needs --registry-password-stdin (passwords are never taken as flags)")
     if (registry_user or ca_file or insecure_registry) and not push:
         raise UsageError("--registry-user, --ca-file and --insecure-registry only apply with --push")
-    pushing = PushOptions(target=push, user=registry_user, password=password, ca_file=ca_file,
-                          insecure=insecure_registry, concurrency=concurrency) if push else None
+    pushing = None
+    if push:
+        from airlock.apply.push import PushOptions  # only then: it loads the HTTP client
+
+        pushing = PushOptions(target=push, user=registry_user, password=password, ca_file=ca_file,
+                              insecure=insecure_registry, concurrency=concurrency)
     report = apply_bundle(Path(bundle), opts, key=Path(key) if key else None, push=pushing)
     if as_json:
         click.echo(json.dumps(_report_json(report, dry_run), indent=2, sort_keys=dry_run))
