@@ -21,7 +21,7 @@ from airlock.digest import Digest
 from airlock.scratch import require_space
 
 if TYPE_CHECKING:
-    from airlock.apply.execute import ApplyReport
+    from airlock.apply.options import ApplyReport
 
 
 class Space:

@@ -10,8 +10,8 @@ import hashlib
 import os
 import shutil
 import subprocess
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
 from airlock.apply.offline import Site
@@ -20,7 +20,7 @@ from airlock.kubespray.offline import repo_vars as offline_repo_vars  # noqa: F4
 from airlock.lockfile import Lock
 from airlock.names import safe_paths, safe_rel, url_basename
 from airlock.packages import rpm_arch
-from airlock.resolvers.debs import decompress, raw_stanzas
+from airlock.resolvers.debs import decompress_bytes, raw_stanzas
 
 RELEASE_DATE = "Thu, 01 Jan 1970 00:00:00 UTC"  # fixed: the same bundle gives the same bytes
 
@@ -43,8 +43,8 @@ def rpm_repo_dirs(lock: Lock, arches: list[str]) -> list[str]:
     return sorted({safe_rel(f"rpms/{r.os}/{rpm_arch(a)}") for r in lock.rpm for a in arches})
 
 
-def deb_indexes(lock: Lock, arches: list[str], store: Any) -> dict[str, bytes]:
-    # store: anything where ``store / hex`` is a blob's Path (the site's store, or staged and stored blobs)
+def deb_indexes(lock: Lock, arches: list[str], blobs: Mapping[str, bytes]) -> dict[str, bytes]:
+    # blobs: hex -> the bytes of each locked deb index (read from the bundle or the site's store)
     """debs/<os>/<arch>/{Packages,Release} built from the upstream stanzas of the locked debs."""
     out: dict[str, bytes] = {}
     for os_name in sorted({d.os for d in lock.deb}):
@@ -55,7 +55,7 @@ def deb_indexes(lock: Lock, arches: list[str], store: Any) -> dict[str, bytes]:
             for idx in lock.deb_index:
                 if idx.os != os_name or idx.arch != arch:
                     continue
-                for _name, block in raw_stanzas(decompress(store / idx.sha256)):
+                for _name, block in raw_stanzas(decompress_bytes(blobs[idx.sha256])):
                     fields = dict(line.split(":", 1) for line in block.splitlines() if line and line[0] != " "
                                   and ":" in line)
                     key = (fields.get("Package", "").strip(), fields.get("Version", "").strip(),

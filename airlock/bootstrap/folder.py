@@ -117,7 +117,7 @@ def _deb_packages(lock: Lock, store: Store) -> list[FrontFile]:
     boot = lock.bootstrap
     assert boot is not None
     view = lock.model_copy(update={"deb": lock.bootstrap_deb, "deb_index": lock.bootstrap_deb_index})
-    made = deb_indexes(view, [boot.arch], store.blobs)
+    made = deb_indexes(view, [boot.arch], {i.sha256: (store.blobs / i.sha256).read_bytes() for i in view.deb_index})
     return [_from_bytes(f"{ROOT}/debs/{path.rsplit('/', 1)[1]}", data) for path, data in sorted(made.items())]
 
 

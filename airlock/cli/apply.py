@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from airlock.cli.fetch import expect_lock_option
 from airlock.cli.main import cli
+
+if TYPE_CHECKING:
+    from airlock.apply.options import ApplyOptions, ApplyReport
 
 
 @cli.command()
@@ -34,14 +37,13 @@ from airlock.cli.main import cli
               "(PEM), named in DIR/admin/airlock-serve.service and the nginx configuration.")
 @click.option("--tls-key", type=click.Path(dir_okay=False), help="The private key of --tls-cert.")
 @click.option("--tls-ca", type=click.Path(dir_okay=False), help="The CA of --tls-cert, copied to DIR/node/ca.crt.")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON; with --dry-run also the plan.")
 def apply(bundle: str, dest: str, url: str, push: str | None, registry_user: str | None,
           registry_password_stdin: bool, ca_file: str | None, insecure_registry: bool, concurrency: int,
           key: str | None, expect_lock: str | None, dry_run: bool, no_venv: bool, tls_generate: str | None,
           tls_cert: str | None, tls_key: str | None, tls_ca: str | None, as_json: bool) -> None:
     """Verify BUNDLE, then lay out the site in DIR: files, images, Kubespray, offline.yml, node/."""
-    from airlock.apply.execute import ApplyOptions, site_for
-    from airlock.apply.execute import apply as do_apply
+    from airlock.apply.execute import ApplyOptions, apply_bundle, site_for
     from airlock.errors import UsageError
 
     opts = ApplyOptions(dest=Path(dest), url=url, push=push, insecure_registry=insecure_registry, dry_run=dry_run,
@@ -58,29 +60,35 @@ def apply(bundle: str, dest: str, url: str, push: str | None, registry_user: str
         raise UsageError("--registry-user needs --registry-password-stdin (passwords are never taken as flags)")
     if (registry_user or ca_file or insecure_registry) and not push:
         raise UsageError("--registry-user, --ca-file and --insecure-registry only apply with --push")
-    t0 = time.perf_counter()
-    if key:
-        from airlock.review.signing import verify_signature
+    pushing = None
+    if push:
+        from airlock.apply.push import PushOptions  # only then: it loads the HTTP client
 
-        verify_signature(Path(bundle), Path(key))
-    report = do_apply(Path(bundle), opts)
-    pushed = None
-    t_push = time.perf_counter()
-    if push and not dry_run:
-        from airlock.apply.push import PushOptions, push_site
-
-        pushed = push_site(report.dest, PushOptions(target=push, user=registry_user, password=password,
-                                                    ca_file=ca_file, insecure=insecure_registry,
-                                                    concurrency=concurrency))
-    seconds = time.perf_counter() - t0
+        pushing = PushOptions(target=push, user=registry_user, password=password, ca_file=ca_file,
+                              insecure=insecure_registry, concurrency=concurrency)
+    report = apply_bundle(Path(bundle), opts, key=Path(key) if key else None, push=pushing)
     if as_json:
-        click.echo(json.dumps({"dest": str(report.dest), "dry_run": dry_run, "changed": report.changed,
-                               "unchanged": report.unchanged, "blobs_added": report.blobs_added,
-                               "lock_sha256": report.lock_sha256, "pushed": pushed,
-                               "seconds": round(seconds, 3),
-                               "push_seconds": round(time.perf_counter() - t_push, 3) if pushed else None}, indent=2))
-        return
-    verb = "would change" if dry_run else "changed"
+        click.echo(json.dumps(_report_json(report, dry_run), indent=2, sort_keys=dry_run))
+    else:
+        _render(report, opts)
+
+
+def _report_json(report: ApplyReport, dry_run: bool) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "dest": str(report.dest), "dry_run": dry_run, "changed": report.changed, "unchanged": report.unchanged,
+        "blobs_added": report.blobs_added, "lock_sha256": report.lock_sha256}
+    if dry_run:  # the plan, and nothing that differs between two runs (no timings)
+        from airlock.apply.plan import plan_json
+
+        doc["plan"] = plan_json(report.plan) if report.plan is not None else None
+        return doc
+    return {**doc, "pushed": report.pushed, "seconds": round(report.seconds, 3),
+            "push_seconds": round(report.push_seconds, 3) if report.push_seconds is not None else None}
+
+
+def _render(report: ApplyReport, opts: ApplyOptions) -> None:
+    seconds = report.seconds
+    verb = "would change" if opts.dry_run else "changed"
     if not report.changed:
         click.echo(f"{report.dest}: up to date, nothing changed ({report.unchanged} items checked, {seconds:.2f} s)")
     else:
@@ -90,20 +98,23 @@ def apply(bundle: str, dest: str, url: str, push: str | None, registry_user: str
             click.echo(f"  {item}")
         if len(report.changed) > 20:
             click.echo(f"  ... and {len(report.changed) - 20} more")
+    pushed = report.pushed
     if pushed:
-        click.echo(f"pushed {pushed['images']} images to {push}: {pushed['blobs_uploaded']} blobs uploaded, "
+        click.echo(f"pushed {pushed['images']} images to {opts.push}: {pushed['blobs_uploaded']} blobs uploaded, "
                    f"{pushed['blobs_mounted']} mounted, {pushed['blobs_present']} already there")
-    if report.site and not dry_run:
-        click.echo(f"offline.yml: {report.dest / 'inventory/group_vars/all/offline.yml'}")
-        click.echo(f"nodes: ansible-playbook -i <your inventory> -b {report.dest / 'node/site.yml'} before cluster.yml,"
-                   f" or node/setup.sh on one host (see {report.dest / 'node/README.md'})")
-        if tls_generate is not None or tls_cert:
+    if report.site and not opts.dry_run:
+        dest = report.dest
+        click.echo(f"offline.yml: {dest / 'inventory/group_vars/all/offline.yml'}")
+        click.echo(f"nodes: ansible-playbook -i <your inventory> -b {dest / 'node/site.yml'} before cluster.yml,"
+                   f" or node/setup.sh on one host (see {dest / 'node/README.md'})")
+        if opts.tls_generate is not None or opts.tls_cert:
             from airlock.apply.tls import NODE_CA, server_files
 
-            files = server_files(report.dest) if tls_generate is not None else (Path(tls_cert or ""), Path(tls_key or ""))
-            ca = f"nodes trust {report.dest / NODE_CA}" if tls_generate is not None or tls_ca else "nodes must trust your CA"
-            click.echo(f"https: {ca}; airlock serve {report.dest} --tls-cert {files[0]} --tls-key {files[1]} "
-                       f"(or {report.dest / 'admin/airlock-serve.service'})")
+            generated = opts.tls_generate is not None
+            files = server_files(dest) if generated else (Path(opts.tls_cert or ""), Path(opts.tls_key or ""))
+            ca = f"nodes trust {dest / NODE_CA}" if generated or opts.tls_ca else "nodes must trust your CA"
+            click.echo(f"https: {ca}; airlock serve {dest} --tls-cert {files[0]} --tls-key {files[1]} "
+                       f"(or {dest / 'admin/airlock-serve.service'})")
 
 
 @cli.command()

@@ -87,7 +87,11 @@ def _release_index(release: bytes) -> dict[str, tuple[str, int]]:
 
 
 def decompress(path: Path) -> str:
-    raw = path.read_bytes()
+    return decompress_bytes(path.read_bytes())
+
+
+def decompress_bytes(raw: bytes) -> str:
+    """A Packages index as text, whether fetched plain, xz or gzip."""
     if raw[:6] == b"\xfd7zXZ\x00":
         raw = lzma.decompress(raw)
     elif raw[:2] == b"\x1f\x8b":

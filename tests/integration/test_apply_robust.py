@@ -122,6 +122,27 @@ def test_dry_run_changes_nothing(bundles: dict[str, Path], tmp_path: Path) -> No
     assert tree_fingerprint(site) == before and strays(tmp_path) == []
 
 
+def test_dry_run_json_prints_the_plan_the_apply_then_carries_out(bundles: dict[str, Path], tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    assert apply(bundles["a"], site).returncode == 0
+    before = tree_fingerprint(site)
+    res = airlock("apply", str(bundles["b"]), "--dest", str(site), "--url", URL, "--dry-run", "--json",
+                  cache=tmp_path / "c")
+    assert res.returncode == 0, res.stderr
+    doc = json.loads(res.stdout)
+    assert res.stdout == json.dumps(doc, indent=2, sort_keys=True) + "\n" and doc["dry_run"] is True
+    plan = doc["plan"]
+    assert plan["dest"] == str(site.resolve()) and plan["site"]["files_repo"] == URL + "/files"
+    assert plan["repodata"] == ["rpms/rocky-10/aarch64", "rpms/rocky-10/x86_64"]
+    assert doc["changed"] and tree_fingerprint(site) == before and strays(tmp_path) == []
+    assert apply(bundles["b"], site).returncode == 0
+    for rel, want in plan["outputs"].items():  # the plan is exactly what apply wrote
+        assert hashlib.sha256((site / rel).read_bytes()).hexdigest() == want["sha256"], rel
+    store = site / "oci" / "blobs" / "sha256"
+    for rel, digest in plan["links"].items():
+        assert (site / rel).samefile(store / digest.split(":", 1)[1]), rel
+
+
 def _rewrite_index(src: Path, dst: Path, edit) -> None:
     import io
 
