@@ -9,6 +9,7 @@ DIR (the report) and carries it out; ``apply --dry-run --json`` prints :func:`pl
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -151,8 +152,7 @@ def plan_json(plan: SitePlan) -> dict[str, Any]:
     return {
         "dest": str(plan.dest),
         "lock_sha256": plan.lock_sha256,
-        "site": {"files_repo": plan.site.files_repo, "registry": plan.site.registry,
-                 "registry_plain": plan.site.registry_plain},
+        "site": dataclasses.asdict(plan.site),
         "outputs": {rel: {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
                     for rel, data in sorted(plan.outputs.items())},
         "links": dict(sorted(plan.links.items())),
