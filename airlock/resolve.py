@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,7 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from airlock.kubespray.source import Source
+from airlock.lockfile import read_lock, write_lock
 from airlock.lockfile.model import Inputs, KubesprayPin, Lock
+from airlock.manifest import load_manifest
 from airlock.manifest.loader import LoadedManifest
 from airlock.net.http import Net
 from airlock.parallel import run_all
@@ -44,6 +47,8 @@ class ResolveResult:
     reused: int = 0
     resolved: int = 0
     moved: list[str] = field(default_factory=list)
+    path: Path | None = None  # where resolve_lock wrote it
+    written: bool = False  # False: that file already had these bytes
 
 
 def manifest_digest(loaded: LoadedManifest) -> str:
@@ -149,3 +154,24 @@ def check(loaded: LoadedManifest, lock: Lock) -> str | None:
 
 def default_lock_path(manifest: Path) -> Path:
     return manifest.with_name("airlock.lock")
+
+
+def resolve_lock(manifest: Path, output: Path | None, opts: ResolveOptions,
+                 progress: Callable[[str, str], None] | None = None) -> ResolveResult:
+    """``airlock resolve``: the lock at ``output`` (default: beside the manifest) re-resolved and written."""
+    loaded = load_manifest(manifest)
+    lock_path = output or default_lock_path(loaded.path)
+    old = read_lock(lock_path) if lock_path.is_file() else None
+    result = resolve(loaded, old, opts, progress=progress)
+    rel = os.path.relpath(loaded.path.resolve(), lock_path.resolve().parent)  # the header's `airlock resolve -f`
+    result.path, result.written = lock_path, write_lock(result.lock, lock_path, manifest=rel)
+    return result
+
+
+def check_lock(manifest: Path, output: Path | None) -> tuple[Path, str | None]:
+    """``airlock resolve --check``: the lock's path, and None when it is up to date or why it is stale."""
+    loaded = load_manifest(manifest)
+    lock_path = output or default_lock_path(loaded.path)
+    if not lock_path.is_file():
+        return lock_path, f"{lock_path} does not exist (run `airlock resolve`)"
+    return lock_path, check(loaded, read_lock(lock_path))
