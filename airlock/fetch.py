@@ -11,9 +11,9 @@ import hashlib
 import json
 import os
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -29,9 +29,11 @@ from airlock.bundle.write import (
     write_bundle,
 )
 from airlock.digest import Digest
-from airlock.errors import AirlockError, CorruptCache
+from airlock.errors import AirlockError, CorruptCache, UsageError
 from airlock.kubespray.source import tree_digest
 from airlock.lockfile import Lock, parse_lock
+from airlock.manifest import load_manifest
+from airlock.names import has_credentials, redact
 from airlock.net.http import Net
 from airlock.net.mirrors import rewrite_url
 from airlock.net.registry import Registry
@@ -387,6 +389,27 @@ def fetch(lock_path: Path, out: Path, opts: FetchOptions, progress: Any = None) 
             for digest in exc.bad:
                 f.store.evict(digest)
     raise AssertionError("unreachable")
+
+
+def fetch_lock(lock_path: Path, out: Path, opts: FetchOptions, *, manifest: Path | None = None,
+               mirror_args: Sequence[str] = (), progress: Any = None) -> FetchResult:
+    """``airlock fetch``: mirrors from ``manifest`` (default: the airlock.yaml beside the lock, if there is one)
+    then from ``mirror_args`` (``KEY=URL``, later ones win); that manifest also goes into the bundle."""
+    if not lock_path.is_file():
+        raise UsageError(f"{lock_path} does not exist", hint="run `airlock resolve` first, or pass --lock")
+    source = manifest or lock_path.with_name("airlock.yaml")
+    has_manifest = manifest is not None or source.is_file()
+    mirrors = dict(load_manifest(source).manifest.mirrors) if has_manifest else {}
+    for m in mirror_args:
+        key, sep, value = m.partition("=")
+        if not sep:
+            raise UsageError(f"--mirror {m!r} is not KEY=URL")
+        if has_credentials(value):
+            raise UsageError(f"--mirror {key}={redact(value)}: a mirror URL must not carry a user or password",
+                             hint="give registry credentials with AIRLOCK_AUTH_<HOST>, REGISTRY_AUTH_FILE or "
+                                  "~/.docker/config.json")
+        mirrors[key] = value
+    return fetch(lock_path, out, replace(opts, manifest=source if has_manifest else None, mirrors=mirrors), progress)
 
 
 def _fetch_once(f: _Fetcher, lock: Lock, lock_bytes: bytes, out: Path) -> FetchResult:
