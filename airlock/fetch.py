@@ -33,9 +33,8 @@ from airlock.errors import AirlockError, CorruptCache, UsageError
 from airlock.kubespray.source import tree_digest
 from airlock.lockfile import Lock, parse_lock
 from airlock.manifest import load_manifest
-from airlock.names import has_credentials, redact
 from airlock.net.http import Net
-from airlock.net.mirrors import rewrite_url
+from airlock.net.mirrors import parse_mirror, rewrite_url
 from airlock.net.registry import Registry
 from airlock.parallel import PriorityPool
 from airlock.reference import ImageRef
@@ -400,15 +399,7 @@ def fetch_lock(lock_path: Path, out: Path, opts: FetchOptions, *, manifest: Path
     source = manifest or lock_path.with_name("airlock.yaml")
     has_manifest = manifest is not None or source.is_file()
     mirrors = dict(load_manifest(source).manifest.mirrors) if has_manifest else {}
-    for m in mirror_args:
-        key, sep, value = m.partition("=")
-        if not sep:
-            raise UsageError(f"--mirror {m!r} is not KEY=URL")
-        if has_credentials(value):
-            raise UsageError(f"--mirror {key}={redact(value)}: a mirror URL must not carry a user or password",
-                             hint="give registry credentials with AIRLOCK_AUTH_<HOST>, REGISTRY_AUTH_FILE or "
-                                  "~/.docker/config.json")
-        mirrors[key] = value
+    mirrors.update(parse_mirror(m) for m in mirror_args)
     return fetch(lock_path, out, replace(opts, manifest=source if has_manifest else None, mirrors=mirrors), progress)
 
 
