@@ -8,9 +8,13 @@ from typing import Any
 import pytest
 
 from airlock.lockfile.model import Lock
+from airlock.reference import parse_ref
 from airlock.resolve import ResolveOptions, ResolveResult, _pin_all
 from airlock.resolvers.base import Part, Resolver, Verdict
-from airlock.resolvers.kinds import BootstrapRuntime, Files, Images, OsPackages, PythonWheels
+from airlock.resolvers.files import FileRequest
+from airlock.resolvers.images import ImageRequest
+from airlock.resolvers.kinds import BootstrapRuntime, Context, Files, Images, OsPackages, PythonWheels
+from tests.unit.lockfile.test_lockfile import sample
 
 
 class Fake:
@@ -102,3 +106,42 @@ def test_every_kind_follows_the_contract(kind: type) -> None:
         assert hasattr(kind, name), f"{kind.__name__} lacks {name}"
     checked: Any = kind
     assert isinstance(checked.per_entry, bool)
+
+
+def _lock() -> Lock:
+    return sample()
+
+
+def _ctx(old: Lock | None) -> Context:
+    return Context(manifest=None, plan=None, old=old)  # type: ignore[arg-type]  # reuse/check read neither
+
+
+def test_files_reuse_renames_the_old_pin_and_check_counts_missing_and_extra() -> None:
+    lock = _lock()
+    files = Files(_ctx(lock))
+    same = FileRequest("kubelet-new", "amd64", "https://dl.k8s.io/a", f"sha256:{'a' * 64}", "dl/x", None)
+    kept = files.reuse(same)
+    assert kept is not None and [(p.name, p.path, p.kubespray_var) for p in kept.entries["file"]] == \
+        [("kubelet-new", "dl/x", None)]
+    assert files.reuse(FileRequest("k", "amd64", "https://dl.k8s.io/a", f"sha256:{'c' * 64}", "p", None)) is None
+    assert files.reuse(FileRequest("k", "amd64", "https://dl.k8s.io/new", None, "p", None)) is None
+    gone = FileRequest("kubectl", "arm64", "https://dl.k8s.io/c", None, "c", None)
+    verdict = files.check([same, gone], lock)
+    assert verdict.missing == ["file kubectl (arm64)"] and verdict.extra == 0
+    assert files.check([same], lock).extra == 1
+
+
+def test_images_reuse_only_for_the_same_arches() -> None:
+    lock = _lock()
+    images = Images(_ctx(lock))
+    ref = parse_ref("r/a:1")
+    kept = images.reuse(ImageRequest("a2", ref, ("arm64",)))  # the sample pins r/a:1 for arm64 only
+    assert kept is not None and [p.name for p in kept.entries["image"]] == ["a2"]
+    assert images.reuse(ImageRequest("a2", ref, ("amd64", "arm64"))) is None
+    verdict = images.check([ImageRequest("a", ref, ("amd64",))], lock)
+    assert verdict.missing == [f"image {ref}"] and verdict.extra == 1
+
+
+def test_a_lock_without_runtime_is_current_for_a_manifest_without_admin() -> None:
+    runtime = BootstrapRuntime(_ctx(None))
+    assert runtime.check([], _lock()) == Verdict()
