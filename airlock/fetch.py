@@ -11,9 +11,9 @@ import hashlib
 import json
 import os
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -29,11 +29,12 @@ from airlock.bundle.write import (
     write_bundle,
 )
 from airlock.digest import Digest
-from airlock.errors import AirlockError, CorruptCache
+from airlock.errors import AirlockError, CorruptCache, UsageError
 from airlock.kubespray.source import tree_digest
 from airlock.lockfile import Lock, parse_lock
+from airlock.manifest import load_manifest
 from airlock.net.http import Net
-from airlock.net.mirrors import rewrite_url
+from airlock.net.mirrors import parse_mirror, rewrite_url
 from airlock.net.registry import Registry
 from airlock.parallel import PriorityPool
 from airlock.reference import ImageRef
@@ -387,6 +388,19 @@ def fetch(lock_path: Path, out: Path, opts: FetchOptions, progress: Any = None) 
             for digest in exc.bad:
                 f.store.evict(digest)
     raise AssertionError("unreachable")
+
+
+def fetch_lock(lock_path: Path, out: Path, opts: FetchOptions, *, manifest: Path | None = None,
+               mirror_args: Sequence[str] = (), progress: Any = None) -> FetchResult:
+    """``airlock fetch``: mirrors from ``manifest`` (default: the airlock.yaml beside the lock, if there is one)
+    then from ``mirror_args`` (``KEY=URL``, later ones win); that manifest also goes into the bundle."""
+    if not lock_path.is_file():
+        raise UsageError(f"{lock_path} does not exist", hint="run `airlock resolve` first, or pass --lock")
+    source = manifest or lock_path.with_name("airlock.yaml")
+    has_manifest = manifest is not None or source.is_file()
+    mirrors = dict(load_manifest(source).manifest.mirrors) if has_manifest else {}
+    mirrors.update(parse_mirror(m) for m in mirror_args)
+    return fetch(lock_path, out, replace(opts, manifest=source if has_manifest else None, mirrors=mirrors), progress)
 
 
 def _fetch_once(f: _Fetcher, lock: Lock, lock_bytes: bytes, out: Path) -> FetchResult:

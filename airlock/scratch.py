@@ -114,6 +114,23 @@ def sweep(parent: Path, match: Iterator[Path] | list[Path]) -> int:
     return removed
 
 
+def write_atomic(path: Path, data: bytes, *, mode: int | None = None) -> None:
+    """``path`` gets ``data`` whole or not at all: written to a temp name beside it (``.NAME.*.tmp``, so the
+    rename stays on one filesystem), then renamed over it; the temp is removed when anything fails.
+    ``mode`` None keeps the temp file's 0600."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        if mode is not None:
+            os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
 @contextmanager
 def locked(path: Path, *, directory: bool = False) -> Iterator[int]:
     """Hold ``flock(LOCK_EX)`` on an existing file or directory for the block."""

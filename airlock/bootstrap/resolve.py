@@ -1,5 +1,6 @@
 """Pin airlock's own runtime for the admin host: its wheels (with pip's) and, where the OS's python3
-is too old, the interpreter packages from the OS repositories. Reused while its inputs are unchanged."""
+is too old, the interpreter packages from the OS repositories. Reused while its inputs are unchanged
+(:class:`airlock.resolvers.kinds.BootstrapRuntime`)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 
-from airlock.bootstrap.admin import AdminHost, admin_host
+from airlock.bootstrap.admin import AdminHost
 from airlock.bootstrap.selfwheel import DIST_NAME, airlock_version, runtime_requirements
 from airlock.lockfile.model import BootstrapPin, DebIndexPin, DebPin, Lock, RpmPin, WheelPin
 from airlock.manifest.model import Manifest
@@ -49,13 +50,7 @@ def from_lock(lock: Lock) -> BootstrapLock | None:
                          list(lock.bootstrap_deb), list(lock.bootstrap_deb_index))
 
 
-def resolve_bootstrap(manifest: Manifest, old: Lock | None, net: Net, *, upgrade: bool) -> tuple[BootstrapLock, str]:
-    host = admin_host(manifest)
-    digest = input_hash(manifest, host)
-    if old is not None and not upgrade and old.packages_inputs.get(INPUT_KEY) == digest:
-        kept = from_lock(old)
-        if kept is not None:
-            return kept, digest
+def resolve_bootstrap(manifest: Manifest, host: AdminHost, net: Net) -> BootstrapLock:
     index = Index(net, manifest.python.index_url or PYPI, manifest.mirrors)
     wheels = resolve_wheels(index, bootstrap_requirements(), [Target(host.python, host.glibc, rpm_arch(host.arch))])
     sdists = [w.filename for w in wheels if w.sdist]
@@ -72,7 +67,7 @@ def resolve_bootstrap(manifest: Manifest, old: Lock | None, net: Net, *, upgrade
                                      interpreter=host.interpreter_packages), wheels)
     if host.interpreter_packages:
         _interpreter(manifest, host, net, out)
-    return out, digest
+    return out
 
 
 def _interpreter(manifest: Manifest, host: AdminHost, net: Net, out: BootstrapLock) -> None:

@@ -11,9 +11,10 @@ import json
 import re
 from typing import Final, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from airlock.digest import Digest
+from airlock.strict import Strict as _Strict
 
 BUNDLE_FORMAT: Final = 1
 Kind = Literal["lock", "manifest", "sbom", "layout", "kubespray", "file", "image-index", "image-manifest", "image-config",
@@ -31,10 +32,6 @@ MAX_INDEX = 64 << 20
 MAX_KEPT = {"lock": 16 << 20, "manifest": 16 << 20, "layout": 16 << 20, "sbom": 64 << 20,
             "image-index": 16 << 20, "image-manifest": 16 << 20}
 MAX_KEPT_TOTAL = 512 << 20
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class Entry(_Strict):

@@ -75,37 +75,15 @@ def fetch(lock_path: str, output: str, cache: str | None, base_lock: str | None,
           insecure: tuple[str, ...], with_sbom: bool, as_json: bool) -> None:
     """Download everything the lock pins (verified) and write one deterministic bundle."""
     from airlock.cli.progress import ByteProgress
-    from airlock.errors import UsageError
-    from airlock.fetch import FetchOptions
-    from airlock.fetch import fetch as do_fetch
+    from airlock.fetch import FetchOptions, fetch_lock
 
     split_bytes = _split(split) if split else None
-    lock = Path(lock_path)
-    if not lock.is_file():
-        raise UsageError(f"{lock} does not exist", hint="run `airlock resolve` first, or pass --lock")
-    mirror_map: dict[str, str] = {}
-    source = Path(manifest) if manifest else lock.with_name("airlock.yaml")
-    has_manifest = bool(manifest) or source.is_file()
-    if has_manifest:
-        from airlock.manifest import load_manifest
-
-        mirror_map.update(load_manifest(source).manifest.mirrors)
-    for m in mirrors:
-        key, sep, value = m.partition("=")
-        if not sep:
-            raise UsageError(f"--mirror {m!r} is not KEY=URL")
-        from airlock.names import has_credentials, redact
-
-        if has_credentials(value):
-            raise UsageError(f"--mirror {key}={redact(value)}: a mirror URL must not carry a user or password",
-                             hint="give registry credentials with AIRLOCK_AUTH_<HOST>, REGISTRY_AUTH_FILE or "
-                                  "~/.docker/config.json")
-        mirror_map[key] = value
-    opts = FetchOptions(manifest=source if has_manifest else None, cache=Path(cache) if cache else None, base_lock=Path(base_lock) if base_lock else None,
-                        split=split_bytes, concurrency=concurrency, mirrors=mirror_map,
-                        ca_file=ca_file, insecure_registries=frozenset(insecure), sbom=with_sbom)
+    opts = FetchOptions(cache=Path(cache) if cache else None, base_lock=Path(base_lock) if base_lock else None,
+                        split=split_bytes, concurrency=concurrency, ca_file=ca_file,
+                        insecure_registries=frozenset(insecure), sbom=with_sbom)
     with ByteProgress(enabled=not as_json) as progress:
-        result = do_fetch(lock, Path(output), opts, progress)
+        result = fetch_lock(Path(lock_path), Path(output), opts, manifest=Path(manifest) if manifest else None,
+                            mirror_args=mirrors, progress=progress)
     summary = {"bundle": str(result.bundle), "files": [str(p) for p in result.files], "sha256": result.sha256,
                "size": result.size, "artifacts": result.artifacts, "blobs": result.blobs,
                "downloaded_bytes": result.downloaded, "cached_bytes": result.from_cache}

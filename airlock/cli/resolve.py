@@ -30,38 +30,24 @@ def resolve(manifest: str, output: str | None, check: bool, upgrade: bool, names
             as_json: bool) -> None:
     """Pin every file (sha256, size) and image (digests per arch) into airlock.lock."""
     from airlock.errors import UsageError
-    from airlock.lockfile import read_lock, write_lock
-    from airlock.manifest import load_manifest
-    from airlock.resolve import ResolveOptions, default_lock_path
-    from airlock.resolve import check as check_lock
-    from airlock.resolve import resolve as do_resolve
+    from airlock.resolve import ResolveOptions, check_lock, resolve_lock
 
     if names and not upgrade:
         raise UsageError(f"unexpected argument {names[0]!r}", hint="names are only taken with --upgrade")
-    loaded = load_manifest(manifest)
-    lock_path = Path(output) if output else default_lock_path(loaded.path)
     if check:
-        if not lock_path.is_file():
-            click.echo(f"stale: {lock_path} does not exist (run `airlock resolve`)")
-            sys.exit(1)
-        reason = check_lock(loaded, read_lock(lock_path))
+        lock_path, reason = check_lock(Path(manifest), Path(output) if output else None)
         if reason:
             click.echo(f"stale: {reason}")
             sys.exit(1)
         click.echo(f"{lock_path} is up to date")
         return
-    old = read_lock(lock_path) if lock_path.is_file() else None
     opts = ResolveOptions(upgrade=upgrade, upgrade_names=frozenset(names), concurrency=concurrency,
                           verify_files=verify_files, ca_file=ca_file, insecure_registries=frozenset(insecure))
     from airlock.cli.progress import Progress
 
     with Progress(enabled=not as_json) as progress:
-        result = do_resolve(loaded, old, opts, progress=progress.advance)
-    import os
-
-    rel = os.path.relpath(loaded.path.resolve(), lock_path.resolve().parent)
-    written = write_lock(result.lock, lock_path, manifest=rel)
-    summary = {"lock": str(lock_path), "written": written, "files": len(result.lock.file),
+        result = resolve_lock(Path(manifest), Path(output) if output else None, opts, progress=progress.advance)
+    summary = {"lock": str(result.path), "written": result.written, "files": len(result.lock.file),
                "images": len(result.lock.image), "rpms": len(result.lock.rpm), "debs": len(result.lock.deb),
                "wheels": len(result.lock.wheel), "reused": result.reused, "resolved": result.resolved,
                "moved": result.moved}
@@ -70,7 +56,7 @@ def resolve(manifest: str, output: str | None, check: bool, upgrade: bool, names
         return
     for line in result.moved:
         click.echo(f"warning: {line}", err=True)
-    state = "written" if written else "unchanged"
+    state = "written" if result.written else "unchanged"
     packages = "".join(f", {summary[k]} {k}" for k in ("rpms", "debs", "wheels") if summary[k])
-    click.echo(f"{lock_path}: {state} — {summary['files']} files, {summary['images']} images{packages} "
+    click.echo(f"{result.path}: {state} — {summary['files']} files, {summary['images']} images{packages} "
                f"({result.reused} files/images kept, {result.resolved} resolved)")

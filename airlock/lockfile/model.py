@@ -20,12 +20,13 @@ from packaging.utils import (
     parse_wheel_filename,
 )
 from packaging.version import InvalidVersion, Version
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, Field, ValidationError, field_validator, model_validator
 
 from airlock.digest import Digest
 from airlock.errors import UnusableUpstreamValue
 from airlock.names import SafeName, SafeRelPath, check_name, url_basename
 from airlock.reference import ImageRef
+from airlock.strict import Strict as _Strict
 
 LOCK_VERSION: Literal[1] = 1
 
@@ -45,10 +46,6 @@ def _pep440(v: str) -> str:
 Pep440 = Annotated[str, AfterValidator(_pep440)]
 # PEP 508 project names: what pypi/simple/<name>/ is made of.
 _PROJECT = r"^([A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9._-]*[A-Za-z0-9])$"
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class _Hashed:

@@ -11,10 +11,11 @@ import re
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from airlock.names import SafeName, check_rel_path, has_credentials
 from airlock.reference import check_image_ref
+from airlock.strict import Strict as _Strict
 from airlock.targets import targets
 
 SCHEMA_VERSION: Literal[1] = 1
@@ -24,10 +25,6 @@ _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 # An NTP server: a host name, an IPv4/IPv6 address, or ``site`` (the host of ``apply --url``).
 _NTP_HOST = re.compile(r"^(site|[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9-]{1,63})*|[0-9a-fA-F:.]+)$")
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 def _http_url(value: str, *, with_path: bool = False) -> str:

@@ -10,6 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
+from airlock.errors import UsageError
+from airlock.names import has_credentials, redact
+
 
 def rewrite_url(url: str, mirrors: Mapping[str, str]) -> str:
     """The URL to request for ``url``: the longest matching URL-prefix mirror wins."""
@@ -35,3 +38,15 @@ def registry_endpoint(host: str, mirrors: Mapping[str, str]) -> tuple[str, str]:
         return f"https://{host}", ""
     parts = urlsplit(target)
     return f"{parts.scheme}://{parts.netloc}", parts.path.strip("/")
+
+
+def parse_mirror(arg: str) -> tuple[str, str]:
+    """``--mirror KEY=URL`` as (key, url); a URL with a user or password is refused (it would end up in logs)."""
+    key, sep, value = arg.partition("=")
+    if not sep:
+        raise UsageError(f"--mirror {arg!r} is not KEY=URL")
+    if has_credentials(value):
+        raise UsageError(f"--mirror {key}={redact(value)}: a mirror URL must not carry a user or password",
+                         hint="give registry credentials with AIRLOCK_AUTH_<HOST>, REGISTRY_AUTH_FILE or "
+                              "~/.docker/config.json")
+    return key, value

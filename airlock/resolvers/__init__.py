@@ -1,1 +1,3 @@
-"""One resolver per artifact kind (files, images), behind the Resolver protocol in base.py."""
+"""Resolvers per artifact kind; ``base.py`` is the contract resolve and ``--check`` loop over, ``kinds.py``
+puts every kind of lock content (files, images, OS packages and repository keys, wheels, airlock's own
+runtime) behind it."""

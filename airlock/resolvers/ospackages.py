@@ -71,54 +71,43 @@ def _minimal_install(net: Net, manifest: Manifest, os_name: str, base_repos: tup
     return tuple(minimal_install(net, manifest.mirrors, base_repos, f"base system of {os_name}"))
 
 
-def resolve_packages(manifest: Manifest, plan_packages: dict[str, list[str]], old: Lock | None, net: Net,
-                     *, upgrade: bool, progress: Callable[[str, str], None] | None = None
-                     ) -> tuple[list[RpmPin], list[DebPin], list[DebIndexPin], list[RepoKeyPin], dict[str, str]]:
-    keys = Keys(net, manifest, old, upgrade)
+def reused_os(old: Lock, os_name: str) -> dict[str, list[Any]]:
+    """The old lock's pins for one OS: its packages, indexes and repository keys."""
+    return {"rpm": [r for r in old.rpm if r.os == os_name], "deb": [d for d in old.deb if d.os == os_name],
+            "deb_index": [i for i in old.deb_index if i.os == os_name],
+            "repo_key": [k for k in old.repo_key if k.os == os_name]}
+
+
+def resolve_os(manifest: Manifest, os_name: str, packages: list[str], keys: Keys, net: Net,
+               progress: Callable[[str, str], None] | None = None) -> dict[str, list[Any]]:
+    """One OS's closure, per arch of the manifest; a package found for several arches is pinned once."""
     rpms: dict[tuple[Any, ...], RpmPin] = {}
     debs: dict[tuple[Any, ...], DebPin] = {}
     indexes: dict[tuple[Any, ...], DebIndexPin] = {}
-    inputs: dict[str, str] = {}
-    for os_name, packages in sorted(plan_packages.items()):
-        digest = input_hash(manifest, os_name, packages)
-        inputs[os_name] = digest
-        if old is not None and not upgrade and old.packages_inputs.get(os_name) == digest:
-            for r in old.rpm:
-                if r.os == os_name:
-                    rpms[(r.os, r.name, r.epoch, r.version, r.release, r.arch)] = r
-            for d in old.deb:
-                if d.os == os_name:
-                    debs[(d.os, d.name, d.version, d.arch)] = d
-            for i in old.deb_index:
-                if i.os == os_name:
-                    indexes[(i.os, i.arch, i.repo, i.url)] = i
-            for k in old.repo_key:
-                if k.os == os_name:
-                    keys.pins[(k.os, k.repo, k.url)] = k
-            continue
-        base = manifest.base.get(os_name)
-        base_names = tuple(base.packages) if base else ()
-        for arch in manifest.arch:
-            repos = tuple(repos_for(manifest, os_name, arch))
-            base_repos = tuple(base_repos_for(manifest, os_name, arch))
-            if base_repos and not base_names:
-                base_names = _minimal_install(net, manifest, os_name, base_repos)
-            repo_keys = keys.of(os_name, list(repos))
-            if family(os_name) == "rpm":
-                found = resolve_rpms(net, manifest.mirrors, RpmRequest(
-                    os_name, rpm_arch(arch), tuple(packages), repos, manifest.weak_deps, base_repos=base_repos,
-                    base_packages=base_names))
-                for r in compute_missing_sha256(net, manifest.mirrors, found):
-                    rpms[(r.os, r.name, r.epoch, r.version, r.release, r.arch)] = r
-            else:
-                found_debs, found_idx = resolve_debs(net, manifest.mirrors, DebRequest(
-                    os_name, arch, tuple(packages), repos, manifest.weak_deps, base_repos=base_repos,
-                    base_packages=base_names, keys=repo_keys,
-                    base_keys=keys.of(os_name, list(base_repos), pin=False)))
-                for d in found_debs:
-                    debs[(d.os, d.name, d.version, d.arch)] = d
-                for i in found_idx:
-                    indexes[(i.os, i.arch, i.repo, i.url)] = i
-            if progress:
-                progress("packages", f"{os_name} {arch}")
-    return list(rpms.values()), list(debs.values()), list(indexes.values()), list(keys.pins.values()), inputs
+    base = manifest.base.get(os_name)
+    base_names = tuple(base.packages) if base else ()
+    for arch in manifest.arch:
+        repos = tuple(repos_for(manifest, os_name, arch))
+        base_repos = tuple(base_repos_for(manifest, os_name, arch))
+        if base_repos and not base_names:
+            base_names = _minimal_install(net, manifest, os_name, base_repos)
+        repo_keys = keys.of(os_name, list(repos))
+        if family(os_name) == "rpm":
+            found = resolve_rpms(net, manifest.mirrors, RpmRequest(
+                os_name, rpm_arch(arch), tuple(packages), repos, manifest.weak_deps, base_repos=base_repos,
+                base_packages=base_names))
+            for r in compute_missing_sha256(net, manifest.mirrors, found):
+                rpms[(r.os, r.name, r.epoch, r.version, r.release, r.arch)] = r
+        else:
+            found_debs, found_idx = resolve_debs(net, manifest.mirrors, DebRequest(
+                os_name, arch, tuple(packages), repos, manifest.weak_deps, base_repos=base_repos,
+                base_packages=base_names, keys=repo_keys,
+                base_keys=keys.of(os_name, list(base_repos), pin=False)))
+            for d in found_debs:
+                debs[(d.os, d.name, d.version, d.arch)] = d
+            for i in found_idx:
+                indexes[(i.os, i.arch, i.repo, i.url)] = i
+        if progress:
+            progress("packages", f"{os_name} {arch}")
+    return {"rpm": list(rpms.values()), "deb": list(debs.values()), "deb_index": list(indexes.values()),
+            "repo_key": [k for (o, _, _), k in keys.pins.items() if o == os_name]}

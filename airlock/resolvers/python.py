@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 
-from airlock.lockfile.model import Lock, WheelPin
+from airlock.lockfile.model import WheelPin
 from airlock.manifest.model import Manifest
 from airlock.net.http import Net
 from airlock.packages import rpm_arch
@@ -31,10 +31,6 @@ def input_hash(manifest: Manifest, python: str, requirements: list[str]) -> str:
     return hashlib.sha256(json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
-def resolve_python(manifest: Manifest, python: str, requirements: list[str], old: Lock | None, net: Net,
-                   *, upgrade: bool) -> tuple[list[WheelPin], str]:
-    digest = input_hash(manifest, python, requirements)
-    if old is not None and not upgrade and old.packages_inputs.get("python") == digest:
-        return list(old.wheel), digest
+def resolve_python(manifest: Manifest, python: str, requirements: list[str], net: Net) -> list[WheelPin]:
     index = Index(net, manifest.python.index_url or PYPI, manifest.mirrors)
-    return resolve_wheels(index, requirements, python_targets(manifest, python)), digest
+    return resolve_wheels(index, requirements, python_targets(manifest, python))

@@ -22,6 +22,7 @@ from airlock.scratch import (
     scratch_dir,
     scratch_file,
     sweep,
+    write_atomic,
 )
 
 
@@ -124,3 +125,18 @@ def test_fresh_dir_renamed_into_place_keeps_the_result(tmp_path: Path) -> None:
     d.remove()  # only drops the lock now
     assert sorted(p.name for p in tmp_path.iterdir()) == ["tree"]
     assert (tmp_path / "tree" / "f").read_text() == "x"
+
+
+def test_write_atomic_replaces_whole_or_leaves_the_old_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    target = tmp_path / "sub" / "out.txt"
+    write_atomic(target, b"one", mode=0o644)
+    assert target.read_bytes() == b"one" and (target.stat().st_mode & 0o777) == 0o644
+
+    def fail(*_: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("airlock.scratch.os.replace", fail)
+    with pytest.raises(OSError):
+        write_atomic(target, b"two")
+    assert target.read_bytes() == b"one"
+    assert [p.name for p in target.parent.iterdir()] == ["out.txt"]  # no temp file left behind
