@@ -259,7 +259,10 @@ def test_dnf_installs_from_the_site_over_https_with_sslcacert(tls: TlsSite, tmp_
                   f"--setopt=cachedir={tmp_path}/cache", "--releasever=10", "--forcearch=x86_64",
                   "--setopt=install_weak_deps=False", "install", "alpha")
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-2000:]
-    out = subprocess.run(["rpm", f"--root={root}", "-q", "alpha"], capture_output=True, text=True, check=False)
+    # Debian's rpm keeps its database under ~/.rpmdb: query with the HOME dnf ran with (CLEAN_ENV), not the
+    # test session's empty one
+    out = subprocess.run(["rpm", f"--root={root}", "-q", "alpha"], capture_output=True, text=True, check=False,
+                         env=CLEAN_ENV)
     assert out.returncode == 0, out.stdout + out.stderr
     assert any(r.name == "alpha" for r in tls.lock.rpm)
     repo = root / "etc/yum.repos.d/airlock-rocky-10.repo"
