@@ -93,15 +93,15 @@ def test_kubespray_tar_and_manifest_check_are_recalled_not_redone(tmp_path: Path
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     import httpx
 
-    import airlock.fetch as fetch_mod
+    import airlock.fetcher as fetcher_mod
     import airlock.manifest as manifest_mod
     from airlock.fetch import FetchOptions, fetch
 
     up = FakeUpstream()
     lock, manifest = _dir_lock(tmp_path, up)
     calls: list[str] = []
-    real_tar, real_load = fetch_mod.tar_directory, manifest_mod.load_manifest
-    monkeypatch.setattr(fetch_mod, "tar_directory", lambda p: calls.append("tar") or real_tar(p))
+    real_tar, real_load = fetcher_mod.tar_directory, manifest_mod.load_manifest
+    monkeypatch.setattr(fetcher_mod, "tar_directory", lambda p: calls.append("tar") or real_tar(p))
     monkeypatch.setattr(manifest_mod, "load_manifest", lambda p: calls.append("load") or real_load(p))
 
     def run(out: str, m: Path) -> bytes:
