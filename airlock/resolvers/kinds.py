@@ -134,17 +134,13 @@ class Closure:
     host: AdminHost | None = None
 
 
-class OsPackages:
-    kind, per_entry = "packages", False
+class _ClosureKind:
+    """What the closure kinds share: one unit per input hash, no per-name --upgrade, reused whole when the
+    old lock was solved for the same inputs."""
+    per_entry = False
 
     def __init__(self, ctx: Context):
         self.ctx = ctx
-        self._keys: ospackages.Keys | None = None
-
-    def units(self) -> list[Closure]:
-        m = self.ctx.manifest
-        return [Closure(os_name, ospackages.input_hash(m, os_name, packages), tuple(packages))
-                for os_name, packages in sorted(package_set(self.ctx.plan).items())]
 
     def key(self, unit: Closure) -> str:
         return unit.input_key
@@ -152,9 +148,27 @@ class OsPackages:
     def names(self, unit: Closure) -> tuple[str, ...]:
         return ()
 
-    def reuse(self, unit: Closure) -> Part | None:
+    def _old_if_same_inputs(self, unit: Closure) -> Lock | None:
+        """The old lock when it was solved for exactly these inputs (its pins can be reused), else None."""
         old = self.ctx.old
-        if old is None or old.packages_inputs.get(unit.input_key) != unit.digest:
+        return old if old is not None and old.packages_inputs.get(unit.input_key) == unit.digest else None
+
+
+class OsPackages(_ClosureKind):
+    kind = "packages"
+
+    def __init__(self, ctx: Context):
+        super().__init__(ctx)
+        self._keys: ospackages.Keys | None = None
+
+    def units(self) -> list[Closure]:
+        m = self.ctx.manifest
+        return [Closure(os_name, ospackages.input_hash(m, os_name, packages), tuple(packages))
+                for os_name, packages in sorted(package_set(self.ctx.plan).items())]
+
+    def reuse(self, unit: Closure) -> Part | None:
+        old = self._old_if_same_inputs(unit)
+        if old is None:
             return None
         return Part(ospackages.reused_os(old, unit.input_key), {unit.input_key: unit.digest})
 
@@ -174,25 +188,16 @@ class OsPackages:
         return Verdict()
 
 
-class PythonWheels:
-    kind, per_entry = "python", False
-
-    def __init__(self, ctx: Context):
-        self.ctx = ctx
+class PythonWheels(_ClosureKind):
+    kind = "python"
 
     def units(self) -> list[Closure]:
         plan = self.ctx.plan
         return [Closure("python", py.input_hash(self.ctx.manifest, plan.python_version, plan.python_requirements))]
 
-    def key(self, unit: Closure) -> str:
-        return unit.input_key
-
-    def names(self, unit: Closure) -> tuple[str, ...]:
-        return ()
-
     def reuse(self, unit: Closure) -> Part | None:
-        old = self.ctx.old
-        if old is None or old.packages_inputs.get(unit.input_key) != unit.digest:
+        old = self._old_if_same_inputs(unit)
+        if old is None:
             return None
         return Part({"wheel": list(old.wheel)}, {unit.input_key: unit.digest})
 
@@ -208,12 +213,9 @@ class PythonWheels:
         return Verdict()
 
 
-class BootstrapRuntime:
+class BootstrapRuntime(_ClosureKind):
     """airlock's own runtime for the admin host; only a manifest naming its admin host carries it."""
-    kind, per_entry = "bootstrap", False
-
-    def __init__(self, ctx: Context):
-        self.ctx = ctx
+    kind = "bootstrap"
 
     def units(self) -> list[Closure]:
         m = self.ctx.manifest
@@ -222,15 +224,9 @@ class BootstrapRuntime:
         host = admin_host(m)
         return [Closure(boot.INPUT_KEY, boot.input_hash(m, host), host=host)]
 
-    def key(self, unit: Closure) -> str:
-        return unit.input_key
-
-    def names(self, unit: Closure) -> tuple[str, ...]:
-        return ()
-
     def reuse(self, unit: Closure) -> Part | None:
-        old = self.ctx.old
-        if old is None or old.packages_inputs.get(unit.input_key) != unit.digest:
+        old = self._old_if_same_inputs(unit)
+        if old is None:
             return None
         kept = boot.from_lock(old)
         return None if kept is None else _part(kept, unit)

@@ -234,7 +234,6 @@ def render_runtime_configs(site: Path, url: str, tmp_path: Path, ansible_playboo
     from airlock.kubespray.offline import lock_upstreams, runtime_vars
     from airlock.kubespray.tree import KubesprayTree
     from airlock.lockfile import read_lock
-    from tests.kubespray_repo import template
 
     lock = read_lock(site / "airlock.lock")
     tree = KubesprayTree(site / "kubespray-2.30.0", "2.30.0")
@@ -243,6 +242,13 @@ def render_runtime_configs(site: Path, url: str, tmp_path: Path, ansible_playboo
                  **runtime_vars(tree, address, "docker", lock_upstreams(lock)),
                  "docker_cgroup_driver": "systemd", "docker_daemon_graph": "/var/lib/docker",
                  "docker_log_opts": "", "ansible_os_family": "RedHat"}
+    return render_templates(variables, tmp_path, ansible_playbook)
+
+
+def render_templates(variables: dict[str, object], tmp_path: Path, ansible_playbook: str) -> Path:
+    """RUNTIME_TEMPLATES of Kubespray 2.30.0 rendered by real ansible-core with ``variables``, under tmp_path/rendered."""
+    from tests.kubespray_repo import template
+
     (tmp_path / "vars.yml").write_text(yaml.safe_dump(variables))
     out = tmp_path / "rendered"
     tasks = []

@@ -30,7 +30,7 @@ from airlock.apply.tls import NODE_CA, node_ca_file, server_files
 from airlock.lockfile import Lock, read_lock
 from tests.integration.conftest import run_airlock as airlock
 from tests.integration.conftest import world_bundle
-from tests.integration.test_node import RUNTIME_TEMPLATES, fake_debian, fake_rocky, site_files, tree
+from tests.integration.test_node import fake_debian, fake_rocky, render_templates, site_files, tree
 from tests.world.servers import free_port, need
 from tests.world.world import World
 
@@ -157,7 +157,6 @@ def render_kubespray(tls: TlsSite, tmp_path: Path, ansible_playbook: str) -> Pat
     from airlock.apply.execute import ApplyOptions, site_for
     from airlock.kubespray.offline import lock_upstreams, runtime_vars
     from airlock.kubespray.tree import KubesprayTree
-    from tests.kubespray_repo import template
 
     offline = yaml.safe_load((tls.site / "inventory/group_vars/all/offline.yml").read_text())
     address = site_for(ApplyOptions(dest=tls.site, url=tls.url, tls_generate="localhost"))
@@ -168,26 +167,7 @@ def render_kubespray(tls: TlsSite, tmp_path: Path, ansible_playbook: str) -> Pat
     variables = {**crio, **docker, "containerd_registries_mirrors": offline["containerd_registries_mirrors"],
                  "docker_cgroup_driver": "systemd", "docker_daemon_graph": "/var/lib/docker",
                  "docker_log_opts": "", "ansible_os_family": "RedHat"}
-    (tmp_path / "vars.yml").write_text(yaml.safe_dump(variables))
-    out = tmp_path / "rendered"
-    tasks = []
-    for n, (path, directory, name, loop) in enumerate(RUNTIME_TEMPLATES):
-        src = tmp_path / f"t{n}.j2"
-        src.write_text(template("2.30.0", path))
-        looped = {"loop": "{{ " + loop + " }}"} if loop else {}
-        tasks.append({"ansible.builtin.file": {"path": f"{out}/{directory}", "state": "directory"}, **looped})
-        tasks.append({"ansible.builtin.template": {"src": str(src), "dest": f"{out}/{directory}/{name}",
-                                                   "mode": "0644"}, **looped})
-    (tmp_path / "render.yml").write_text(yaml.safe_dump([{"hosts": "localhost", "gather_facts": False,
-                                                          "vars_files": [str(tmp_path / "vars.yml")],
-                                                          "tasks": tasks}]))
-    env = {**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_LOCAL_TEMP": str(tmp_path / "tmp"),
-           "ANSIBLE_HOME": str(tmp_path / "ansible-home")}
-    res = subprocess.run([ansible_playbook, "-i", "localhost,", "-c", "local", str(tmp_path / "render.yml"),
-                          "-e", f"ansible_python_interpreter={Path(ansible_playbook).parent / 'python'}"],
-                         capture_output=True, text=True, env=env, check=False)
-    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-2000:]
-    return out
+    return render_templates(variables, tmp_path, ansible_playbook)
 
 
 def test_ctr_pulls_every_image_through_kubesprays_hosts_toml_and_the_ca_only(tls: TlsSite, tmp_path: Path,
