@@ -22,6 +22,7 @@ from airlock.net.http import Net
 from airlock.resolvers.debs import DebRequest, resolve_debs
 from airlock.resolvers.rpms import RpmRequest, resolve_rpms
 from tests.world import debrepo, rpmrepo
+from tests.world.aptroot import apt_options, layout
 from tests.world.servers import BackgroundHTTP
 
 pytestmark = pytest.mark.integration
@@ -125,15 +126,9 @@ def test_rpm_closure_is_what_dnf_installs(served: tuple[Path, str], tmp_path: Pa
 
 
 def apt_simulate(url: str, work: Path, names: tuple[str, ...]) -> set[tuple[str, str]]:
-    for d in ("etc/apt/sources.list.d", "etc/apt/apt.conf.d", "etc/apt/preferences.d", "var/lib/apt/lists/partial",
-              "var/cache/apt/archives/partial", "var/lib/dpkg"):
-        (work / d).mkdir(parents=True, exist_ok=True)
-    (work / "var/lib/dpkg/status").write_text("")
+    layout(work)
     (work / "etc/apt/sources.list").write_text(f"deb [trusted=yes] {url} stable main\n")
-    opts = ["-o", f"Dir={work}", "-o", f"Dir::State::status={work}/var/lib/dpkg/status",
-            "-o", "APT::Architecture=amd64", "-o", "APT::Architectures::=", "-o", "Debug::NoLocking=1",
-            "-o", "APT::Install-Recommends=false", "-o", f"Dir::Etc::trusted={work}/etc/apt/trusted.gpg",
-            "-o", f"Dir::Etc::trustedparts={work}/etc/apt/trusted.gpg.d"]
+    opts = apt_options(work)
     upd = subprocess.run(["apt-get", *opts, "update"], capture_output=True, text=True, check=False)
     assert upd.returncode == 0, upd.stdout + upd.stderr
     res = subprocess.run(["apt-get", *opts, "-s", "install", *names], capture_output=True, text=True, check=False)
@@ -242,14 +237,9 @@ def test_deb_closure_installs_on_an_older_base(tmp_path_factory: pytest.TempPath
 
 
 def _apt_install(work: Path, sources: str, names: tuple[str, ...]) -> tuple[bool, set[tuple[str, str]] | str]:
-    for d in ("etc/apt/sources.list.d", "etc/apt/apt.conf.d", "etc/apt/preferences.d", "var/lib/apt/lists/partial",
-              "var/cache/apt/archives/partial", "var/lib/dpkg"):
-        (work / d).mkdir(parents=True, exist_ok=True)
+    layout(work)
     (work / "etc/apt/sources.list").write_text(sources)
-    opts = ["-o", f"Dir={work}", "-o", f"Dir::State::status={work}/var/lib/dpkg/status",
-            "-o", "APT::Architecture=amd64", "-o", "APT::Architectures::=", "-o", "Debug::NoLocking=1",
-            "-o", "APT::Install-Recommends=false", "-o", f"Dir::Etc::trusted={work}/etc/apt/trusted.gpg",
-            "-o", f"Dir::Etc::trustedparts={work}/etc/apt/trusted.gpg.d"]
+    opts = apt_options(work)
     upd = subprocess.run(["apt-get", *opts, "update"], capture_output=True, text=True, check=False)
     assert upd.returncode == 0, upd.stdout + upd.stderr
     # --no-remove: a set apt can only install by removing part of the base does not count as installable.

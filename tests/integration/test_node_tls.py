@@ -31,6 +31,7 @@ from airlock.lockfile import Lock, read_lock
 from tests.integration.conftest import run_airlock as airlock
 from tests.integration.conftest import world_bundle
 from tests.integration.test_node import fake_debian, fake_rocky, render_templates, site_files, tree
+from tests.world.aptroot import apt_options, layout
 from tests.world.servers import free_port, need
 from tests.world.world import World
 
@@ -255,13 +256,8 @@ def test_dnf_installs_from_the_site_over_https_with_sslcacert(tls: TlsSite, tmp_
 
 def test_apt_downloads_from_the_site_over_https_with_its_cainfo(tls: TlsSite, tmp_path: Path) -> None:
     root = node_root(tls, tmp_path, debian=True)
-    for d in ("etc/apt/preferences.d", "var/lib/apt/lists/partial", "var/cache/apt/archives/partial", "var/lib/dpkg"):
-        (root / d).mkdir(parents=True, exist_ok=True)
-    (root / "var/lib/dpkg/status").write_text("")
-    opts = ["-o", f"Dir={root}", "-o", f"Dir::State::status={root}/var/lib/dpkg/status", "-o", "APT::Architecture=amd64",
-            "-o", "APT::Architectures::=", "-o", "Debug::NoLocking=1", "-o", "APT::Install-Recommends=false",
-            "-o", f"Dir::Etc::trusted={root}/etc/apt/trusted.gpg",
-            "-o", f"Dir::Etc::trustedparts={root}/etc/apt/trusted.gpg.d"]
+    layout(root)
+    opts = apt_options(root)
     upd = on_node(root, "apt-get", *opts, "update")
     assert upd.returncode == 0 and "Err:" not in upd.stdout and "W: " not in upd.stderr.replace(
         "W: Download is performed unsandboxed", ""), upd.stdout + upd.stderr
