@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import json
 import subprocess
-import sys
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,9 +18,9 @@ from packageurl import PackageURL
 
 from airlock.lockfile import ImagePin, read_lock
 from airlock.review.sbom import validate
-from tests.helpers import free_port, wait_http
 from tests.integration.conftest import run_airlock as airlock
 from tests.integration.conftest import world_bundle
+from tests.world.pipeline import applied_and_served
 from tests.world.servers import Containerd, DockerRegistry
 from tests.world.world import World
 
@@ -59,19 +58,8 @@ def case(world: World, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, 
 @pytest.fixture(scope="module")
 def served(case: tuple[Path, str, str]) -> Iterator[tuple[Path, int]]:
     root = case[0]
-    port = free_port()
-    res = airlock("apply", str(root / "bundle.tar"), "--dest", str(root / "site"), "--url",
-                  f"http://127.0.0.1:{port}", cache=root / "c")
-    assert res.returncode == 0, res.stderr
-    with (root / "serve.log").open("w") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "airlock", "serve", str(root / "site"), "--listen",
-                                 f"127.0.0.1:{port}"], stderr=log)
-        try:
-            wait_http(f"http://127.0.0.1:{port}/v2/", proc)
-            yield root / "site", port
-        finally:
-            proc.terminate()
-            proc.wait(10)
+    with applied_and_served(root / "bundle.tar", root / "site", root / "c", root / "serve.log") as (port, _):
+        yield root / "site", port
 
 
 def _pins(case: tuple[Path, str, str]) -> tuple[ImagePin, ImagePin]:

@@ -8,7 +8,6 @@ import hashlib
 import os
 import shutil
 import subprocess
-import sys
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,9 +15,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.helpers import wait_http
 from tests.integration.conftest import run_airlock as airlock
-from tests.world.servers import free_port
+from tests.world.pipeline import applied_and_served
 from tests.world.world import World
 
 pytestmark = pytest.mark.integration
@@ -33,20 +31,9 @@ def served(world: World, tmp_path_factory: pytest.TempPathFactory) -> Iterator[t
     assert airlock("resolve", "-f", str(manifest), cache=root / "c").returncode == 0
     res = airlock("fetch", "--lock", str(root / "airlock.lock"), "-o", str(root / "bundle.tar"), cache=root / "c")
     assert res.returncode == 0, res.stderr
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    res = airlock("apply", str(root / "bundle.tar"), "--dest", str(root / "site"), "--url", url, cache=root / "c")
-    assert res.returncode == 0, res.stderr
-    assert f"-b {root / 'site/node/site.yml'} before cluster.yml" in res.stdout
-    log = (root / "serve.log").open("w")
-    proc = subprocess.Popen([sys.executable, "-m", "airlock", "serve", str(root / "site"), "--listen",
-                             f"127.0.0.1:{port}"], stderr=log)
-    try:
-        wait_http(f"{url}/v2/", proc)
-        yield root / "site", url
-    finally:
-        proc.terminate()
-        proc.wait(10)
+    with applied_and_served(root / "bundle.tar", root / "site", root / "c", root / "serve.log") as (port, res):
+        assert f"-b {root / 'site/node/site.yml'} before cluster.yml" in res.stdout
+        yield root / "site", f"http://127.0.0.1:{port}"
 
 
 def site_files(site: Path, top: str) -> list[str]:
