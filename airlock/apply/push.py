@@ -5,7 +5,10 @@ with a bound: skipped when the registry has it (one HEAD, only for a blob this r
 yet), cross-repository mounted when another image already pushed it (a shared layer is uploaded
 once; other images wait for it, then mount without a HEAD), else
 uploaded (one streamed PUT up to 256 MiB, 64 MiB chunks above). Then, per image, every manifest is
-PUT by digest with its exact bytes, the index last, and finally the tag. Requests are retried like
+PUT by digest with its exact bytes, the index last, and finally the tag; images of one repository
+(``pause:3.10`` and ``pause@sha256:...``) push their manifests one after another and a manifest is
+PUT once (distribution rewrites a manifest's link file in place on every PUT, so a concurrent PUT
+of the same manifest makes an index PUT beside it see that manifest as unknown). Requests are retried like
 every other airlock request; tokens are cached per (realm, service, scopes) and renewed before
 they expire (:mod:`airlock.net.tokens`).
 """
@@ -73,6 +76,7 @@ class Pusher:
         self.net = net
         self.where: dict[str, str] = {}  # blob digest -> a repository that has it
         self.inflight: dict[str, threading.Event] = {}  # blobs being uploaded by another thread
+        self.manifests: set[tuple[str, str]] = set()  # (repository, digest) PUT by this run
         self.lock = threading.Lock()
         self.stats = {"images": 0, "blobs_uploaded": 0, "blobs_mounted": 0, "blobs_present": 0}
 
@@ -152,6 +156,8 @@ class Pusher:
             raise RegistryError(f"{what}: the registry stored {digest} as {got}")
 
     def _manifest(self, repo: str, reference: str, digest: str, what: str) -> None:
+        if reference == digest and (repo, digest) in self.manifests:
+            return
         body = (self.store / Digest(digest).hex).read_bytes()
         media_type = json.loads(body).get("mediaType")
         resp = self.registry.call(self.base, repo, "PUT", f"manifests/{reference}", what=what, push=True,
@@ -160,6 +166,8 @@ class Pusher:
         if got and got != digest:
             raise RegistryError(f"{what}: the registry stored manifest {digest} as {got}",
                                 hint="the registry re-serialized the manifest; airlock only pushes byte-exact")
+        if reference == digest:
+            self.manifests.add((repo, digest))
 
     def blobs_of(self, img: ImagePin) -> list[tuple[str, str, str]]:
         """(repo, digest, what) for every config and layer of an image."""
@@ -183,6 +191,10 @@ class Pusher:
             self._manifest(repo, img.ref.tag, img.target_digest, what)
         self._count("images")
 
+    def push_repository(self, images: list[ImagePin]) -> None:
+        """The manifests of every image of one repository, in order (see the module docstring)."""
+        for img in images:
+            self.push_manifests(img)
 
     def _partial_index(self, img: ImagePin, exc: RegistryError) -> RegistryError:
         """``exc``, explained when the refused index is a digest-pinned one the bundle has only some
@@ -211,7 +223,10 @@ def push_site(site: Path, opts: PushOptions) -> dict[str, int]:
     try:
         blob_jobs = [job for img in images for job in pusher.blobs_of(img)]
         run_all([partial(pusher._blob, *j) for j in blob_jobs], opts.concurrency)
-        run_all([partial(pusher.push_manifests, i) for i in images], opts.concurrency)
+        by_repo: dict[str, list[ImagePin]] = {}
+        for img in images:
+            by_repo.setdefault(pusher.repo_for(img.ref), []).append(img)
+        run_all([partial(pusher.push_repository, imgs) for _, imgs in sorted(by_repo.items())], opts.concurrency)
     finally:
         pusher.net.close()
     return dict(pusher.stats)

@@ -87,3 +87,52 @@ def test_a_refused_partial_pinned_index_says_why(tmp_path: Path) -> None:
     with pytest.raises(RegistryError) as plain:  # by tag: the registry's own answer, unexplained
         _push(site2, _pin("registry.k8s.io/pause:3.10", index2, platforms2[0]), refuse_index=True)
     assert "index of" not in (plain.value.hint or "")
+
+
+def test_images_of_one_repository_put_each_manifest_once_and_never_side_by_side(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``pause:3.10`` and ``pause@<its index>`` share every manifest. distribution rewrites a
+    manifest's link in place on each PUT, so two PUTs of one manifest at once made the index PUT
+    beside them fail with MANIFEST_BLOB_UNKNOWN (seen in CI): one repository pushes serially."""
+    import threading
+    import time
+    from types import SimpleNamespace
+
+    from airlock.apply import push
+
+    site, index, platforms = _site(tmp_path, ("amd64",))
+    pins = [_pin("registry.k8s.io/pause:3.10", index, platforms[0]),
+            _pin(f"registry.k8s.io/pause@{index}", index, platforms[0]),
+            _pin("nginx:1.29", index, platforms[0])]
+    monkeypatch.setattr(push, "read_lock", lambda _: SimpleNamespace(image=pins))
+    puts: list[str] = []
+    busy: dict[str, int] = {}
+    overlaps: list[str] = []
+    guard = threading.Lock()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if request.method == "HEAD":
+            return httpx.Response(200)
+        if request.method == "POST":  # a mount of a config another image pushed
+            return httpx.Response(201)
+        if request.method != "PUT" or "/manifests/" not in path:
+            return httpx.Response(200)
+        repo = path.split("/manifests/")[0]
+        with guard:
+            puts.append(path)
+            busy[repo] = busy.get(repo, 0) + 1
+            if busy[repo] > 1:
+                overlaps.append(path)
+        time.sleep(0.02)  # long enough for a second image's PUT to arrive if they ran side by side
+        with guard:
+            busy[repo] -= 1
+        return httpx.Response(201, headers={"Docker-Content-Digest": Digest.of(request.read())})
+
+    stats = push.push_site(site, PushOptions(target="reg.test/mirror", insecure=True,
+                                             transport=httpx.MockTransport(handler)))
+    assert stats["images"] == 3 and overlaps == []
+    pause = "/v2/mirror/registry.k8s.io/pause/manifests/"
+    assert sorted(p for p in puts if p.startswith(pause)) == sorted(
+        [pause + platforms[0], pause + index, pause + "3.10"])
+    assert len([p for p in puts if "library/nginx" in p]) == 3
