@@ -5,7 +5,8 @@ it. The kernel drops that lock when the process ends, however it ends (kill -9 i
 run that can take the lock knows the owner is gone and removes the leftover. Creating and locking are
 two steps, so a creator re-checks after locking that its entry was not swept in between.
 
-Also here: disk-space arithmetic and the translation of ENOSPC/EDQUOT into :class:`DiskFullError`.
+Also here: replacing a file whole (:func:`write_atomic`, :func:`replacing`, and :func:`replacing_locked` for
+the shared cache), disk-space arithmetic and the translation of ENOSPC/EDQUOT into :class:`DiskFullError`.
 """
 
 from __future__ import annotations
@@ -15,10 +16,12 @@ import fcntl
 import os
 import shutil
 import signal
+import stat
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
 
 from airlock.errors import DiskFullError
 
@@ -114,21 +117,70 @@ def sweep(parent: Path, match: Iterator[Path] | list[Path]) -> int:
     return removed
 
 
-def write_atomic(path: Path, data: bytes, *, mode: int | None = None) -> None:
-    """``path`` gets ``data`` whole or not at all: written to a temp name beside it (``.NAME.*.tmp``, so the
-    rename stays on one filesystem), then renamed over it; the temp is removed when anything fails.
-    ``mode`` None keeps the temp file's 0600."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+@contextmanager
+def replacing(path: Path, *, mode: int | None = None, suffix: str = ".tmp",
+              parents: bool = True) -> Iterator[BinaryIO]:
+    """A file to write that replaces ``path`` whole when the block ends without an error, and is removed when
+    it raises: written under a temp name beside ``path`` (``.NAME.xxxxxxxx`` + ``suffix``, so the rename stays
+    on one filesystem), then renamed over it. ``mode`` None keeps the temp file's 0600 (mkstemp's)."""
+    if parents:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            yield f
         if mode is not None:
             os.chmod(tmp, mode)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def write_atomic(path: Path, data: bytes, *, mode: int | None = None, suffix: str = ".tmp") -> None:
+    """``path`` gets ``data`` whole or not at all (see :func:`replacing`)."""
+    with replacing(path, mode=mode, suffix=suffix) as f:
+        f.write(data)
+
+
+def new_file_mode() -> int:
+    """The mode ``open(path, "w")`` gives a new file: 0666 less the umask."""
+    mask = os.umask(0o022)  # reading the umask means setting it; put it back at once
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+def write_output(path: Path, data: bytes) -> None:
+    """A file the user named (``-o FILE``), written as :func:`write_atomic` does but as a plain write would
+    look: an existing file keeps its mode and a symlink its target; a new file gets 0666 less the umask; a
+    device or pipe (``-o /dev/stdout``) is written in place, having no directory entry to replace."""
+    real = Path(os.path.realpath(path))
+    try:
+        st = real.stat()
+    except FileNotFoundError:
+        mode = new_file_mode()
+    else:
+        if not stat.S_ISREG(st.st_mode):
+            real.write_bytes(data)
+            return
+        mode = stat.S_IMODE(st.st_mode)
+    with replacing(real, mode=mode, parents=False) as f:  # a missing directory stays an error, as before
+        f.write(data)
+
+
+@contextmanager
+def replacing_locked(path: Path, prefix: str = ".part-", *, sweep_first: bool = True) -> Iterator[BinaryIO]:
+    """:func:`replacing` for a directory that several runs share (the cache): the temp is a locked scratch file
+    (``prefix`` + random), so a later run removes it only when its run is gone. ``sweep_first`` first removes
+    what killed runs left there (else the owner of the directory sweeps it, as :meth:`Store.sweep` does)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    part = (fresh_file if sweep_first else scratch_file)(path.parent, prefix)
+    try:
+        with part.path.open("wb") as f:
+            yield f
+        os.replace(part.path, path)
+    finally:
+        part.remove()  # after the rename this only drops the lock
 
 
 @contextmanager

@@ -25,7 +25,7 @@ from airlock.cache import cache_root
 from airlock.digest import Digest, parse_digest
 from airlock.errors import BadDigest, CorruptCache, DigestMismatch, NetworkError
 from airlock.net.http import transport_errors
-from airlock.scratch import disk_full, is_no_space, scratch_file, sweep, test_hook
+from airlock.scratch import disk_full, is_no_space, replacing_locked, sweep, test_hook
 
 CHUNK = 1 << 20
 # Over a WAN each of 16 streams gets a few MB/s, and a socket read returns the few kB that arrived
@@ -116,17 +116,13 @@ class Store:
             raise DigestMismatch(f"{what}: expected {digest}, got {got}", what=what, expected=digest, got=got)
         if self.has(digest, len(data)):
             return
-        self.blobs.mkdir(parents=True, exist_ok=True)
-        tmp = scratch_file(self.blobs, ".tmp-")
         try:
-            tmp.path.write_bytes(data)
-            os.replace(tmp.path, self.path(digest))
+            with replacing_locked(self.path(digest), ".tmp-", sweep_first=False) as f:  # sweep() sweeps these
+                f.write(data)
         except OSError as exc:
-            tmp.remove()
             if is_no_space(exc):
                 raise disk_full(self.blobs, len(data), what) from None
             raise
-        tmp.close()
 
     # Memos: sha256 values that are a pure function of a sha256 key, recorded by a run that computed
     # them so a later run skips the work (``memos/<kind>/<key>``). Only for work whose result is
@@ -143,19 +139,11 @@ class Store:
         return text if re.fullmatch(r"[0-9a-f]{64}", text) else None
 
     def remember(self, kind: str, key: str, value: str) -> None:
-        d = self.memos / kind
         try:
-            d.mkdir(parents=True, exist_ok=True)
-            tmp = scratch_file(d, ".tmp-")
+            with replacing_locked(self.memos / kind / Digest.from_hex(key).hex, ".tmp-", sweep_first=False) as f:
+                f.write((value + "\n").encode())
         except OSError:
             return  # only a memo: the next run does the work again
-        try:
-            tmp.path.write_text(value + "\n")
-            os.replace(tmp.path, d / Digest.from_hex(key).hex)
-        except OSError:
-            tmp.remove()
-            return
-        tmp.close()
 
     def forget(self, kind: str, key: str) -> None:
         (self.memos / kind / Digest.from_hex(key).hex).unlink(missing_ok=True)

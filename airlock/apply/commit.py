@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,7 +17,7 @@ from airlock.apply.swap import clone, inside, is_leftover_temp, link_or_copy
 from airlock.bundle.model import BundleIndex
 from airlock.bundle.tarstream import iter_members, open_bundle
 from airlock.digest import Digest
-from airlock.scratch import require_space
+from airlock.scratch import require_space, write_atomic
 
 if TYPE_CHECKING:
     from airlock.apply.options import ApplyReport
@@ -140,9 +139,6 @@ def link(src: Path, target: Path) -> None:
 def write_file(path: Path, data: bytes) -> None:
     if path.is_file() and path.read_bytes() == data:
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-    os.chmod(tmp, 0o600 if is_private(path) else 0o644)  # the site's signing key: owner only
-    os.replace(tmp, path)
+    # the site's signing key: owner only. No suffix: the temp is `.NAME.xxxxxxxx`, which swap.py's
+    # is_leftover_temp knows, so a run killed here leaves nothing the next apply keeps.
+    write_atomic(path, data, mode=0o600 if is_private(path) else 0o644, suffix="")

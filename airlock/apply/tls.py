@@ -20,12 +20,12 @@ import datetime
 import ipaddress
 import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from airlock.errors import UsageError
+from airlock.scratch import write_atomic
 
 if TYPE_CHECKING:  # cryptography is imported only when TLS is used: it is slow to load
     from cryptography.x509 import Certificate
@@ -166,11 +166,8 @@ def write_tls(dest: Path, tls: SiteTLS) -> bool:
                 continue
         except OSError:
             pass
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.")  # mkstemp creates 0600
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
+        # the temp is 0600 from its creation; `.NAME.xxxxxxxx` (no suffix) is what swap.py cleans up after a kill
+        write_atomic(path, data, mode=mode, suffix="")
         changed = True
     return changed
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from airlock.cli.main import cli
+from airlock.scratch import write_output
 
 
 @cli.command()
@@ -27,6 +28,6 @@ def requirements(lock_path: str, platform: str | None, output: str | None) -> No
                          hint="set admin.python / python.version and arch in airlock.yaml, then `airlock resolve`")
     text = requirements_txt(lock, platform)
     if output:
-        Path(output).write_text(text)
+        write_output(Path(output), text.encode())
     else:
         click.echo(text, nl=False)

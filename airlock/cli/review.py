@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 from airlock.cli.main import cli
+from airlock.scratch import write_output
 
 if TYPE_CHECKING:  # the module imports the lock code only when a command runs
     from airlock.lockfile import Lock
@@ -59,7 +60,7 @@ def sbom(lock: str, fmt: str, serial: bool, timestamp: bool, output: str | None)
 
     text = build_sbom(read_lock(Path(lock)), serial=serial, timestamp=timestamp)
     if output:
-        Path(output).write_text(text)
+        write_output(Path(output), text.encode())
     else:
         click.echo(text, nl=False)
 

@@ -18,7 +18,7 @@ from airlock.cache import cache_root
 from airlock.errors import KubesprayError, NetworkError
 from airlock.kubespray.releases import check_declared, check_release
 from airlock.kubespray.tree import KubesprayTree
-from airlock.scratch import fresh_dir, fresh_file
+from airlock.scratch import fresh_dir, replacing_locked
 
 _KEEP = ("roles/", "inventory/", "requirements.txt", "galaxy.yml")
 
@@ -105,21 +105,13 @@ def _download(url: str, mirrors: Mapping[str, str], transport: Any, net: Any = N
     own = net is None
     client = Net(transport=transport) if own else net
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        part = fresh_file(target.parent)
-        tmp = str(part.path)
-    except OSError as exc:
-        raise KubesprayError(f"cannot write the Kubespray download to {target.parent}: {exc.strerror or exc}",
-                             hint="check the cache directory (AIRLOCK_CACHE): free space and permissions") from None
-    try:
-        with open(tmp, "wb") as out:
+        with replacing_locked(target) as out:
             def restart() -> None:
                 out.seek(0)
                 out.truncate()
 
             client.download(request_url, what=what, write=out.write, restart=restart,
                             check=lambda status: _bad_status(status, request_url))
-        os.replace(tmp, target)
     except NetworkError as exc:
         exc.hint = exc.hint or ("without internet, set kubespray.source to a local tree or tarball, "
                                 "or add a mirror for https://github.com")
@@ -128,7 +120,6 @@ def _download(url: str, mirrors: Mapping[str, str], transport: Any, net: Any = N
         raise KubesprayError(f"cannot write the Kubespray download to {target.parent}: {exc.strerror or exc}",
                              hint="check the cache directory (AIRLOCK_CACHE): free space and permissions") from None
     finally:
-        part.remove()  # after the rename this only drops the lock
         if own:
             client.close()
     return target

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import marshal
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ from airlock.bounded import check_yaml
 from airlock.cache import cache_root
 from airlock.errors import KubesprayError
 from airlock.kubespray.releases import SUPPORTED
-from airlock.scratch import fresh_file
+from airlock.scratch import replacing_locked
 
 try:  # libyaml parses checksums.yml ~10x faster; same YAML 1.1 rules as Ansible's loader
     _Loader: type = yaml.CSafeLoader
@@ -134,13 +133,8 @@ class KubesprayTree:
         data = self._parse(path, raw)
         try:
             blob = marshal.dumps(data)
-            cached.parent.mkdir(parents=True, exist_ok=True)
-            part = fresh_file(cached.parent)
-            try:
-                part.path.write_bytes(blob)
-                os.replace(part.path, cached)
-            finally:
-                part.remove()
+            with replacing_locked(cached) as f:
+                f.write(blob)
         except (OSError, ValueError):  # a read-only cache or a non-marshallable value: just parse next time
             pass
         return data

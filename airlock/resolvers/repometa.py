@@ -4,7 +4,6 @@ index lists, into the cache. Files are named by their digest so a re-resolve rea
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -12,7 +11,7 @@ from airlock.cache import cache_root
 from airlock.errors import MetadataError
 from airlock.net.http import Net
 from airlock.net.mirrors import rewrite_url
-from airlock.scratch import fresh_file
+from airlock.scratch import replacing_locked
 
 ALGOS = {"sha": "sha1", "sha1": "sha1", "sha256": "sha256", "sha512": "sha512", "sha224": "sha224",
          "sha384": "sha384", "md5": "md5"}
@@ -35,12 +34,10 @@ def get_verified(net: Net, mirrors: Mapping[str, str], url: str, algo: str, dige
     target = cache_root() / "repodata" / f"{name}-{digest}"
     if target.is_file():
         return target
-    target.parent.mkdir(parents=True, exist_ok=True)
     h = hashlib.new(name)
-    part = fresh_file(target.parent)  # locked: a later run removes it only if this one is gone (kill -9)
-    tmp = part.path
-    try:
-        with tmp.open("wb") as out, net.stream(rewrite_url(url, mirrors), what=what) as resp:
+    # a locked temp: a later run removes it only if this one is gone (kill -9)
+    with replacing_locked(target) as out:
+        with net.stream(rewrite_url(url, mirrors), what=what) as resp:
             if resp.status_code != 200:
                 raise MetadataError(f"{what}: {url} answered HTTP {resp.status_code}")
             for chunk in resp.iter_bytes(1 << 20):
@@ -49,7 +46,4 @@ def get_verified(net: Net, mirrors: Mapping[str, str], url: str, algo: str, dige
         if h.hexdigest() != digest:
             raise MetadataError(f"{what}: {url} has {name} {h.hexdigest()}, its index says {digest}",
                                 hint="the repository is being updated or a mirror is stale; retry later")
-        os.replace(tmp, target)
-    finally:
-        part.remove()  # after the rename this only drops the lock
     return target

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from airlock.bundle.tarstream import iter_members, open_bundle
 from airlock.errors import AirlockError, BundleError
+from airlock.scratch import new_file_mode, write_atomic
 
 NAMESPACE = "airlock-bundle"
 
@@ -55,9 +56,7 @@ def sign(bundle: Path, key: Path) -> Path:
             raise AirlockError(f"signing with {key} failed: {res.stderr.strip()}",
                                hint="pass a private ssh key without a passphrase, or load it into ssh-agent")
         out = signature_path(bundle)
-        tmp_sig = out.with_name(out.name + ".tmp")
-        shutil.copyfile(Path(str(msg) + ".sig"), tmp_sig)
-        tmp_sig.replace(out)
+        write_atomic(out, Path(str(msg) + ".sig").read_bytes(), mode=new_file_mode())
     return out
 
 

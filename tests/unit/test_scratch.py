@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
+import stat
 import subprocess
 import sys
 import threading
@@ -12,17 +13,20 @@ from pathlib import Path
 
 import pytest
 
+from airlock.apply.swap import is_leftover_temp
 from airlock.errors import DiskFullError
 from airlock.scratch import (
     disk_full,
     fresh_dir,
     fresh_file,
     is_no_space,
+    replacing_locked,
     require_space,
     scratch_dir,
     scratch_file,
     sweep,
     write_atomic,
+    write_output,
 )
 
 
@@ -140,3 +144,62 @@ def test_write_atomic_replaces_whole_or_leaves_the_old_file(tmp_path: Path, monk
         write_atomic(target, b"two")
     assert target.read_bytes() == b"one"
     assert [p.name for p in target.parent.iterdir()] == ["out.txt"]  # no temp file left behind
+
+
+def test_a_temp_without_suffix_is_one_apply_cleans_up(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    target = tmp_path / "index.html"
+    target.write_bytes(b"old")
+    left: list[Path] = []
+
+    def die(src: str, dst: object) -> None:  # keep a copy of the temp, as a kill before the rename would
+        left.append(Path(src))
+        os.link(src, str(src) + ".kept")
+        raise OSError(errno.EIO, "killed")
+
+    monkeypatch.setattr("airlock.scratch.os.replace", die)
+    with pytest.raises(OSError):
+        write_atomic(target, b"new", mode=0o644, suffix="")
+    kept = Path(str(left[0]) + ".kept")
+    stray = kept.rename(left[0])
+    assert is_leftover_temp(stray) and not is_leftover_temp(target)
+
+
+def test_write_output_looks_like_a_plain_write(tmp_path: Path) -> None:
+    old = os.umask(0o027)
+    try:
+        fresh = tmp_path / "new.txt"
+        write_output(fresh, b"a")
+        assert fresh.read_bytes() == b"a" and (fresh.stat().st_mode & 0o777) == 0o640
+    finally:
+        os.umask(old)
+    kept = tmp_path / "kept.txt"
+    kept.write_bytes(b"old")
+    kept.chmod(0o604)
+    link = tmp_path / "link.txt"
+    link.symlink_to(kept.name)
+    write_output(link, b"b")
+    assert link.is_symlink() and kept.read_bytes() == b"b" and (kept.stat().st_mode & 0o777) == 0o604
+    fifo = tmp_path / "pipe"  # like -o /dev/stdout: no directory entry to replace
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()))
+    reader.start()
+    write_output(fifo, b"c")
+    reader.join()
+    assert got == [b"c"] and stat.S_ISFIFO(fifo.stat().st_mode)
+    with pytest.raises(FileNotFoundError):  # a missing directory is the user's mistake, not created for them
+        write_output(tmp_path / "missing" / "x.txt", b"d")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["kept.txt", "link.txt", "new.txt", "pipe"]
+
+
+def test_replacing_locked_renames_on_success_and_removes_on_error(tmp_path: Path) -> None:
+    target = tmp_path / "cache" / "blob"
+    with replacing_locked(target) as f:
+        f.write(b"x")
+        (part,) = [p for p in target.parent.iterdir() if p.name.startswith(".part-")]
+        assert sweep(target.parent, [part]) == 0  # locked while the block runs: a concurrent run keeps it
+    assert target.read_bytes() == b"x" and [p.name for p in target.parent.iterdir()] == ["blob"]
+    with pytest.raises(ValueError), replacing_locked(target) as f:
+        f.write(b"half")
+        raise ValueError("checksum mismatch")
+    assert target.read_bytes() == b"x" and [p.name for p in target.parent.iterdir()] == ["blob"]
