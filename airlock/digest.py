@@ -13,6 +13,7 @@ bare hex (what Kubespray, repo metadata and PyPI say); both become a ``Digest`` 
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from typing import Any
 
@@ -86,3 +87,14 @@ def parse_digest(value: object) -> Digest | None:
         return Digest(value)
     except (ValueError, TypeError):
         return None
+
+
+def canonical_json(doc: Any) -> bytes:
+    """``doc`` as canonical JSON (sorted keys, no spaces): equal documents give equal bytes, however their keys
+    were ordered when built."""
+    return json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
+
+
+def canonical_sha256(doc: Any) -> str:
+    """The sha256 hex of :func:`canonical_json` of ``doc``: what input hashes are taken over."""
+    return hashlib.sha256(canonical_json(doc)).hexdigest()

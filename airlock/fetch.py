@@ -32,6 +32,7 @@ from airlock.lockfile import Lock, parse_lock
 from airlock.manifest import load_manifest
 from airlock.net.mirrors import parse_mirror
 from airlock.net.registry import Registry
+from airlock.oci import config_and_layers
 from airlock.parallel import PriorityPool
 from airlock.scratch import require_space
 from airlock.store import Store
@@ -78,7 +79,7 @@ def base_digests(base: Lock, store: Store, registry: Registry) -> set[str]:
                 store.put_bytes(p.digest, registry.manifest(ref, p.digest, what=f"base image {img.ref}").body,
                                 what=f"base image {img.ref}")
             doc = json.loads(store.read(p.digest))
-            out |= {p.digest, doc["config"]["digest"], *(layer["digest"] for layer in doc.get("layers", []))}
+            out |= {p.digest, *(d["digest"] for d in config_and_layers(doc))}
     return out
 
 

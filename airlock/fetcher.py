@@ -22,6 +22,7 @@ from airlock.lockfile import Lock
 from airlock.net.http import Net
 from airlock.net.mirrors import rewrite_url
 from airlock.net.registry import Registry
+from airlock.oci import config_and_layers
 from airlock.parallel import PriorityPool
 from airlock.reference import ImageRef
 from airlock.resolvers.images import filtered_index
@@ -190,8 +191,8 @@ class Fetcher:
         body = self.store.read_checked(digest)
         doc = json.loads(body)
         out = [Blob(digest, len(body), kind, what, set(serves))]
-        for desc, k in [(doc["config"], "image-config")] + [(d, "image-layer") for d in doc.get("layers", [])]:
-            out.append(Blob(desc["digest"], int(desc["size"]), k, what, set(serves),
+        for i, desc in enumerate(config_and_layers(doc)):
+            out.append(Blob(desc["digest"], int(desc["size"]), "image-layer" if i else "image-config", what, set(serves),
                             self._blob_opener(ref, desc["digest"], what)))
         return out
 

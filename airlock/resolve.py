@@ -6,8 +6,6 @@ not yet pinned, and registry manifests of images that are not yet pinned.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 from collections import defaultdict
 from collections.abc import Callable
@@ -16,6 +14,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from airlock.digest import canonical_sha256
 from airlock.kubespray.source import Source
 from airlock.lockfile import read_lock, write_lock
 from airlock.lockfile.model import Inputs, KubesprayPin, Lock
@@ -55,7 +54,7 @@ def manifest_digest(loaded: LoadedManifest) -> str:
     """sha256 over the normalized manifest. Mirrors are left out: they never change what is pinned."""
     # ``ntp`` only when set: manifests without it keep the digest they had before the key existed.
     data = loaded.manifest.model_dump(mode="json", exclude={"mirrors"} | (set() if loaded.manifest.ntp else {"ntp"}))
-    return hashlib.sha256(json.dumps(data, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    return canonical_sha256(data)
 
 
 def kubespray_pin(loaded: LoadedManifest, source: Source) -> KubesprayPin:

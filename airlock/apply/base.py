@@ -16,6 +16,7 @@ from airlock.bundle.verify import Verified
 from airlock.digest import Digest, parse_digest
 from airlock.errors import BundleError
 from airlock.lockfile import Lock
+from airlock.oci import config_and_layers
 
 CHUNK = 1 << 20
 
@@ -96,8 +97,7 @@ def check_base(v: Verified, dest: Path, applied: list[str], bundle: Path) -> Non
             body = need(p.digest, f"image {img.ref} ({p.arch})")
             try:
                 doc = json.loads(body or b"")
-                descs = [doc["config"], *doc.get("layers", [])]
-                digests = [str(d["digest"]) for d in descs]
+                digests = [str(d["digest"]) for d in config_and_layers(doc)]
             except (ValueError, KeyError, TypeError):
                 raise BundleError(f"{bundle}: image manifest {p.digest} of {img.ref} is not a valid manifest",
                                   hint="do not use this bundle") from None

@@ -28,6 +28,7 @@ from airlock.errors import RegistryError
 from airlock.lockfile import ImagePin, read_lock
 from airlock.net.http import Net
 from airlock.net.registry import Registry
+from airlock.oci import config_and_layers
 from airlock.parallel import run_all
 from airlock.reference import ImageRef
 
@@ -174,7 +175,7 @@ class Pusher:
         repo, what, out = self.repo_for(img.ref), f"push {img.ref}", []
         for p in img.platforms:
             doc = json.loads((self.store / p.digest.hex).read_bytes())
-            out += [(repo, d["digest"], what) for d in [doc["config"], *doc.get("layers", [])]]
+            out += [(repo, d["digest"], what) for d in config_and_layers(doc)]
         return list(dict.fromkeys(out))
 
     def push_manifests(self, img: ImagePin) -> None:

@@ -4,12 +4,11 @@ is too old, the interpreter packages from the OS repositories. Reused while its 
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass, field
 
 from airlock.bootstrap.admin import AdminHost
 from airlock.bootstrap.selfwheel import DIST_NAME, airlock_version, runtime_requirements
+from airlock.digest import canonical_sha256
 from airlock.lockfile.model import BootstrapPin, DebIndexPin, DebPin, Lock, RpmPin, WheelPin
 from airlock.manifest.model import Manifest
 from airlock.net.http import Net
@@ -40,7 +39,7 @@ def input_hash(manifest: Manifest, host: AdminHost) -> str:
            "index": manifest.python.index_url or PYPI, "weak_deps": manifest.weak_deps,
            "repos": [r.model_dump(mode="json") for r in repos_for(manifest, host.os, host.arch)]
            if host.interpreter_packages else []}
-    return hashlib.sha256(json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    return canonical_sha256(doc)
 
 
 def from_lock(lock: Lock) -> BootstrapLock | None:

@@ -19,6 +19,7 @@ from airlock.bundle.tarread import CHUNK, iter_members
 from airlock.digest import parse_digest
 from airlock.errors import BundleError
 from airlock.lockfile import Lock
+from airlock.oci import config_and_layers
 
 OCI_LAYOUT = {"imageLayoutVersion": "1.0.0"}
 
@@ -74,8 +75,8 @@ def manifest_blobs(body: bytes, what: str, where: str) -> list[tuple[str, int, s
     """(digest, size, kind) of an image manifest's config and layers; a malformed manifest is a BundleError."""
     try:
         doc = json.loads(body)
-        descs = [(doc["config"], "image-config")] + [(d, "image-layer") for d in doc.get("layers") or []]
-        out = [(d["digest"], d["size"], kind) for d, kind in descs]
+        descs = config_and_layers(doc)
+        out = [(d["digest"], d["size"], "image-layer" if i else "image-config") for i, d in enumerate(descs)]
     except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
         raise BundleError(f"{where}: the manifest of {what} is not a valid image manifest",
                           hint="do not use this bundle") from None

@@ -17,10 +17,9 @@ from airlock.bundle.tarstream import SplitWriter, TarWriter, tar_size
 from airlock.digest import Digest
 from airlock.errors import AirlockError, CorruptCache
 from airlock.lockfile import Lock
+from airlock.oci import OCI_INDEX
 from airlock.scratch import disk_full, is_no_space, scratch_dir, sweep, test_hook
 from airlock.store import Store
-
-OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 
 
 def tar_directory(root: Path) -> bytes:

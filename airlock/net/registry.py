@@ -21,15 +21,8 @@ from airlock.net.auth import credentials
 from airlock.net.http import Net
 from airlock.net.mirrors import registry_endpoint
 from airlock.net.tokens import Authorizer, rate_limited
+from airlock.oci import ACCEPT, INDEX_TYPES, MANIFEST_TYPES
 from airlock.reference import ImageRef
-
-OCI_INDEX = "application/vnd.oci.image.index.v1+json"
-OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
-DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
-INDEX_TYPES = (OCI_INDEX, DOCKER_LIST)
-MANIFEST_TYPES = (OCI_MANIFEST, DOCKER_MANIFEST)
-ACCEPT = f"{OCI_INDEX}, {DOCKER_LIST}, {OCI_MANIFEST}, {DOCKER_MANIFEST}"
 
 
 @dataclass(frozen=True)

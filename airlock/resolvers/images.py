@@ -20,10 +20,11 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from airlock.bounded import load_json
-from airlock.digest import Digest
+from airlock.digest import Digest, canonical_json
 from airlock.errors import RegistryError
 from airlock.lockfile.model import ImagePin, PlatformPin, upstream_pin
-from airlock.net.registry import INDEX_TYPES, MANIFEST_TYPES, Registry
+from airlock.net.registry import Registry
+from airlock.oci import INDEX_TYPES, MANIFEST_TYPES, config_and_layers
 from airlock.reference import ImageRef
 
 
@@ -36,7 +37,7 @@ class ImageRequest:
 
 def filtered_index(media_type: str, descriptors: list[dict[str, Any]]) -> bytes:
     doc = {"schemaVersion": 2, "mediaType": media_type, "manifests": descriptors}
-    return json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
+    return canonical_json(doc)
 
 
 def pick_platform(entries: list[dict[str, Any]], arch: str) -> dict[str, Any] | None:
@@ -53,7 +54,7 @@ def pick_platform(entries: list[dict[str, Any]], arch: str) -> dict[str, Any] | 
 
 
 def _platform_size(manifest: dict[str, Any]) -> int:
-    return int(manifest["config"]["size"]) + sum(int(layer["size"]) for layer in manifest.get("layers", []))
+    return sum(int(d["size"]) for d in config_and_layers(manifest))
 
 
 class ImageResolver:

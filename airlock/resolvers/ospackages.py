@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Callable
 from typing import Any
 
+from airlock.digest import canonical_sha256
 from airlock.errors import ManifestError, SignatureError
 from airlock.lockfile.model import DebIndexPin, DebPin, Lock, RepoKeyPin, RpmPin
 from airlock.manifest.model import Manifest, RepoSpec
@@ -28,7 +27,7 @@ def input_hash(manifest: Manifest, os_name: str, packages: list[str]) -> str:
         "repos": {a: [r.model_dump(mode="json") for r in repos_for(manifest, os_name, a)] for a in manifest.arch}}
     if os_name in manifest.base:
         doc["base"] = manifest.base[os_name].model_dump(mode="json")
-    return hashlib.sha256(json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    return canonical_sha256(doc)
 
 
 class Keys:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
-
+from airlock.digest import canonical_sha256
 from airlock.lockfile.model import WheelPin
 from airlock.manifest.model import Manifest
 from airlock.net.http import Net
@@ -28,7 +26,7 @@ def python_targets(manifest: Manifest, python: str) -> list[Target]:
 def input_hash(manifest: Manifest, python: str, requirements: list[str]) -> str:
     doc = {"requirements": requirements, "python": python, "glibc": glibc_for(manifest),
            "arch": list(manifest.arch), "index": manifest.python.index_url or PYPI}
-    return hashlib.sha256(json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    return canonical_sha256(doc)
 
 
 def resolve_python(manifest: Manifest, python: str, requirements: list[str], net: Net) -> list[WheelPin]:

@@ -20,6 +20,7 @@ from typing import Any
 
 from airlock.digest import Digest, parse_digest
 from airlock.errors import ReferenceError
+from airlock.oci import config_and_layers
 from airlock.reference import parse_ref
 
 _NOFOLLOW = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NOCTTY | os.O_NONBLOCK
@@ -133,5 +134,5 @@ class Catalog:
         for child in doc.get("manifests", []):
             self._walk(repo, child["digest"], child["mediaType"])
         if "config" in doc:
-            named = (parse_digest(d["digest"]) for d in [doc["config"], *doc.get("layers", [])])
+            named = (parse_digest(d["digest"]) for d in config_and_layers(doc))
             repo.blobs.update(d for d in named if d is not None)
