@@ -83,17 +83,17 @@ def scratch_file(parent: Path, prefix: str, suffix: str = "") -> Scratch:
 
 def fresh_file(parent: Path, prefix: str = ".part-") -> Scratch:
     """A locked temp file in a cache directory, after removing the ones killed runs left there."""
-    sweep(parent, sorted(parent.glob(prefix + "*")))
+    sweep(sorted(parent.glob(prefix + "*")))
     return scratch_file(parent, prefix)
 
 
 def fresh_dir(parent: Path, prefix: str) -> Scratch:
     """A locked temp directory in a cache directory, after removing the ones killed runs left there."""
-    sweep(parent, sorted(parent.glob(prefix + "*")))
+    sweep(sorted(parent.glob(prefix + "*")))
     return scratch_dir(parent, prefix)
 
 
-def sweep(parent: Path, match: Iterator[Path] | list[Path]) -> int:
+def sweep(match: Iterator[Path] | list[Path]) -> int:
     """Remove every entry of ``match`` whose owner is gone (its lock can be taken); returns how many."""
     removed = 0
     for path in match:

@@ -61,10 +61,10 @@ class Store:
 
     def sweep(self) -> int:
         """Remove temp files and lock files that runs which have ended left behind."""
-        n = sweep(self.blobs, list(self.blobs.glob(".tmp-*"))) if self.blobs.is_dir() else 0
+        n = sweep(list(self.blobs.glob(".tmp-*"))) if self.blobs.is_dir() else 0
         if self.memos.is_dir():
-            n += sum(sweep(d, list(d.glob(".tmp-*"))) for d in self.memos.iterdir() if d.is_dir())
-        return n + (sweep(self.locks, list(self.locks.iterdir())) if self.locks.is_dir() else 0)
+            n += sum(sweep(list(d.glob(".tmp-*"))) for d in self.memos.iterdir() if d.is_dir())
+        return n + (sweep(list(self.locks.iterdir())) if self.locks.is_dir() else 0)
 
     @contextmanager
     def _blob_lock(self, hexd: str) -> Iterator[None]:

@@ -61,7 +61,7 @@ def apply(bundle: Path, opts: ApplyOptions) -> ApplyReport:
     with locked(dest.parent, directory=True):
         stagings = sorted(dest.parent.glob(glob.escape(staging_prefix(dest)) + "*"))
         recover(dest, stagings)
-        sweep(dest.parent, stagings)
+        sweep(stagings)
         stage = scratch_dir(dest.parent, staging_prefix(dest))
         space = Space(dest)
         try:

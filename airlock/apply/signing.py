@@ -19,7 +19,6 @@ from pathlib import Path
 
 from airlock.apply.openpgp import SigningKey
 from airlock.errors import AirlockError
-from airlock.lockfile import Lock
 
 SITE_KEY = "admin/site-signing.key"           # ed25519 secret key: 0600, never served (admin/ is not served)
 SITE_PUBLIC = "node/keys/airlock-site.gpg"     # binary public key: what apt's signed-by= reads
@@ -80,12 +79,3 @@ def sign_releases(secret: bytes, releases: dict[str, bytes]) -> dict[str, bytes]
         out[f"{folder}/Release.gpg"] = key.detached(text)
     return out
 
-
-def signed_site(lock: Lock, dest: Path, outputs: dict[str, bytes]) -> dict[str, bytes]:
-    """The signatures of the site's deb Releases in ``outputs``, the public key nodes trust and the secret key
-    (kept in DIR/admin/); nothing when the site has no deb repository."""
-    releases = {rel: data for rel, data in outputs.items() if rel.startswith("debs/") and rel.endswith("/Release")}
-    if not lock.deb or not releases:
-        return {}
-    secret = site_key(dest)
-    return {SITE_KEY: secret, SITE_PUBLIC: public_key(secret), **sign_releases(secret, releases)}

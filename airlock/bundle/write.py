@@ -118,7 +118,7 @@ def write_bundle(out: Path, index: BundleIndex, meta: dict[str, tuple[bytes, str
     Raises :class:`CorruptCache` (with nothing renamed into place) when a cached blob does not match
     its digest, or the stream does not match ``checks.expect``."""
     out.parent.mkdir(parents=True, exist_ok=True)
-    sweep(out.parent, leftovers(out))
+    sweep(leftovers(out))
     head = index.dumps()
     need = bundle_bytes(index)
     stage = scratch_dir(out.parent, f".{out.name}.airlock-")

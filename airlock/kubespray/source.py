@@ -27,11 +27,6 @@ def is_url(source: str) -> bool:
     return source.startswith(("http://", "https://"))
 
 
-def open_tree(version: str, source: str, *, base_dir: Path, mirrors: Mapping[str, str] | None = None,
-              transport: Any = None) -> KubesprayTree:
-    return open_source(version, source, base_dir=base_dir, mirrors=mirrors, transport=transport).tree
-
-
 class Source:
     """An opened Kubespray source: its tree, what kind of source it is, and where its bytes are."""
 

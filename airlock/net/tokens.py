@@ -92,7 +92,6 @@ class Authorizer:
         self._host_locks: dict[str, threading.Lock] = {}
         self._key_locks: dict[tuple[str, str, tuple[str, ...]], threading.Lock] = {}
         self._lock = threading.Lock()
-        self.token_requests = 0
 
     def header(self, base: str, need: str, what: str) -> str | None:
         """The Authorization value to send for ``need`` at ``base`` (scheme://host), renewed if about
@@ -174,8 +173,6 @@ class Authorizer:
         params += [("scope", s) for s in challenge.scopes]  # one parameter per scope, as the spec says
         creds = self._credentials(host)
         started = self._clock()
-        with self._lock:
-            self.token_requests += 1
         if creds and creds[0] == IDENTITY_TOKEN:
             # an identity (refresh) token, as `docker login` stores for some registries: OAuth2 grant
             form = {"grant_type": "refresh_token", "refresh_token": creds[1], "client_id": "airlock",

@@ -39,7 +39,7 @@ def test_sweep_keeps_live_entries_and_removes_dead_ones(tmp_path: Path) -> None:
     (dead / "part").write_bytes(b"data")
     stale = tmp_path / ".tmp-stale"
     stale.write_bytes(b"x")
-    assert sweep(tmp_path, sorted(tmp_path.iterdir())) == 2
+    assert sweep(sorted(tmp_path.iterdir())) == 2
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([live_dir.path.name, live_file.path.name])
     live_dir.remove()
     live_file.remove()
@@ -55,7 +55,7 @@ def test_a_killed_process_releases_its_entries(tmp_path: Path) -> None:
     assert res.returncode == -9
     left = Path(res.stdout.strip())
     assert left.is_dir()
-    assert sweep(tmp_path, [left]) == 1 and not left.exists()
+    assert sweep([left]) == 1 and not left.exists()
 
 
 def test_an_entry_swept_before_it_was_locked_is_made_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -65,7 +65,7 @@ def test_an_entry_swept_before_it_was_locked_is_made_again(tmp_path: Path, monke
     def racing_flock(fd: int, op: int) -> None:
         calls["n"] += 1
         if calls["n"] == 1:  # a sweeper wins the race for the first name
-            sweep(tmp_path, sorted(tmp_path.iterdir()))
+            sweep(sorted(tmp_path.iterdir()))
         real_flock(fd, op)
 
     monkeypatch.setattr(fcntl, "flock", racing_flock)
@@ -197,7 +197,7 @@ def test_replacing_locked_renames_on_success_and_removes_on_error(tmp_path: Path
     with replacing_locked(target) as f:
         f.write(b"x")
         (part,) = [p for p in target.parent.iterdir() if p.name.startswith(".part-")]
-        assert sweep(target.parent, [part]) == 0  # locked while the block runs: a concurrent run keeps it
+        assert sweep([part]) == 0  # locked while the block runs: a concurrent run keeps it
     assert target.read_bytes() == b"x" and [p.name for p in target.parent.iterdir()] == ["blob"]
     with pytest.raises(ValueError), replacing_locked(target) as f:
         f.write(b"half")

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from airlock.errors import KubesprayError, NetworkError
-from airlock.kubespray.source import open_tree
+from airlock.kubespray.source import open_source
 from tests.conftest import kubespray_dir
 
 
@@ -35,7 +35,7 @@ def make_tarball(version: str, evil: bool = False) -> bytes:
 def test_local_tarball_is_unpacked_safely(tmp_path: Path) -> None:
     tgz = tmp_path / "ks.tar.gz"
     tgz.write_bytes(make_tarball("2.30.0", evil=True))
-    tree = open_tree("2.30.0", str(tgz), base_dir=tmp_path)
+    tree = open_source("2.30.0", str(tgz), base_dir=tmp_path).tree
     assert (tree.root / "roles/kubespray_defaults/defaults/main/download.yml").is_file()
     assert not (tree.root / "roles/link").exists()
     assert not list(tree.root.parent.parent.rglob("escape.txt"))
@@ -53,8 +53,8 @@ def test_url_source_goes_through_mirror_and_is_cached(tmp_path: Path) -> None:
     url = "https://github.com/kubernetes-sigs/kubespray/archive/refs/tags/v2.30.0.tar.gz"
     mirrors = {"https://github.com": "http://127.0.0.1:8080/github.com"}
     transport = httpx.MockTransport(handler)
-    tree = open_tree("2.30.0", url, base_dir=tmp_path, mirrors=mirrors, transport=transport)
-    open_tree("2.30.0", url, base_dir=tmp_path, mirrors=mirrors, transport=transport)
+    tree = open_source("2.30.0", url, base_dir=tmp_path, mirrors=mirrors, transport=transport).tree
+    open_source("2.30.0", url, base_dir=tmp_path, mirrors=mirrors, transport=transport)
     assert seen == ["http://127.0.0.1:8080/github.com/kubernetes-sigs/kubespray/archive/refs/tags/v2.30.0.tar.gz"]
     assert tree.layers(("kubespray_defaults",))[0]["kube_image_repo"] == "registry.k8s.io"
 
@@ -62,20 +62,20 @@ def test_url_source_goes_through_mirror_and_is_cached(tmp_path: Path) -> None:
 def test_url_errors_are_network_errors(tmp_path: Path) -> None:
     transport = httpx.MockTransport(lambda r: httpx.Response(404))
     with pytest.raises(NetworkError, match="404"):
-        open_tree("2.30.0", "https://example.invalid/ks.tgz", base_dir=tmp_path, transport=transport)
+        open_source("2.30.0", "https://example.invalid/ks.tgz", base_dir=tmp_path, transport=transport)
 
 
 def test_incomplete_tree_names_missing_files(tmp_path: Path) -> None:
     (tmp_path / "roles").mkdir()
     with pytest.raises(KubesprayError, match="roles/kubespray_defaults/defaults/main"):
-        open_tree("2.30.0", str(tmp_path), base_dir=tmp_path)
+        open_source("2.30.0", str(tmp_path), base_dir=tmp_path)
 
 
 def test_corrupt_tarball(tmp_path: Path) -> None:
     bad = tmp_path / "bad.tar.gz"
     bad.write_bytes(b"not a tarball")
     with pytest.raises(KubesprayError, match="cannot unpack"):
-        open_tree("2.30.0", str(bad), base_dir=tmp_path)
+        open_source("2.30.0", str(bad), base_dir=tmp_path)
 
 
 def test_tarball_galaxy_version_must_match_the_manifest(tmp_path: Path) -> None:
@@ -90,6 +90,6 @@ def test_tarball_galaxy_version_must_match_the_manifest(tmp_path: Path) -> None:
         tar.addfile(info, io.BytesIO(galaxy))
     tgz = tmp_path / "ks.tar.gz"
     tgz.write_bytes(buf.getvalue())
-    assert open_tree("2.30.0", str(tgz), base_dir=tmp_path).own_version() == "2.30.0"
+    assert open_source("2.30.0", str(tgz), base_dir=tmp_path).tree.own_version() == "2.30.0"
     with pytest.raises(KubesprayError, match="is version 2.30.0"):
-        open_tree("2.31.0", str(tgz), base_dir=tmp_path)
+        open_source("2.31.0", str(tgz), base_dir=tmp_path)
