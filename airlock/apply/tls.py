@@ -23,12 +23,14 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from airlock.errors import UsageError
 from airlock.scratch import write_atomic
+from airlock.server.tls import server_context
 
 if TYPE_CHECKING:  # cryptography is imported only when TLS is used: it is slow to load
-    from cryptography.x509 import Certificate
+    from cryptography.x509 import Certificate  # cryptography is slow to load: only TLS uses it
 
 TLS_DIR = "admin/tls"
 NODE_CA = "node/ca.crt"   # site-relative path of the CA certificate nodes trust
@@ -82,15 +84,13 @@ def check_tls_options(opts: Any, scheme: str, host: str) -> None:
     if opts.tls_generate is not None:
         tls_names(host, opts.tls_generate)
     if own:
-        from airlock.server.tls import server_context
-
         server_context(Path(opts.tls_cert), Path(opts.tls_key))  # a pair serve can load, or exit 2 now
     if opts.tls_ca is not None:
         _check_ca(Path(opts.tls_ca))
 
 
 def _check_ca(path: Path) -> bytes:
-    from cryptography import x509
+    from cryptography import x509  # cryptography is slow to load: only TLS uses it
 
     try:
         data = path.read_bytes()
@@ -105,8 +105,6 @@ def _check_ca(path: Path) -> bytes:
 def site_tls_outputs(opts: Any, dest: Path) -> tuple[SiteTLS | None, tuple[Path, Path] | None, dict[str, bytes]]:
     """(what --tls-generate made, to write after the commit; the certificate and key paths serve and nginx
     use; the site files it adds: node/ca.crt)."""
-    from urllib.parse import urlsplit
-
     if opts.tls_generate is not None:
         made = site_tls(dest, tls_names(urlsplit(opts.url).hostname or "", opts.tls_generate))
         return made, server_files(dest), {NODE_CA: made.ca_cert}
@@ -126,7 +124,7 @@ class SiteTLS:
 
 def site_tls(dest: Path, names: list[str]) -> SiteTLS:
     """DIR's CA and server certificate for NAMES: reused when still good, made anew (in memory) otherwise."""
-    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives import serialization  # cryptography is slow to load: only TLS uses it
 
     now = datetime.datetime.now(datetime.UTC)
     ca = _read_pair(dest, "ca")
@@ -173,8 +171,8 @@ def write_tls(dest: Path, tls: SiteTLS) -> bool:
 
 
 def _read_pair(dest: Path, stem: str) -> tuple[Certificate, Any] | None:
-    from cryptography import x509
-    from cryptography.hazmat.primitives import serialization
+    from cryptography import x509  # cryptography is slow to load: only TLS uses it
+    from cryptography.hazmat.primitives import serialization  # cryptography is slow to load: only TLS uses it
 
     try:
         cert = x509.load_pem_x509_certificate((dest / TLS_DIR / f"{stem}.crt").read_bytes())
@@ -185,14 +183,14 @@ def _read_pair(dest: Path, stem: str) -> tuple[Certificate, Any] | None:
 
 
 def _matches(cert: Certificate, key: Any) -> bool:
-    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives import serialization  # cryptography is slow to load: only TLS uses it
 
     fmt = (serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     return bool(cert.public_key().public_bytes(*fmt) == key.public_key().public_bytes(*fmt))
 
 
 def _server_ok(cert: Certificate, key: Any, ca_cert: Certificate, names: list[str], now: datetime.datetime) -> bool:
-    from cryptography import x509
+    from cryptography import x509  # cryptography is slow to load: only TLS uses it
 
     assert isinstance(cert, x509.Certificate) and isinstance(ca_cert, x509.Certificate)
     try:
@@ -205,10 +203,10 @@ def _server_ok(cert: Certificate, key: Any, ca_cert: Certificate, names: list[st
 
 
 def _make_ca(now: datetime.datetime) -> tuple[Certificate, Any]:
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
+    from cryptography import x509  # cryptography is slow to load: only TLS uses it
+    from cryptography.hazmat.primitives import hashes  # cryptography is slow to load: only TLS uses it
+    from cryptography.hazmat.primitives.asymmetric import ec  # cryptography is slow to load: only TLS uses it
+    from cryptography.x509.oid import NameOID  # cryptography is slow to load: only TLS uses it
 
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "airlock site CA")])
@@ -226,10 +224,10 @@ def _make_ca(now: datetime.datetime) -> tuple[Certificate, Any]:
 
 
 def _make_server(ca_cert: Certificate, ca_key: Any, names: list[str], now: datetime.datetime) -> tuple[Certificate, Any]:
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+    from cryptography import x509  # cryptography is slow to load: only TLS uses it
+    from cryptography.hazmat.primitives import hashes  # cryptography is slow to load: only TLS uses it
+    from cryptography.hazmat.primitives.asymmetric import ec  # cryptography is slow to load: only TLS uses it
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID  # cryptography is slow to load: only TLS uses it
 
     assert isinstance(ca_cert, x509.Certificate)
     key = ec.generate_private_key(ec.SECP256R1())

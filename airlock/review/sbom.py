@@ -13,16 +13,16 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from cyclonedx.model import ExternalReference, ExternalReferenceType, HashAlgorithm, HashType, XsUri
+from cyclonedx.model.bom import Bom
+from cyclonedx.model.component import Component, ComponentType
+from cyclonedx.output.json import JsonV1Dot6
+from packageurl import PackageURL
+
 from airlock.lockfile import Lock
 
 
 def build_sbom(lock: Lock, *, serial: bool = False, timestamp: bool = False) -> str:
-    from cyclonedx.model import ExternalReference, ExternalReferenceType, HashAlgorithm, HashType, XsUri
-    from cyclonedx.model.bom import Bom
-    from cyclonedx.model.component import Component, ComponentType
-    from cyclonedx.output.json import JsonV1Dot6
-    from packageurl import PackageURL
-
     bom = Bom()
     bom.serial_number = uuid.uuid4() if serial else None  # type: ignore[assignment]
     bom.metadata.timestamp = datetime.now(UTC) if timestamp else None  # type: ignore[assignment]
@@ -75,8 +75,8 @@ def build_sbom(lock: Lock, *, serial: bool = False, timestamp: bool = False) -> 
 
 def validate(document: str) -> None:
     """Raise ValueError when the document does not validate against the CycloneDX 1.6 JSON schema."""
-    from cyclonedx.schema import SchemaVersion
-    from cyclonedx.validation.json import JsonStrictValidator
+    from cyclonedx.schema import SchemaVersion  # with the validator below
+    from cyclonedx.validation.json import JsonStrictValidator  # loads jsonschema (slow): only checks of an SBOM
 
     error = JsonStrictValidator(SchemaVersion.V1_6).validate_str(document)
     if error is not None:
