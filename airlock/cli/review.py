@@ -11,7 +11,7 @@ from airlock.cli.main import cli
 from airlock.scratch import write_output
 
 # Each command imports what it needs when it runs: `airlock sign` needs no lock models, `textconv` (run by git
-# for every diff of a lock) no review code, and `airlock --help` neither (the lock models take ~0.3 s to import).
+# for every diff of a lock) no review code, and `airlock --help` neither (the lock models: ~0.5 s to import here).
 
 
 @cli.command()
