@@ -65,3 +65,17 @@ def test_write_is_atomic_and_reports_unchanged(tmp_path: Path) -> None:
 def test_committed_schema_matches_model() -> None:
     committed = Path(__file__).resolve().parents[3] / "airlock" / "lockfile" / "schema.json"
     assert committed.read_text() == schema_text(), "run: python -m airlock.lockfile.schema > airlock/lockfile/schema.json"
+
+
+def test_a_new_lock_is_readable_like_a_hand_written_file_and_an_old_one_keeps_its_mode(tmp_path: Path) -> None:
+    import os
+    old = os.umask(0o022)
+    try:
+        path = tmp_path / "airlock.lock"
+        write_lock(sample(), path)
+        assert path.stat().st_mode & 0o777 == 0o644  # reviewers' tools and other users read the lock
+        path.chmod(0o640)
+        write_lock(sample().model_copy(update={"file": []}), path)
+        assert path.stat().st_mode & 0o777 == 0o640 and "[[file]]" not in path.read_text()
+    finally:
+        os.umask(old)
