@@ -1,0 +1,17 @@
+"""Unit-suite settings: how deep the property tests (hypothesis) search.
+
+One profile for every ``@given`` test: ``AIRLOCK_FUZZ_EXAMPLES`` examples each, 10 by default so a
+developer's run of the unit suite stays quick; tests/run.sh (CI) sets 250, which searches deeper than
+hypothesis's own default of 100. Derandomized, so every run draws the same examples and a failure
+reproduces; no example database, so a run leaves nothing behind in the worktree.
+"""
+
+from __future__ import annotations
+
+import os
+
+from hypothesis import HealthCheck, settings
+
+settings.register_profile("airlock", max_examples=int(os.environ.get("AIRLOCK_FUZZ_EXAMPLES", "10")), deadline=None,
+                          derandomize=True, database=None, suppress_health_check=list(HealthCheck))
+settings.load_profile("airlock")
