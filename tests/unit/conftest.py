@@ -1,9 +1,9 @@
-"""Unit-suite settings: how deep the property tests (hypothesis) search.
+"""Unit-suite settings: how deep the property tests (hypothesis) search, and what the garbage collector walks.
 
 One profile for every ``@given`` test: ``AIRLOCK_FUZZ_EXAMPLES`` examples each, 10 by default so a
 developer's run of the unit suite stays quick; tests/run.sh (CI) sets 250, which searches deeper than
 hypothesis's own default of 100. Derandomized, so every run draws the same examples and a failure
-reproduces; no example database, so a run leaves nothing behind in the worktree.
+reproduces; no example database, so no run depends on what an earlier one found.
 """
 
 from __future__ import annotations
