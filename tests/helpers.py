@@ -103,12 +103,12 @@ def wait_http(url: str, proc: subprocess.Popen[Any] | None = None, *, ca: str | 
             time.sleep(0.05)
 
 
-_ANNOUNCED = re.compile(r"^airlock serve: .* on (http://\S+) \(")
+_ANNOUNCED = re.compile(r"^airlock serve: .* on (https?://\S+) \(")
 
 
 @dataclass(frozen=True)
 class Served:
-    url: str                          # http://127.0.0.1:PORT, the port serve got
+    url: str                          # http(s)://127.0.0.1:PORT, the port serve got
     proc: subprocess.Popen[str]
 
 

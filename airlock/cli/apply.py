@@ -98,6 +98,13 @@ def _render(report: ApplyReport, opts: ApplyOptions) -> None:
             click.echo(f"  {item}")
         if len(report.changed) > 20:
             click.echo(f"  ... and {len(report.changed) - 20} more")
+    if opts.dry_run and report.plan is not None and report.plan.repodata:
+        # Not among the changes above: createrepo_c runs only in a real apply, after the files are in place,
+        # and its index is kept where it comes out the same. The same list as the plan's `repodata` (--json).
+        repos = sorted(report.plan.repodata)
+        click.echo(f"repodata: createrepo_c would index {len(repos)} RPM repositories (kept where unchanged)")
+        for repo_dir in repos:
+            click.echo(f"  {repo_dir}/repodata")
     pushed = report.pushed
     if pushed:
         click.echo(f"pushed {pushed['images']} images to {opts.push}: {pushed['blobs_uploaded']} blobs uploaded, "

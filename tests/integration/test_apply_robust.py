@@ -119,6 +119,9 @@ def test_dry_run_changes_nothing(bundles: dict[str, Path], tmp_path: Path) -> No
     before = tree_fingerprint(site)
     res = airlock("apply", str(bundles["b"]), "--dest", str(site), "--url", URL, "--dry-run", cache=tmp_path / "c")
     assert res.returncode == 0 and "would change" in res.stdout, res.stderr
+    # the repodata createrepo_c builds after the commit: the plan's `repodata`, listed in the text too
+    assert "repodata: createrepo_c would index 2 RPM repositories" in res.stdout
+    assert "\n  rpms/rocky-10/aarch64/repodata\n  rpms/rocky-10/x86_64/repodata\n" in res.stdout, res.stdout
     assert tree_fingerprint(site) == before and strays(tmp_path) == []
 
 

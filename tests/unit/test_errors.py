@@ -4,20 +4,19 @@ from __future__ import annotations
 
 import ast
 import inspect
-from pathlib import Path
 
 from airlock import errors
+from tests.unit.source_scan import PACKAGE, modules
 
-PACKAGE = Path(errors.__file__).parent
 TREE = {name for name, obj in vars(errors).items() if inspect.isclass(obj) and issubclass(obj, Exception)}
 
 
 def test_no_error_class_is_defined_outside_errors_py() -> None:
     stray = []
-    for path in sorted(PACKAGE.rglob("*.py")):
+    for path, tree in modules():
         if path.name == "errors.py" and path.parent == PACKAGE:
             continue
-        for node in ast.walk(ast.parse(path.read_text())):
+        for node in ast.walk(tree):
             if isinstance(node, ast.ClassDef):
                 bases = {b.id if isinstance(b, ast.Name) else getattr(b, "attr", "") for b in node.bases}
                 if bases & (TREE | {"Exception", "BaseException", "ValueError", "RuntimeError", "OSError"}):

@@ -1,28 +1,24 @@
 """A bounded, seeded fuzz pass: the lock reader and the manifest loader answer any input with an
 AirlockError (exit 2, one message), never another exception.
 
-``derandomize=True`` makes every run draw the same examples (a failure reproduces). Each test draws
-``AIRLOCK_FUZZ_EXAMPLES`` examples: 40 by default, so the unit suite stays quick to run while
-editing; tests/run.sh (CI) sets 250.
+The depth and seed come from the unit suite's hypothesis profile (tests/unit/conftest.py): every run
+draws the same examples (a failure reproduces); each test draws ``AIRLOCK_FUZZ_EXAMPLES`` examples,
+10 by default so the unit suite stays quick to run while editing; tests/run.sh (CI) sets 250.
 """
 
 from __future__ import annotations
 
-import os
 import tempfile
 from pathlib import Path
 
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from airlock.errors import AirlockError
 from airlock.lockfile import dumps, parse_lock
 from airlock.manifest import load_manifest
 from tests.unit.lockfile.test_hostile_lock import full
-
-FUZZ = settings(max_examples=int(os.environ.get("AIRLOCK_FUZZ_EXAMPLES", "40")), deadline=None, derandomize=True, database=None,
-                suppress_health_check=list(HealthCheck))
 
 LOCK = dumps(full())
 HOSTILE = ["../../../X", "/etc/passwd", "..", "", " ", "a\nb", "\x00", "9" * 5000, "[" * 3000, "{" * 3000,
@@ -38,7 +34,6 @@ def _refused_cleanly(call: object) -> None:
         assert exc.exit_code == 2 and exc.render().startswith("error: ")
 
 
-@FUZZ
 @given(st.data())
 def test_lock_reader_mutations(data: st.DataObject) -> None:
     text = LOCK
@@ -51,13 +46,11 @@ def test_lock_reader_mutations(data: st.DataObject) -> None:
     _refused_cleanly(lambda: parse_lock(text))
 
 
-@FUZZ
 @given(st.one_of(st.text(max_size=300), st.lists(TOML_BITS, max_size=200).map("".join)))
 def test_lock_reader_arbitrary_text(text: str) -> None:
     _refused_cleanly(lambda: parse_lock(text))
 
 
-@FUZZ
 @given(st.sampled_from(["file", "image", "rpm", "deb", "deb_index", "wheel", "kubespray", "inputs"]),
        st.text(max_size=8).filter(lambda k: k.isidentifier()) | st.sampled_from(["path", "os", "ref", "size"]),
        st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.sampled_from(HOSTILE),
@@ -98,13 +91,11 @@ def _load(text: str) -> None:
         _refused_cleanly(lambda: load_manifest(p))
 
 
-@FUZZ
 @given(st.one_of(st.lists(YAML_BITS, max_size=80).map("".join), st.text(max_size=200)))
 def test_manifest_loader_arbitrary_text(text: str) -> None:
     _load(text)
 
 
-@FUZZ
 @given(st.data())
 def test_manifest_loader_mutations(data: st.DataObject) -> None:
     text = VALID
@@ -116,7 +107,6 @@ def test_manifest_loader_mutations(data: st.DataObject) -> None:
     _load(text)
 
 
-@FUZZ
 @given(st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=10)
                     | st.sampled_from(HOSTILE),
                     lambda c: st.lists(c, max_size=4) | st.dictionaries(st.text(max_size=8), c, max_size=4),
@@ -132,7 +122,6 @@ URL_BITS = st.sampled_from(["http://", "https://", "[", "]", "::1", ":", "@", "/
                             "99999", "0", "u:p@", "%", "?", "#", " ", "\n", '"', "\\", "..", "-", "A", "é"])
 
 
-@FUZZ
 @given(st.lists(URL_BITS, max_size=12).map("".join), st.none() | st.lists(URL_BITS, max_size=10).map("".join))
 def test_apply_url_and_push_arguments(url: str, push: str | None) -> None:
     """--url and --push: a Site, or a UsageError; the password of a USER:PASS@ form is never shown."""

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from airlock.kubespray.source import Source
 from airlock.manifest import load_manifest
-from airlock.plan import build_plan
+from airlock.plan import build_plan, open_manifest_source
 from tests.conftest import kubespray_dir
 
 
@@ -126,6 +127,9 @@ def test_json_is_deterministic_and_sorted(tmp_path: Path) -> None:
 
 GOLDENS = sorted(p for p in (Path(__file__).resolve().parents[1] / "golden").glob("*/*.json")
                  if p.parent.name != "diff")
+# Every golden of a release names the same kubespray source: it is opened (and its tree's role layers
+# read) once per release, through the manifest path `airlock plan` takes, not once per case.
+_SOURCES: dict[str, Source] = {}
 
 
 @pytest.mark.parametrize("golden", GOLDENS, ids=[f"{p.parent.name}-{p.stem}" for p in GOLDENS])
@@ -140,7 +144,9 @@ def test_plan_equals_kubesprays_own_evaluation(tmp_path: Path, golden: Path) -> 
     manifest.write_text(json.dumps({
         "kubespray": {"version": RELEASE_VERSION.get(release, release), "source": str(kubespray_dir(release))},
         "arch": arches, "os": [os_name], "vars": doc["vars"]}))
-    p = build_plan(load_manifest(manifest))
+    loaded = load_manifest(manifest)
+    source = _SOURCES.get(release) or _SOURCES.setdefault(release, open_manifest_source(loaded))
+    p = build_plan(loaded, source=source)
     by_arch = doc["by_arch"]
     assert {(f.url, f.checksum or "") for f in p.files} == {(u, c) for a in arches for _n, u, c in by_arch[a]["files"]}
     for f in p.files:

@@ -10,11 +10,13 @@ from pathlib import Path
 
 
 class ThrowawayKey:
-    def __init__(self, name: str = "airlock fixture signing key") -> None:
+    def __init__(self, name: str = "airlock fixture signing key", algo: str = "rsa3072") -> None:
+        # rsa3072 by default: what archives and rpmsign use. ed25519 is generated in milliseconds (RSA takes
+        # about a second): for tests of what airlock does with a key, not of which algorithm signs.
         # A short path: gpg-agent's socket lives in the home directory.
         self.home = Path(tempfile.mkdtemp(prefix="gpg-"))
         self.home.chmod(0o700)
-        self._gpg("--quick-generate-key", name, "rsa3072", "sign", "never")
+        self._gpg("--quick-generate-key", name, algo, "sign", "never")
         cols = self._gpg("--with-colons", "--list-secret-keys").decode()
         self.fingerprint = next(line.split(":")[9] for line in cols.splitlines() if line.startswith("fpr:"))
 

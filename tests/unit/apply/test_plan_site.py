@@ -65,9 +65,15 @@ def view(**changes: object) -> BundleView:
     loaded = manifest()
     the_lock = lock(loaded)
     base = BundleView(lock=the_lock, lock_bytes=b"lock\n", lock_sha256=LOCK_SHA, oci_index=b"{}",
-                      manifest=loaded, manifest_bytes=b"manifest\n", tree=KubesprayTree(kubespray_dir(VERSION), VERSION),
+                      manifest=loaded, manifest_bytes=b"manifest\n", tree=tree(),
                       deb_index_blobs={INDEX_HEX: PACKAGES_GZ}, applied=("b" * 64,), site_key=fresh_key())
     return dataclasses.replace(base, **changes)  # type: ignore[arg-type]  # keyword values of BundleView's fields
+
+
+@functools.cache
+def tree() -> KubesprayTree:
+    """One tree for the module: planning only reads it (its role layers are then read once)."""
+    return KubesprayTree(kubespray_dir(VERSION), VERSION)
 
 
 @functools.cache

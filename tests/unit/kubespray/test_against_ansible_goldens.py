@@ -7,6 +7,7 @@ system_packages selection in real Ansible; tests/integration/test_oracle_live.py
 from __future__ import annotations
 
 import json
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -20,8 +21,15 @@ from tests.conftest import REPO, VERSIONS, kubespray_dir
 GOLDENS = sorted(p for p in (REPO / "tests" / "golden").glob("*/*.json") if p.parent.name != "diff")
 
 
+@cache
+def tree_of(version: str) -> KubesprayTree:
+    """One tree per release for the whole module: its role layers are read once, not per case and arch
+    (an evaluator only reads the layers, it never changes them)."""
+    return KubesprayTree(kubespray_dir(version), version)
+
+
 def evaluate(version: str, arch: str, os_name: str, user_vars: dict) -> dict:
-    tree = KubesprayTree(kubespray_dir(version), version)
+    tree = tree_of(version)
     ev = make_evaluator(tree, DOWNLOAD_ROLES, user_vars, Target(arch, os_name))
     files, images = select_downloads(ev)
     pkg_ev = make_evaluator(tree, PACKAGE_ROLES, user_vars, Target(arch, os_name))

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import ast
 import re
-from pathlib import Path
 
 import yaml
 
 from airlock.kubespray.offline import pypi_vars
 from airlock.lockfile.model import KubesprayPin, Lock
 from airlock.manifest.model import Manifest
-from tests.conftest import REPO, VERSIONS, kubespray_dir
+from tests.conftest import VERSIONS, kubespray_dir
+from tests.unit.source_scan import PACKAGE, modules
 
 LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -43,9 +43,8 @@ def kubespray_variables() -> set[str]:
     return names
 
 
-def code_strings(path: Path) -> list[tuple[int, str]]:
+def code_strings(tree: ast.Module) -> list[tuple[int, str]]:
     """String constants of a module's code (docstrings left out)."""
-    tree = ast.parse(path.read_text(), filename=str(path))
     docstrings = set()
     for node in ast.walk(tree):
         body = getattr(node, "body", None)
@@ -65,11 +64,11 @@ def test_no_kubespray_variable_outside_the_kubespray_package() -> None:
     assert {"kube_image_repo", "containerd_registries_mirrors", "yum_repo", "pyrepo_index", "crio_registries",
             "downloads", "files_repo"} <= known  # the scan sees what it must
     found = []
-    for path in sorted((REPO / "airlock").rglob("*.py")):
-        rel = path.relative_to(REPO)
+    for path, tree in modules():
+        rel = path.relative_to(PACKAGE.parent)
         if rel.parts[1] == "kubespray":
             continue
-        for line, text in code_strings(path):
+        for line, text in code_strings(tree):
             if text in known or "\\{\\{" in text:
                 found.append(f"{rel}:{line}: {text!r}")
     assert not found, "Kubespray knowledge outside airlock/kubespray/ (move it behind its interface):\n" + \

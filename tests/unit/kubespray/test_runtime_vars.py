@@ -5,6 +5,7 @@ repository; skipped when absent) render them into configs that name the site."""
 from __future__ import annotations
 
 import tomllib
+from functools import cache
 from pathlib import Path
 
 import jinja2
@@ -35,6 +36,7 @@ class Tls:
 UPSTREAMS = ["docker.io", "quay.io", "registry.k8s.io"]
 
 
+@cache  # one tree per release for the module: the functions under test only read it
 def tree(release: str) -> KubesprayTree:
     return KubesprayTree(kubespray_dir(release), RELEASE_VERSION.get(release, release))
 

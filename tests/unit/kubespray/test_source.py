@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import tarfile
+from functools import cache
 from pathlib import Path
 
 import httpx
@@ -14,10 +15,11 @@ from airlock.kubespray.source import open_source
 from tests.conftest import kubespray_dir
 
 
+@cache  # bytes: one tarball per argument for the module; gzip's fastest level, the tests read it, not its size
 def make_tarball(version: str, evil: bool = False) -> bytes:
     src = kubespray_dir(version)
     buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+    with tarfile.open(fileobj=buf, mode="w:gz", compresslevel=1) as tar:
         tar.add(src / "roles", arcname=f"kubespray-{version}/roles")
         tar.add(src / "requirements.txt", arcname=f"kubespray-{version}/requirements.txt")
         if evil:
@@ -81,7 +83,7 @@ def test_corrupt_tarball(tmp_path: Path) -> None:
 def test_tarball_galaxy_version_must_match_the_manifest(tmp_path: Path) -> None:
     body = make_tarball("2.30.0")
     buf = io.BytesIO()
-    with tarfile.open(fileobj=io.BytesIO(body), mode="r:gz") as src, tarfile.open(fileobj=buf, mode="w:gz") as tar:
+    with tarfile.open(fileobj=io.BytesIO(body), mode="r:gz") as src, tarfile.open(fileobj=buf, mode="w:gz", compresslevel=1) as tar:
         for member in src:
             tar.addfile(member, src.extractfile(member) if member.isfile() else None)
         galaxy = b"namespace: kubernetes_sigs\nname: kubespray\nversion: 2.30.0\n"

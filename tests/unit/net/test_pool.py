@@ -43,7 +43,7 @@ def server() -> Iterator[tuple[str, list[int], threading.Barrier]]:
             pass
 
     srv = _Server(("127.0.0.1", 0), Handler)
-    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t = threading.Thread(target=srv.serve_forever, args=(0.05,), daemon=True)  # shutdown() returns within 0.05 s
     t.start()
     yield f"http://127.0.0.1:{srv.server_address[1]}/x", accepted, gate
     srv.shutdown()

@@ -22,7 +22,7 @@ RELEASE = b"Origin: fixture\nSuite: stable\nSHA256:\n 00 1 main/binary-amd64/Pac
 
 @pytest.fixture(scope="module")
 def keys() -> Iterator[tuple[ThrowawayKey, ThrowawayKey]]:
-    a, b = ThrowawayKey("archive"), ThrowawayKey("someone else")
+    a, b = ThrowawayKey("archive", "ed25519"), ThrowawayKey("someone else", "ed25519")
     yield a, b
     a.close()
     b.close()

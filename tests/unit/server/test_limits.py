@@ -39,7 +39,7 @@ def test_idle_connection_is_closed(site: Path) -> None:
 def test_slow_request_head_gets_408(site: Path) -> None:
     """Slowloris: a head trickled byte by byte is cut off by the header timeout, although every
     single byte arrives well within the idle timeout."""
-    with running(site, idle_timeout=60, header_timeout=0.5) as (port, _), \
+    with running(site, idle_timeout=60, header_timeout=0.25) as (port, _), \
             socket.create_connection(("127.0.0.1", port)) as s:
         s.sendall(b"GET /files/dl.example/small.txt HTTP/1.1\r\nHost: x\r\n")
         deadline = time.monotonic() + BOUND

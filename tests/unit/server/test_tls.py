@@ -9,10 +9,7 @@ import io
 import os
 import socket
 import ssl
-import subprocess
-import sys
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -135,30 +132,3 @@ def test_a_file_shrinking_while_sent_over_tls_ends_that_response_only(tmp_path: 
             assert again.getresponse().read() == b"0123456789abcdef"
         finally:
             again.close()
-
-
-def test_worker_processes_serve_tls(tmp_path: Path, pki: Path) -> None:
-    from tests.world.servers import free_port
-
-    site = make_site(tmp_path)
-    port = free_port()
-    cert, key = server_files(pki)
-    proc = subprocess.Popen([sys.executable, "-m", "airlock", "serve", str(site), "--listen", f"127.0.0.1:{port}",
-                             "--workers", "2", "--tls-cert", str(cert), "--tls-key", str(key)],
-                            stderr=subprocess.PIPE, text=True)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                conn = http.client.HTTPSConnection("127.0.0.1", port, timeout=20, context=_client(pki))
-                conn.request("GET", "/files/dl.example/big.bin")
-                assert conn.getresponse().read() == bytes(range(256)) * 1024
-                conn.close()
-                break
-            except ConnectionRefusedError:
-                assert proc.poll() is None and time.monotonic() < deadline
-                time.sleep(0.05)
-    finally:
-        proc.terminate()
-        _, err = proc.communicate(timeout=30)
-    assert proc.returncode == 0 and "on https://127.0.0.1" in err and "2 worker processes" in err, err
