@@ -34,6 +34,7 @@ from airlock.manifest import load_manifest
 from airlock.net.mirrors import parse_mirror
 from airlock.net.registry import Registry
 from airlock.parallel import PriorityPool
+from airlock.review.sbom import build_sbom
 from airlock.scratch import require_space
 from airlock.store import Store
 
@@ -178,8 +179,6 @@ def _fetch(f: Fetcher, lock: Lock, lock_bytes: bytes, base_sha: str | None,
     if opts.manifest is not None:
         meta["airlock.yaml"] = (checked_manifest(opts.manifest, lock, f.store), "manifest", [])
     if opts.sbom:
-        from airlock.review.sbom import build_sbom  # lazy: the SBOM library, only with --sbom
-
         meta["sbom.cdx.json"] = (build_sbom(lock).encode(), "sbom", [])
     entries = [Entry(path=p, digest=Digest.of(d), size=len(d),
                      kind=k, serves=s) for p, (d, k, s) in meta.items()]  # type: ignore[arg-type]

