@@ -10,21 +10,17 @@ consecutive imports), so the next reader knows whether moving it up is safe.
 from __future__ import annotations
 
 import ast
-import io
-import tokenize
+import re
 
 from tests.conftest import REPO
 
 MARK = "lazy:"
+_INDENTED_IMPORT = re.compile(r"^[ \t]+(?:import|from)[ \t]", re.MULTILINE)
 
 
-def _comments(source: str) -> dict[int, str]:
-    """Line number -> the comment on that line."""
-    out: dict[int, str] = {}
-    for tok in tokenize.generate_tokens(io.StringIO(source).readline):
-        if tok.type == tokenize.COMMENT:
-            out[tok.start[0]] = tok.string
-    return out
+def _comment(line: str) -> str | None:
+    """The comment on an import statement's line (an import holds no string, so ``#`` starts one)."""
+    return line[line.index("#"):] if "#" in line else None
 
 
 def _type_checking(node: ast.AST) -> bool:
@@ -40,19 +36,19 @@ def _reason(comment: str | None) -> bool:
 
 def unexplained(source: str) -> list[int]:
     """Lines of imports inside functions (outside ``if TYPE_CHECKING:``) that give no reason."""
-    comments = _comments(source)
     lines = source.splitlines()
     bad: list[int] = []
+    if not _INDENTED_IMPORT.search(source):
+        return bad  # no import below the top level: nothing to parse
 
     def body(stmts: list[ast.stmt], in_function: bool) -> None:
         explained_until = 0  # last line of a run of consecutive imports that a comment above explains
         for stmt in stmts:
             if isinstance(stmt, ast.Import | ast.ImportFrom):
                 if in_function:
-                    own = any(_reason(comments.get(n)) for n in range(stmt.lineno, (stmt.end_lineno or 0) + 1))
-                    above = stmt.lineno - 1
-                    ok = own or (_reason(comments.get(above)) and lines[above - 1].lstrip().startswith("#")) \
-                        or explained_until == above
+                    own = any(_reason(_comment(lines[n - 1])) for n in range(stmt.lineno, (stmt.end_lineno or 0) + 1))
+                    above = lines[stmt.lineno - 2].lstrip() if stmt.lineno > 1 else ""
+                    ok = own or (above.startswith("#") and _reason(above)) or explained_until == stmt.lineno - 1
                     if ok:
                         explained_until = stmt.end_lineno or stmt.lineno
                     else:
