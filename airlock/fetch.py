@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from airlock.bootstrap.folder import build as build_bootstrap
 from airlock.bundle.model import BundleIndex, Entry
 from airlock.bundle.write import (
     Checks,
@@ -34,6 +35,7 @@ from airlock.net.mirrors import parse_mirror
 from airlock.net.registry import Registry
 from airlock.oci import config_and_layers
 from airlock.parallel import PriorityPool
+from airlock.review.sbom import build_sbom
 from airlock.scratch import require_space
 from airlock.store import Store
 
@@ -178,13 +180,9 @@ def _fetch(f: Fetcher, lock: Lock, lock_bytes: bytes, base_sha: str | None,
     if opts.manifest is not None:
         meta["airlock.yaml"] = (checked_manifest(opts.manifest, lock, f.store), "manifest", [])
     if opts.sbom:
-        from airlock.review.sbom import build_sbom
-
         meta["sbom.cdx.json"] = (build_sbom(lock).encode(), "sbom", [])
     entries = [Entry(path=p, digest=Digest.of(d), size=len(d),
                      kind=k, serves=s) for p, (d, k, s) in meta.items()]  # type: ignore[arg-type]
-    from airlock.bootstrap.folder import build as build_bootstrap
-
     front = build_bootstrap(lock, f.store, f.download_pinned)  # while the blobs download
     entries += [Entry(path=b.path, digest=Digest.from_hex(b.sha256), size=b.size, kind="bootstrap",
                       serves=["bootstrap"]) for b in front]

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import heapq
+import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 
@@ -29,19 +31,13 @@ class PriorityPool:
     """
 
     def __init__(self, workers: int):
-        import threading
-        from concurrent.futures import Future
-
-        self._future = Future
         self._pool = ThreadPoolExecutor(max_workers=max(1, workers))
         self._heap: list[tuple[Any, int, Callable[[], Any], Any]] = []
         self._lock = threading.Lock()
         self._seq = 0  # ties run in submission order; never compares the callables
 
     def submit(self, key: Any, call: Callable[[], Any]) -> Any:
-        import heapq
-
-        fut: Any = self._future()
+        fut: Future[Any] = Future()
         with self._lock:
             heapq.heappush(self._heap, (key, self._seq, call, fut))
             self._seq += 1
@@ -49,8 +45,6 @@ class PriorityPool:
         return fut
 
     def _run_best(self) -> None:
-        import heapq
-
         with self._lock:
             _, _, call, fut = heapq.heappop(self._heap)
         if not fut.set_running_or_notify_cancel():

@@ -5,6 +5,7 @@ Pure apart from reading the Kubespray tree: manifest in, :class:`Plan` out.
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -23,6 +24,7 @@ from airlock.kubespray.selection import downloads_for, packages_for
 from airlock.kubespray.source import Source, open_source
 from airlock.kubespray.tree import KubesprayTree
 from airlock.manifest.loader import LoadedManifest
+from airlock.packages import site_packages
 from airlock.reference import ImageRef, parse_ref
 from airlock.targets import targets
 
@@ -157,8 +159,6 @@ def inventory_vars(loaded: LoadedManifest, tree: KubesprayTree) -> dict[str, Any
 def _check_choice(loaded: LoadedManifest, loc: tuple[Any, ...], value: str, allowed: list[str],
                   what: str) -> None:
     if value not in allowed:
-        import difflib
-
         close = difflib.get_close_matches(value, allowed, n=1)
         raise loaded.error(loc, f"unknown {what} {value!r}",
                            hint=(f"did you mean {close[0]!r}? " if close else "") + f"allowed: {', '.join(allowed)}")
@@ -189,8 +189,6 @@ def _packages(loaded: LoadedManifest, tree: KubesprayTree, inventory: dict[str, 
 
 
 def _site(os_name: str) -> list[str]:
-    from airlock.packages import site_packages
-
     return sorted(site_packages(os_name))
 
 

@@ -21,8 +21,11 @@ from airlock.apply.options import ApplyOptions, ApplyReport, site_for
 from airlock.apply.plan import PlanOptions, SitePlan, plan_site
 from airlock.apply.repos import build_rpm_repodata
 from airlock.apply.swap import check_dest, clone, inside, recover, staging_prefix, swap_in
+from airlock.apply.tls import write_tls
+from airlock.apply.venv import build_venv
 from airlock.apply.view import load_view
 from airlock.bundle.verify import verify_bundle
+from airlock.review.signing import verify_signature
 from airlock.scratch import disk_full, is_no_space, locked, scratch_dir, sweep, test_hook
 
 if TYPE_CHECKING:
@@ -37,13 +40,11 @@ def apply_bundle(bundle: Path, opts: ApplyOptions, *, key: Path | None = None,
     """``airlock apply``: BUNDLE's signature by ``key`` first, then the site, then (not on a dry run) the push."""
     t0 = time.perf_counter()
     if key is not None:
-        from airlock.review.signing import verify_signature
-
         verify_signature(bundle, key)
     report = apply(bundle, opts)
     t_push = time.perf_counter()
     if push is not None and not opts.dry_run:
-        from airlock.apply.push import push_site
+        from airlock.apply.push import push_site  # lazy: the registry client (~5 ms), only with --push
 
         report.pushed = push_site(report.dest, push)
         report.push_seconds = time.perf_counter() - t_push
@@ -122,13 +123,9 @@ def execute(plan: SitePlan, staging: Path, space: Space, report: ApplyReport) ->
         _commit_site(dict(plan.outputs), dict(plan.links), staging, dest, _tree_dir(plan, staging), repo_dirs, report,
                      space)
     if plan.tls is not None:
-        from airlock.apply.tls import write_tls
-
         if write_tls(dest, plan.tls):  # after the swap: DIR exists now; kept across later swaps (hardlinks)
             report.changed.append("admin/tls")
     if plan.venv:  # the lock names the admin host this runs on
-        from airlock.apply.venv import build_venv
-
         pip = staging / "pip.whl"  # after the site is in place: the venv installs from DIR's wheels
         if build_venv(plan.lock, dest, pip if pip.is_file() else None):
             report.changed.append("venv")

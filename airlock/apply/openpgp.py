@@ -47,6 +47,7 @@ class SigningKey:
     uid: str
 
     def _key_body(self) -> bytes:
+        # lazy: cryptography's serialization takes ~20 ms to import; only a deb site's key needs it
         from cryptography.hazmat.primitives import serialization
 
         raw = self.private.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)

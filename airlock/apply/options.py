@@ -7,7 +7,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from airlock.apply.node import NODE_CA_PATH
 from airlock.apply.offline import Site
+from airlock.apply.tls import check_tls_options
 from airlock.errors import UsageError
 from airlock.names import check_registry, has_credentials, redact
 
@@ -65,10 +67,8 @@ def site_for(opts: ApplyOptions) -> Site:
         raise UsageError(f"--url {redact(opts.url)!r} must be http(s)://HOST:PORT",
                          hint="e.g. --url http://10.0.0.5:8080")
     base = f"{parts.scheme}://{parts.netloc}"
-    from airlock.apply.tls import check_tls_options
 
     check_tls_options(opts, parts.scheme, parts.hostname or "")
-    from airlock.apply.node import NODE_CA_PATH
 
     ca = NODE_CA_PATH if parts.scheme == "https" and (opts.tls_generate is not None or opts.tls_ca is not None) \
         else None  # node/ca.crt exists exactly then (airlock.apply.tls.site_tls_outputs)

@@ -11,15 +11,18 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from airlock.apply.nginx import NGINX_CONF, nginx_conf
 from airlock.apply.node import SITE_CA, node_ca_files, node_setup_files, ntp_servers
 from airlock.apply.offline import Site, render
 from airlock.apply.pypi import index_files, pip_conf, wheel_links
 from airlock.apply.repos import deb_indexes, key_links, node_repo_files, package_links, rpm_repo_dirs
+from airlock.apply.service import serve_unit
 from airlock.apply.signing import SITE_KEY, SITE_PUBLIC, public_key, sign_releases
 from airlock.apply.site import file_links, node_files
 from airlock.apply.tls import SiteTLS
@@ -27,6 +30,7 @@ from airlock.kubespray.offline import node_registries, site_variables
 from airlock.kubespray.tree import KubesprayTree
 from airlock.lockfile import Lock
 from airlock.manifest.loader import LoadedManifest
+from airlock.plan import inventory_vars
 
 STATE = ".airlock/state.json"
 
@@ -92,10 +96,6 @@ class SitePlan:
 
 def plan_site(view: BundleView, opts: PlanOptions) -> SitePlan:
     """The complete site for ``view`` at ``opts``: pure, the same inputs give the same plan."""
-    from airlock.apply.nginx import NGINX_CONF, nginx_conf
-    from airlock.apply.service import serve_unit
-    from airlock.plan import inventory_vars
-
     lock, site, m = view.lock, opts.site, view.manifest.manifest
     arches = list(m.arch)
     servers = ntp_servers(list(m.ntp), site)
@@ -132,8 +132,6 @@ def plan_site(view: BundleView, opts: PlanOptions) -> SitePlan:
 
 def state_json(applied: tuple[str, ...], lock_sha256: str) -> bytes:
     """.airlock/state.json: every lock applied in DIR (delta bundles name their base by it), and the current one."""
-    import json
-
     every = sorted(set(applied) | {lock_sha256})
     return (json.dumps({"applied": every, "current": lock_sha256}, indent=1, sort_keys=True) + "\n").encode()
 

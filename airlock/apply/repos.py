@@ -92,7 +92,7 @@ def key_links(lock: Lock) -> dict[str, str]:
 
 
 def node_repo_files(lock: Lock, site: Site) -> dict[str, bytes]:
-    from airlock.apply.signing import NODE_APT_KEYRING
+    from airlock.apply.signing import NODE_APT_KEYRING  # lazy: apply.signing loads cryptography; fetch uses this module
 
     base = site.files_repo.rsplit("/files", 1)[0]
     out: dict[str, bytes] = {}
@@ -126,7 +126,7 @@ def node_repo_files(lock: Lock, site: Site) -> dict[str, bytes]:
 
 def createrepo_binary() -> str:
     try:
-        import createrepo_c
+        import createrepo_c  # lazy: optional here (a createrepo_c binary will do), ~20 ms; RPM repodata only
     except ImportError:
         createrepo_c = None  # type: ignore[assignment]
     if createrepo_c is not None:

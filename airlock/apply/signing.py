@@ -36,6 +36,7 @@ _HEADER = re.compile(rb"^airlock site signing key: ed25519, created (\d{1,12})\n
 
 def site_key(dest: Path) -> bytes:
     """DIR's secret signing key (a header line with its creation time, then PKCS#8 PEM), made on the first apply."""
+    # lazy: cryptography's serialization takes ~20 ms to import; only deb sites have a signing key
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -50,6 +51,7 @@ def site_key(dest: Path) -> bytes:
 
 
 def load(secret: bytes, where: str = SITE_KEY) -> SigningKey:
+    # lazy: cryptography's serialization takes ~20 ms to import; only deb sites have a signing key
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 

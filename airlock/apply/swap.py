@@ -18,6 +18,7 @@ import shutil
 from pathlib import Path, PurePosixPath
 
 from airlock.errors import BundleError, UsageError
+from airlock.scratch import test_hook
 
 AT_FDCWD = -100
 RENAME_EXCHANGE = 2
@@ -114,8 +115,6 @@ def _renameat2(a: Path, b: Path, flags: int) -> None:
 
 def swap_in(new: Path, dest: Path, old: Path) -> None:
     """Make ``new`` the site at ``dest``; the previous site ends at ``old`` (if there was one)."""
-    from airlock.scratch import test_hook
-
     if not dest.exists():
         os.rename(new, dest)
         return

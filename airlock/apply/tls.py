@@ -90,7 +90,7 @@ def check_tls_options(opts: Any, scheme: str, host: str) -> None:
 
 
 def _check_ca(path: Path) -> bytes:
-    from cryptography import x509  # cryptography is slow to load: only TLS uses it
+    from cryptography import x509  # lazy: slow to load, only TLS uses it
 
     try:
         data = path.read_bytes()
@@ -124,7 +124,7 @@ class SiteTLS:
 
 def site_tls(dest: Path, names: list[str]) -> SiteTLS:
     """DIR's CA and server certificate for NAMES: reused when still good, made anew (in memory) otherwise."""
-    from cryptography.hazmat.primitives import serialization  # cryptography is slow to load: only TLS uses it
+    from cryptography.hazmat.primitives import serialization  # lazy: slow to load, only TLS uses it
 
     now = datetime.datetime.now(datetime.UTC)
     ca = _read_pair(dest, "ca")
@@ -171,8 +171,8 @@ def write_tls(dest: Path, tls: SiteTLS) -> bool:
 
 
 def _read_pair(dest: Path, stem: str) -> tuple[Certificate, Any] | None:
-    from cryptography import x509  # cryptography is slow to load: only TLS uses it
-    from cryptography.hazmat.primitives import serialization  # cryptography is slow to load: only TLS uses it
+    from cryptography import x509  # lazy: slow to load, only TLS uses it
+    from cryptography.hazmat.primitives import serialization  # lazy: slow to load, only TLS uses it
 
     try:
         cert = x509.load_pem_x509_certificate((dest / TLS_DIR / f"{stem}.crt").read_bytes())
@@ -183,14 +183,14 @@ def _read_pair(dest: Path, stem: str) -> tuple[Certificate, Any] | None:
 
 
 def _matches(cert: Certificate, key: Any) -> bool:
-    from cryptography.hazmat.primitives import serialization  # cryptography is slow to load: only TLS uses it
+    from cryptography.hazmat.primitives import serialization  # lazy: slow to load, only TLS uses it
 
     fmt = (serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     return bool(cert.public_key().public_bytes(*fmt) == key.public_key().public_bytes(*fmt))
 
 
 def _server_ok(cert: Certificate, key: Any, ca_cert: Certificate, names: list[str], now: datetime.datetime) -> bool:
-    from cryptography import x509  # cryptography is slow to load: only TLS uses it
+    from cryptography import x509  # lazy: slow to load, only TLS uses it
 
     assert isinstance(cert, x509.Certificate) and isinstance(ca_cert, x509.Certificate)
     try:
@@ -203,10 +203,10 @@ def _server_ok(cert: Certificate, key: Any, ca_cert: Certificate, names: list[st
 
 
 def _make_ca(now: datetime.datetime) -> tuple[Certificate, Any]:
-    from cryptography import x509  # cryptography is slow to load: only TLS uses it
-    from cryptography.hazmat.primitives import hashes  # cryptography is slow to load: only TLS uses it
-    from cryptography.hazmat.primitives.asymmetric import ec  # cryptography is slow to load: only TLS uses it
-    from cryptography.x509.oid import NameOID  # cryptography is slow to load: only TLS uses it
+    from cryptography import x509  # lazy: slow to load, only TLS uses it
+    from cryptography.hazmat.primitives import hashes  # lazy: slow to load, only TLS uses it
+    from cryptography.hazmat.primitives.asymmetric import ec  # lazy: slow to load, only TLS uses it
+    from cryptography.x509.oid import NameOID  # lazy: slow to load, only TLS uses it
 
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "airlock site CA")])
@@ -224,10 +224,10 @@ def _make_ca(now: datetime.datetime) -> tuple[Certificate, Any]:
 
 
 def _make_server(ca_cert: Certificate, ca_key: Any, names: list[str], now: datetime.datetime) -> tuple[Certificate, Any]:
-    from cryptography import x509  # cryptography is slow to load: only TLS uses it
-    from cryptography.hazmat.primitives import hashes  # cryptography is slow to load: only TLS uses it
-    from cryptography.hazmat.primitives.asymmetric import ec  # cryptography is slow to load: only TLS uses it
-    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID  # cryptography is slow to load: only TLS uses it
+    from cryptography import x509  # lazy: slow to load, only TLS uses it
+    from cryptography.hazmat.primitives import hashes  # lazy: slow to load, only TLS uses it
+    from cryptography.hazmat.primitives.asymmetric import ec  # lazy: slow to load, only TLS uses it
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID  # lazy: slow to load, only TLS uses it
 
     assert isinstance(ca_cert, x509.Certificate)
     key = ec.generate_private_key(ec.SECP256R1())

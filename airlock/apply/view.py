@@ -17,9 +17,12 @@ from typing import TYPE_CHECKING, Any
 from airlock.apply.base import check_base
 from airlock.apply.commit import Space
 from airlock.apply.plan import BundleView, SiteTLSFiles
+from airlock.apply.signing import site_key
+from airlock.apply.tls import site_tls_outputs
 from airlock.bundle.verify import Verified
 from airlock.errors import AirlockError, BundleError
 from airlock.kubespray.tree import KubesprayTree
+from airlock.manifest import load_manifest
 from airlock.manifest.loader import LoadedManifest
 
 if TYPE_CHECKING:
@@ -28,9 +31,6 @@ if TYPE_CHECKING:
 
 def load_view(v: Verified, bundle: Path, opts: ApplyOptions, dest: Path, staging: Path, space: Space) -> BundleView:
     """The view of the verified bundle ``v`` whose new blobs are staged in ``staging/blobs``."""
-    from airlock.apply.signing import site_key
-    from airlock.apply.tls import site_tls_outputs
-
     store = dest / "oci" / "blobs" / "sha256"
     loaded = bundled_manifest(v, staging, bundle)
     applied = state(dest)["applied"]
@@ -55,7 +55,7 @@ def load_view(v: Verified, bundle: Path, opts: ApplyOptions, dest: Path, staging
 
 
 def bundled_manifest(v: Verified, staging: Path, bundle: Path) -> LoadedManifest:
-    from airlock.manifest import load_manifest
+    # lazy: airlock.resolve loads every resolver (~60 ms); a bundle or option apply rejects fails before this
     from airlock.resolve import manifest_digest
 
     entry = next((e for e in v.index.entries if e.path == "airlock.yaml"), None)

@@ -9,7 +9,8 @@ from typing import Any
 import yaml
 
 from airlock.errors import AirlockError
-from airlock.manifest.model import Manifest
+from airlock.manifest.model import AdminSpec, Manifest
+from airlock.packages import rpm_arch
 from airlock.targets import data_dir, targets
 
 
@@ -42,8 +43,6 @@ class AdminHost:
 
     @property
     def platform(self) -> str:
-        from airlock.packages import rpm_arch
-
         return f"cp{self.python.replace('.', '')}-{rpm_arch(self.arch)}"
 
 
@@ -51,7 +50,6 @@ def admin_host(manifest: Manifest) -> AdminHost:
     """The admin host with every default applied: the first ``os`` and ``arch``, that OS's Python for
     Kubespray, raised to the Python airlock needs (Ubuntu 22.04's 3.10 becomes 3.11)."""
     data = admin_data()
-    from airlock.manifest.model import AdminSpec
 
     spec = manifest.admin or AdminSpec()
     os_name = spec.os or (manifest.os[0] if manifest.os else None)

@@ -23,8 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from airlock.bootstrap.admin import admin_data
-from airlock.bootstrap.selfwheel import build_wheel
+from airlock.bootstrap.selfwheel import airlock_version, build_wheel
 from airlock.digest import Digest
+from airlock.errors import AirlockError
 from airlock.lockfile.model import Lock
 from airlock.names import url_basename
 from airlock.packages import rpm_arch
@@ -66,8 +67,6 @@ def build(lock: Lock, store: Store, download: Callable[[str, int | None, str, st
     boot = lock.bootstrap
     if boot is None:
         return []
-    from airlock.bootstrap.selfwheel import airlock_version
-    from airlock.errors import AirlockError
 
     if boot.airlock != airlock_version():  # its wheels are that release's requirements, not this one's
         raise AirlockError(f"the lock pins the runtime of airlock {boot.airlock}; this is airlock {airlock_version()}",
@@ -97,7 +96,7 @@ def build(lock: Lock, store: Store, download: Callable[[str, int | None, str, st
 
 
 def _rpm_repodata(rpms: list[FrontFile]) -> list[FrontFile]:
-    from airlock.apply.repos import build_rpm_repodata
+    from airlock.apply.repos import build_rpm_repodata  # lazy: apply.repos loads the Kubespray evaluator (~30 ms)
 
     with tempfile.TemporaryDirectory(prefix="airlock-bootstrap-") as tmp:
         repo = Path(tmp) / "rpms"
@@ -112,7 +111,7 @@ def _rpm_repodata(rpms: list[FrontFile]) -> list[FrontFile]:
 
 
 def _deb_packages(lock: Lock, store: Store) -> list[FrontFile]:
-    from airlock.apply.repos import deb_indexes
+    from airlock.apply.repos import deb_indexes  # lazy: apply.repos loads the Kubespray evaluator (~30 ms)
 
     boot = lock.bootstrap
     assert boot is not None

@@ -9,11 +9,15 @@ from dataclasses import dataclass, field
 from airlock.bootstrap.admin import AdminHost
 from airlock.bootstrap.selfwheel import DIST_NAME, airlock_version, runtime_requirements
 from airlock.digest import canonical_sha256
+from airlock.errors import WheelResolutionError
 from airlock.lockfile.model import BootstrapPin, DebIndexPin, DebPin, Lock, RpmPin, WheelPin
 from airlock.manifest.model import Manifest
 from airlock.net.http import Net
 from airlock.packages import repos_for, rpm_arch
+from airlock.resolvers.debs import DebRequest, resolve_debs
+from airlock.resolvers.keys import fetch_key
 from airlock.resolvers.pypi import Index
+from airlock.resolvers.rpms import RpmRequest, compute_missing_sha256, resolve_rpms
 from airlock.resolvers.wheels import Target, resolve_wheels
 
 PYPI = "https://pypi.org/simple/"
@@ -54,8 +58,6 @@ def resolve_bootstrap(manifest: Manifest, host: AdminHost, net: Net) -> Bootstra
     wheels = resolve_wheels(index, bootstrap_requirements(), [Target(host.python, host.glibc, rpm_arch(host.arch))])
     sdists = [w.filename for w in wheels if w.sdist]
     if sdists:
-        from airlock.errors import WheelResolutionError
-
         # The admin host has no compiler and no network: a source distribution cannot be installed there.
         raise WheelResolutionError(f"airlock's runtime for {host.platform} has no wheel for: {', '.join(sdists)}",
                                    hint="choose an admin python (admin: {python: ...}) these projects publish "
@@ -72,16 +74,11 @@ def resolve_bootstrap(manifest: Manifest, host: AdminHost, net: Net) -> Bootstra
 def _interpreter(manifest: Manifest, host: AdminHost, net: Net, out: BootstrapLock) -> None:
     repos = tuple(repos_for(manifest, host.os, host.arch))
     if host.family == "rpm":
-        from airlock.resolvers.rpms import RpmRequest, compute_missing_sha256, resolve_rpms
-
         found = resolve_rpms(net, manifest.mirrors, RpmRequest(host.os, rpm_arch(host.arch),
                                                                tuple(host.interpreter_packages), repos,
                                                                manifest.weak_deps))
         out.rpm = list(compute_missing_sha256(net, manifest.mirrors, found))
     else:
-        from airlock.resolvers.debs import DebRequest, resolve_debs
-        from airlock.resolvers.keys import fetch_key
-
         # The Release files are verified against the repositories' keys as for the nodes' packages.
         keys = {r.name: fetch_key(net, manifest.mirrors, host.os, r.name, r.gpgkey)[1] for r in repos
                 if r.gpgkey is not None and r.gpgcheck}

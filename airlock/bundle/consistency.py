@@ -16,10 +16,12 @@ from typing import Any
 
 from airlock.bundle.model import BundleIndex, Entry
 from airlock.bundle.tarread import CHUNK, iter_members
+from airlock.bundle.write import layout_index
 from airlock.digest import parse_digest
 from airlock.errors import BundleError
 from airlock.lockfile import Lock
 from airlock.oci import config_and_layers
+from airlock.review.sbom import build_sbom
 
 OCI_LAYOUT = {"imageLayoutVersion": "1.0.0"}
 
@@ -126,8 +128,6 @@ def _check_entry(e: Entry, want: dict[str, _Want], lock: Lock, where: str) -> No
 
 def _check_layout(index: BundleIndex, lock: Lock, kept: dict[str, bytes], where: str) -> None:
     """oci-layout and index.json are exactly what the lock implies: index.json decides what each tag serves."""
-    from airlock.bundle.write import layout_index
-
     entries = {e.path: e for e in index.entries}
     if "oci-layout" in entries and _json(kept[entries["oci-layout"].digest]) != OCI_LAYOUT:
         raise BundleError(f"{where}: oci-layout is not the OCI layout marker", hint="do not use this bundle")
@@ -153,8 +153,6 @@ def _check_layout(index: BundleIndex, lock: Lock, kept: dict[str, bytes], where:
                           hint="do not use this bundle")
     sbom = entries.get("sbom.cdx.json")
     if sbom is not None:
-        from airlock.review.sbom import build_sbom
-
         try:
             expected = build_sbom(lock).encode()
         except Exception:  # noqa: BLE001  (the SBOM library's own errors for values it cannot describe)

@@ -14,6 +14,7 @@ from typing import Final, Literal, get_args
 from pydantic import Field
 
 from airlock.digest import Digest
+from airlock.names import check_name
 from airlock.strict import Strict as _Strict
 
 BUNDLE_FORMAT: Final = 1
@@ -55,8 +56,6 @@ class BundleIndex(_Strict):
 
 
 def _plain_name(name: str) -> bool:
-    from airlock.names import check_name
-
     try:
         check_name(name)
     except ValueError:

@@ -11,6 +11,7 @@ import errno
 import glob
 import hashlib
 import io
+import mmap
 import os
 import tarfile
 import threading
@@ -139,8 +140,6 @@ class TarWriter:
         (into the bundle's sha256 and, with ``own``, a sha256 of the file alone): no user-space copy
         of the data, one read of it, and the hashing runs beside the copy. Returns ``sha256:<hex>``
         of the file with ``own``. The hashes end before this returns, so the stream stays in order."""
-        import mmap
-
         with path.open("rb", buffering=0) as f:
             if os.fstat(f.fileno()).st_size != size:
                 raise BundleError(f"{path} changed size while it was being written into the bundle")

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from airlock import __version__
 from airlock.bundle.model import BundleIndex
 from airlock.bundle.tarstream import SplitWriter, TarWriter, tar_size
 from airlock.digest import Digest
@@ -59,12 +60,11 @@ def checked_manifest(path: Path, lock: Lock, store: Store | None = None) -> byte
     Bytes already found to be this lock's manifest are recalled from ``store`` by their sha256:
     loading and normalizing the manifest again (and importing the resolver for it) is most of a
     warm fetch's work besides the copy."""
-    from airlock import __version__
-
     data = path.read_bytes()
     key = hashlib.sha256(f"airlock-manifest-digest {__version__}\n".encode() + data).hexdigest()
     if store is not None and store.recall("manifest-digest", key) == lock.inputs.manifest_sha256:
         return data
+    # lazy: a warm fetch recalls the digest above; airlock.resolve loads every resolver (~60 ms)
     from airlock.manifest import load_manifest
     from airlock.resolve import manifest_digest
 
@@ -94,8 +94,6 @@ def bundle_bytes(index: BundleIndex) -> int:
 
 def stream_key(index: BundleIndex) -> str:
     """What fixes the bundle's bytes: its index (every entry's path, digest and size) and this writer."""
-    from airlock import __version__
-
     return hashlib.sha256(f"airlock-bundle-stream {__version__}\n".encode() + index.dumps()).hexdigest()
 
 
@@ -149,6 +147,7 @@ def _write(out: Path, stage: Path, head: bytes, meta: dict[str, tuple[bytes, str
         w.add_bytes("bundle.json", head)
         w.add_bytes("airlock.lock", meta["airlock.lock"][0])
         if front:
+            # lazy: bootstrap.folder loads the manifest models (~30 ms); verify and apply import this module
             from airlock.bootstrap.folder import directories
 
             for d in directories(front):

@@ -11,6 +11,7 @@ import click
 
 from airlock.cli.fetch import expect_lock_option
 from airlock.cli.main import cli
+from airlock.errors import UsageError
 
 if TYPE_CHECKING:
     from airlock.apply.options import ApplyOptions, ApplyReport
@@ -43,8 +44,7 @@ def apply(bundle: str, dest: str, url: str, push: str | None, registry_user: str
           key: str | None, expect_lock: str | None, dry_run: bool, no_venv: bool, tls_generate: str | None,
           tls_cert: str | None, tls_key: str | None, tls_ca: str | None, as_json: bool) -> None:
     """Verify BUNDLE, then lay out the site in DIR: files, images, Kubespray, offline.yml, node/."""
-    from airlock.apply.execute import ApplyOptions, apply_bundle, site_for
-    from airlock.errors import UsageError
+    from airlock.apply.execute import ApplyOptions, apply_bundle, site_for  # lazy: command core, not for --help
 
     opts = ApplyOptions(dest=Path(dest), url=url, push=push, insecure_registry=insecure_registry, dry_run=dry_run,
                         expect_lock=expect_lock, venv=not no_venv, tls_generate=tls_generate,
@@ -62,7 +62,7 @@ def apply(bundle: str, dest: str, url: str, push: str | None, registry_user: str
         raise UsageError("--registry-user, --ca-file and --insecure-registry only apply with --push")
     pushing = None
     if push:
-        from airlock.apply.push import PushOptions  # only then: it loads the HTTP client
+        from airlock.apply.push import PushOptions  # lazy: only with --push: it loads the registry client
 
         pushing = PushOptions(target=push, user=registry_user, password=password, ca_file=ca_file,
                               insecure=insecure_registry, concurrency=concurrency)
@@ -78,7 +78,7 @@ def _report_json(report: ApplyReport, dry_run: bool) -> dict[str, Any]:
         "dest": str(report.dest), "dry_run": dry_run, "changed": report.changed, "unchanged": report.unchanged,
         "blobs_added": report.blobs_added, "lock_sha256": report.lock_sha256}
     if dry_run:  # the plan, and nothing that differs between two runs (no timings)
-        from airlock.apply.plan import plan_json
+        from airlock.apply.plan import plan_json  # lazy: command core, not for --help
 
         doc["plan"] = plan_json(report.plan) if report.plan is not None else None
         return doc
@@ -115,7 +115,7 @@ def _render(report: ApplyReport, opts: ApplyOptions) -> None:
         click.echo(f"nodes: ansible-playbook -i <your inventory> -b {dest / 'node/site.yml'} before cluster.yml,"
                    f" or node/setup.sh on one host (see {dest / 'node/README.md'})")
         if opts.tls_generate is not None or opts.tls_cert:
-            from airlock.apply.tls import NODE_CA, server_files
+            from airlock.apply.tls import NODE_CA, server_files  # lazy: command core, not for --help
 
             generated = opts.tls_generate is not None
             files = server_files(dest) if generated else (Path(opts.tls_cert or ""), Path(opts.tls_key or ""))
@@ -142,9 +142,8 @@ def serve(site: str, listen: str, idle_timeout: float, header_timeout: float, ma
           workers: int, tls_cert: str | None, tls_key: str | None) -> None:
     """Serve SITE: /files/..., /node/..., the package indexes and a read-only OCI registry at /v2/ (Ctrl-C or
     SIGTERM stops it)."""
-    from airlock.errors import UsageError
-    from airlock.server.http import serve as run
-    from airlock.server.protocol import Limits
+    from airlock.server.http import serve as run  # lazy: command core, not for --help
+    from airlock.server.protocol import Limits  # lazy: command core, not for --help
 
     host, _, port = listen.rpartition(":")
     if not host or not port.isdigit() or not 0 <= int(port) < 65536:  # 0: the kernel picks; serve prints it
@@ -157,7 +156,7 @@ def serve(site: str, listen: str, idle_timeout: float, header_timeout: float, ma
     if tls_cert or tls_key:
         if not (tls_cert and tls_key):
             raise UsageError("--tls-cert and --tls-key go together", hint="give both, or neither for plain HTTP")
-        from airlock.server.tls import server_context
+        from airlock.server.tls import server_context  # lazy: command core, not for --help
 
         tls = server_context(Path(tls_cert), Path(tls_key))
     try:

@@ -17,8 +17,8 @@ from airlock.scratch import write_output
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write here instead of standard output.")
 def requirements(lock_path: str, platform: str | None, output: str | None) -> None:
     """Print the lock's Python packages for `pip install --require-hashes -r FILE`."""
-    from airlock.apply.pypi import requirements_txt  # at run time: `airlock --help` imports every command module
-    from airlock.lockfile import read_lock  # (the same: the lock models are slow to load)
+    from airlock.apply.pypi import requirements_txt  # lazy: at run time: `airlock --help` imports every command module
+    from airlock.lockfile import read_lock  # lazy: (the same: the lock models are slow to load)
 
     lock = read_lock(Path(lock_path))
     have = sorted({p for w in lock.wheel for p in w.platforms})

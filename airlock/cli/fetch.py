@@ -11,6 +11,8 @@ from typing import Any
 import click
 
 from airlock.cli.main import cli
+from airlock.cli.progress import ByteProgress
+from airlock.errors import UsageError
 
 MIN_SPLIT = 1 << 20  # smaller parts only multiply files (a 10 GiB bundle in 1-byte parts: 10 billion)
 
@@ -24,8 +26,6 @@ def _size(text: str) -> int:
 
 
 def _split(text: str) -> int:
-    from airlock.errors import UsageError
-
     size = _size(text)
     if size < MIN_SPLIT:
         raise UsageError(f"--split {text}: parts must be at least 1 MiB", hint="e.g. --split 4GiB or --split 700M")
@@ -74,8 +74,7 @@ def fetch(lock_path: str, output: str, cache: str | None, base_lock: str | None,
           concurrency: int, manifest: str | None, mirrors: tuple[str, ...], ca_file: str | None,
           insecure: tuple[str, ...], with_sbom: bool, as_json: bool) -> None:
     """Download everything the lock pins (verified) and write one deterministic bundle."""
-    from airlock.cli.progress import ByteProgress
-    from airlock.fetch import FetchOptions, fetch_lock
+    from airlock.fetch import FetchOptions, fetch_lock  # lazy: command core, not for --help
 
     split_bytes = _split(split) if split else None
     opts = FetchOptions(cache=Path(cache) if cache else None, base_lock=Path(base_lock) if base_lock else None,
@@ -104,10 +103,10 @@ def fetch(lock_path: str, output: str, cache: str | None, base_lock: str | None,
 @expect_lock_option
 def verify(bundle: str, key: str | None, expect_lock: str | None) -> None:
     """Re-hash every entry of BUNDLE against bundle.json and the lock (split bundles too)."""
-    from airlock.bundle.verify import verify_bundle
+    from airlock.bundle.verify import verify_bundle  # lazy: command core, not for --help
 
     if key:
-        from airlock.review.signing import verify_signature
+        from airlock.review.signing import verify_signature  # lazy: command core, not for --help
 
         verify_signature(Path(bundle), Path(key))
     v = verify_bundle(Path(bundle), expect_lock=expect_lock)
@@ -123,8 +122,8 @@ def verify(bundle: str, key: str | None, expect_lock: str | None) -> None:
 @click.option("--json", "as_json", is_flag=True)
 def inspect(bundle: str, as_json: bool) -> None:
     """Show what BUNDLE holds: per kind, per image, sizes (after verifying it)."""
-    from airlock.bundle.verify import inspect_bundle
-    from airlock.cli.render import table
+    from airlock.bundle.verify import inspect_bundle  # lazy: command core, not for --help
+    from airlock.cli.render import table  # lazy: command core, not for --help
 
     info = inspect_bundle(Path(bundle))
     if as_json:

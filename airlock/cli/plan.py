@@ -15,13 +15,13 @@ from airlock.cli.main import cli
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of tables.")
 def plan(manifest: str, as_json: bool) -> None:
     """Show every file, image, OS package and Python requirement the target needs."""
-    from airlock.manifest import load_manifest
-    from airlock.plan import build_plan
+    from airlock.manifest import load_manifest  # lazy: command core, not for --help
+    from airlock.plan import build_plan  # lazy: command core, not for --help
 
     result = build_plan(load_manifest(manifest))
     if as_json:
         click.echo(json.dumps(result.to_json(), indent=2, sort_keys=False))
     else:
-        from airlock.cli.render import render_plan
+        from airlock.cli.render import render_plan  # lazy: only without --json
 
         click.echo(render_plan(result), nl=False)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import threading
 from typing import Any
 
 
@@ -14,6 +15,7 @@ class Progress:
 
     def __enter__(self) -> "Progress":
         if self.enabled:
+            # lazy: rich.progress takes ~40 ms to import; a bar is drawn only on a terminal
             from rich.progress import BarColumn, MofNCompleteColumn, TextColumn
             from rich.progress import Progress as RichProgress
 
@@ -40,7 +42,6 @@ class ByteProgress:
         self.tty = enabled and sys.stderr.isatty()
         self._bar: Any = None
         self._task: Any = None
-        import threading
 
         self._lock = threading.Lock()
 
@@ -49,6 +50,7 @@ class ByteProgress:
 
     def start(self, total: int, count: int) -> None:
         if self.tty:
+            # lazy: rich.progress takes ~40 ms to import; a bar is drawn only on a terminal
             from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 
             self._bar = Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),

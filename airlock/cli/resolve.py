@@ -9,6 +9,8 @@ from pathlib import Path
 import click
 
 from airlock.cli.main import cli
+from airlock.cli.progress import Progress
+from airlock.errors import UsageError
 
 
 @cli.command()
@@ -29,8 +31,7 @@ def resolve(manifest: str, output: str | None, check: bool, upgrade: bool, names
             concurrency: int, verify_files: bool, ca_file: str | None, insecure: tuple[str, ...],
             as_json: bool) -> None:
     """Pin every file (sha256, size) and image (digests per arch) into airlock.lock."""
-    from airlock.errors import UsageError
-    from airlock.resolve import ResolveOptions, check_lock, resolve_lock
+    from airlock.resolve import ResolveOptions, check_lock, resolve_lock  # lazy: command core, not for --help
 
     if names and not upgrade:
         raise UsageError(f"unexpected argument {names[0]!r}", hint="names are only taken with --upgrade")
@@ -43,7 +44,6 @@ def resolve(manifest: str, output: str | None, check: bool, upgrade: bool, names
         return
     opts = ResolveOptions(upgrade=upgrade, upgrade_names=frozenset(names), concurrency=concurrency,
                           verify_files=verify_files, ca_file=ca_file, insecure_registries=frozenset(insecure))
-    from airlock.cli.progress import Progress
 
     with Progress(enabled=not as_json) as progress:
         result = resolve_lock(Path(manifest), Path(output) if output else None, opts, progress=progress.advance)

@@ -20,9 +20,9 @@ from airlock.scratch import write_output
 @click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]), default="text", show_default=True)
 def diff(old: str, new: str, fmt: str) -> None:
     """Show what changed between two locks (paths or git:REV:path). Exit 1 when they differ."""
-    from airlock.review import render  # see the top of the module
-    from airlock.review.diff import diff_locks  # see the top of the module
-    from airlock.review.locks import load_lock_spec  # see the top of the module
+    from airlock.review import render  # lazy: see the top of the module
+    from airlock.review.diff import diff_locks  # lazy: see the top of the module
+    from airlock.review.locks import load_lock_spec  # lazy: see the top of the module
 
     d = diff_locks(load_lock_spec(old), load_lock_spec(new))
     out = {"text": render.text, "markdown": render.markdown, "json": render.as_json}[fmt](d, old, new)
@@ -38,8 +38,8 @@ def diff(old: str, new: str, fmt: str) -> None:
 @click.option("-o", "--output", type=click.Path(dir_okay=False))
 def sbom(lock: str, fmt: str, serial: bool, timestamp: bool, output: str | None) -> None:
     """A CycloneDX SBOM of every artifact LOCK pins."""
-    from airlock.lockfile import read_lock  # see the top of the module
-    from airlock.review.sbom import build_sbom  # see the top of the module
+    from airlock.lockfile import read_lock  # lazy: see the top of the module
+    from airlock.review.sbom import build_sbom  # lazy: see the top of the module
 
     text = build_sbom(read_lock(Path(lock)), serial=serial, timestamp=timestamp)
     if output:
@@ -53,7 +53,7 @@ def sbom(lock: str, fmt: str, serial: bool, timestamp: bool, output: str | None)
 @click.option("--key", required=True, type=click.Path(exists=True, dir_okay=False), help="Private ssh key.")
 def sign(bundle: str, key: str) -> None:
     """Sign BUNDLE's index with an ssh key (writes BUNDLE.sig; verify with `airlock verify --key`)."""
-    from airlock.review.signing import sign as do_sign  # see the top of the module
+    from airlock.review.signing import sign as do_sign  # lazy: see the top of the module
 
     out = do_sign(Path(bundle), Path(key))
     click.echo(f"{out}: signature of {bundle} (namespace airlock-bundle)")
@@ -63,7 +63,7 @@ def sign(bundle: str, key: str) -> None:
 @click.argument("lock", type=click.Path(dir_okay=False))
 def textconv(lock: str) -> None:
     """One line per pinned artifact, for `git diff` (a textconv driver, see docs/review.md)."""
-    from airlock.lockfile import read_lock  # see the top of the module
+    from airlock.lockfile import read_lock  # lazy: see the top of the module
 
     lk = read_lock(Path(lock))
     lines = [f"kubespray {lk.kubespray.version} kube_version {lk.kubespray.kube_version} {lk.kubespray.digest}"]

@@ -29,7 +29,9 @@ from jinja2 import BaseLoader, StrictUndefined
 from jinja2.bccache import Bucket, BytecodeCache
 from jinja2.nativetypes import NativeEnvironment
 
+from airlock.cache import cache_root
 from airlock.kubespray.filters import FILTERS, TESTS
+from airlock.scratch import fresh_file
 
 # This module's own text decides how a template compiles (escaping, environment options).
 COMPILER = hashlib.sha1(Path(__file__).read_bytes()).hexdigest()[:12]
@@ -172,8 +174,6 @@ class PackedBytecodeCache(BytecodeCache):
         if not self._dirty or self._entries is None:
             return
         self._dirty = False
-        from airlock.scratch import fresh_file
-
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             part = fresh_file(self.path.parent)
@@ -187,8 +187,6 @@ class PackedBytecodeCache(BytecodeCache):
 
 
 def _bytecode_cache() -> PackedBytecodeCache:
-    from airlock.cache import cache_root
-
     # code objects are specific to the Python version, the generated code to Jinja's and to this module
     tag = f"{importlib.util.MAGIC_NUMBER.hex()}-{jinja2.__version__}-{COMPILER}"
     return PackedBytecodeCache(cache_root() / "jinja" / f"templates-{tag}.marshal")

@@ -91,8 +91,8 @@ def _download(url: str, mirrors: Mapping[str, str], transport: Any, net: Any = N
     target = _cached_download(url)
     if target.is_file():
         return target
-    from airlock.net.http import Net  # here, not at the top: planning from a local tree needs no HTTP stack
-    from airlock.net.mirrors import rewrite_url  # (the same)
+    from airlock.net.http import Net  # lazy: here, not at the top: planning from a local tree needs no HTTP stack
+    from airlock.net.mirrors import rewrite_url  # lazy: (the same)
 
     request_url = rewrite_url(url, mirrors)
     what = f"Kubespray source {url}"

@@ -50,7 +50,7 @@ def system_trust() -> ssl.SSLContext:
             ctx.load_verify_locations(cafile=bundle)
             return ctx
     try:
-        import certifi
+        import certifi  # lazy: ~25 ms, and only a machine without an OS trust store needs it
     except ImportError:  # pragma: no cover - httpx depends on certifi
         return ctx
     ctx.load_verify_locations(cafile=certifi.where())
@@ -66,14 +66,14 @@ def pool_limits(concurrency: int) -> Any:
     has room above ``concurrency`` because a thread holding a 401 response asks for a token while
     it still holds that connection, and the token service may be this host.
     """
-    import httpx
+    import httpx  # lazy: httpx takes ~0.1 s to import; only a request needs it
 
     n = max(1, concurrency)
     return httpx.Limits(max_connections=2 * n, max_keepalive_connections=n)
 
 
 def http_client(transport: Any = None, *, timeout: float = 60.0, verify: Any = True, concurrency: int = 8) -> Any:
-    import httpx  # imported here: plan must start fast and rarely needs the network
+    import httpx  # lazy: httpx takes ~0.1 s to import; only a request needs it
 
     return httpx.Client(
         transport=transport,
@@ -151,7 +151,7 @@ class Net:
 
     def request(self, method: str, url: str, *, what: str, **kwargs: Any) -> Any:
         """Send with retries on connect errors, timeouts, 5xx and 429 (honouring Retry-After)."""
-        import httpx
+        import httpx  # lazy: httpx takes ~0.1 s to import; only a request needs it
 
         host = httpx.URL(url).netloc.decode()
         last: str = ""
@@ -178,7 +178,7 @@ class Net:
     def stream(self, url: str, *, what: str, headers: dict[str, str] | None = None) -> Iterator[Any]:
         """GET a body as a stream. Retries apply to getting the response, not to reading the body
         (the caller resumes that, e.g. with Range)."""
-        import httpx
+        import httpx  # lazy: httpx takes ~0.1 s to import; only a request needs it
 
         host = httpx.URL(url).netloc.decode()
         for attempt in range(self.retries + 1):
@@ -210,7 +210,7 @@ class Net:
         that is not 200/206 and should raise. Errors raised by ``write`` (a full disk) pass through
         untouched: they are not network errors. Returns the number of bytes written.
         """
-        import httpx
+        import httpx  # lazy: httpx takes ~0.1 s to import; only a request needs it
 
         offset, last = 0, ""
         for attempt in range(self.retries + 1):
@@ -264,6 +264,6 @@ def transport_errors() -> tuple[type[Exception], ...]:
     """What a dropped connection or a truncated body raises while a response is read, for code outside
     net/ that resumes a download (the store): it catches these, not every Exception, so a bug such as
     a TypeError surfaces as itself instead of being retried into "download kept failing"."""
-    import httpx  # here, not at the top: importing httpx costs every command that never downloads
+    import httpx  # lazy: httpx takes ~0.1 s to import; only a request needs it
 
     return (httpx.TransportError,)

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from airlock.bounded import load_json
 from airlock.digest import Digest, parse_digest
 from airlock.errors import RegistryError
 from airlock.net.auth import credentials
@@ -59,7 +60,6 @@ class Registry:
             raise RegistryError(f"{what}: manifest {reference} has digest {digest}, the registry said {expected}",
                                 hint="the registry or a proxy altered the manifest; do not trust this source")
         media_type = resp.headers.get("Content-Type", "").split(";")[0].strip()
-        from airlock.bounded import load_json
 
         doc = load_json(body, RegistryError, f"{what}: manifest {reference}")
         declared = doc.get("mediaType") if isinstance(doc, dict) else None
@@ -138,7 +138,7 @@ class Registry:
 
     def call_url(self, url: str, repo: str, method: str, *, what: str, ok: tuple[int, ...], **kwargs: Any) -> Any:
         """A request to an upload URL the registry handed out for ``repo`` (same host, same token)."""
-        import httpx
+        import httpx  # lazy: httpx takes ~0.1 s to import; only a request needs it
 
         host = httpx.URL(url).netloc.decode()
         return self._check_ok(self._send(method, url, host, f"repository:{repo}:pull,push", what, kwargs),

@@ -16,9 +16,11 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+from airlock.bounded import load_json
 from airlock.errors import RegistryError
 
 IDENTITY_TOKEN = "<token>"  # the user name docker writes for an identity token instead of a password
@@ -188,7 +190,6 @@ class Authorizer:
             raise rate_limited(what, host)
         if resp.status_code != 200:
             raise RegistryError(f"{what}: token service {challenge.realm} answered HTTP {resp.status_code}")
-        from airlock.bounded import load_json
 
         data = load_json(resp.content, RegistryError, f"{what}: token service {challenge.realm}")
         if not isinstance(data, dict):
@@ -213,8 +214,6 @@ def lifetime(data: dict[str, Any], date: str | None) -> float:
     issued = data.get("issued_at")
     if isinstance(issued, str) and date:
         try:
-            from datetime import datetime
-
             # Go writes nanoseconds; fromisoformat takes at most microseconds
             issued_at = datetime.fromisoformat(re.sub(r"(\.\d{6})\d+", r"\1", issued.replace("Z", "+00:00")))
             age = (parsedate_to_datetime(date) - issued_at).total_seconds()

@@ -62,7 +62,7 @@ class _Deps:
     Provides satisfies only unversioned dependencies (Debian Policy 7.5) — RPM lets it satisfy any version."""
 
     def __init__(self, pool: Any, rank: dict[str, str], virtual: set[str]) -> None:
-        import solv
+        import solv  # lazy: libsolv only when solving; apply imports the resolvers without solving
 
         self.pool, self.rank, self.virtual = pool, rank, virtual
         self.flags = {op: sum(getattr(solv, "REL_" + f) for f in fs) for op, fs in _FLAGS.items()}
@@ -96,7 +96,7 @@ def closure(req: DebRequest, stanzas: list[tuple[RepoSpec, dict[str, str]]], wha
             base_stanzas: list[tuple[RepoSpec, dict[str, str]]] | None = None) -> list[tuple[str, dict[str, str], str]]:
     """(repo name, stanza, repo base URL) of every package ``apt-get install`` installs on an empty system, and
     on one holding ``req.base_packages`` from ``base_stanzas`` (with the upgrades of base packages that brings)."""
-    import solv
+    import solv  # lazy: libsolv only when solving; apply imports the resolvers without solving
 
     parsed = {id(f): {key: _fields(f, key) for key in _KEYS} for _, f in stanzas}
 
@@ -161,7 +161,7 @@ def apt_names(pool: Any, packages: tuple[str, ...], what: str) -> list[str]:
     """``apt-get install NAME`` as apt selects: the package named NAME; a name only provided (a virtual
     package) is installed through its provider when exactly one package provides it, and refused, naming them,
     when several do — apt asks the user to pick one."""
-    import solv
+    import solv  # lazy: libsolv only when solving; apply imports the resolvers without solving
 
     out = []
     for name in packages:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html.parser
 import io
+import tarfile
 import threading
 import zipfile
 from collections.abc import Mapping
@@ -13,6 +14,7 @@ from email.parser import HeaderParser
 from typing import Any
 from urllib.parse import urldefrag, urljoin
 
+from airlock.bounded import load_json
 from airlock.errors import NetworkError
 from airlock.net.http import Net
 from airlock.net.mirrors import rewrite_url
@@ -60,8 +62,6 @@ class Index:
         elif resp.status_code != 200:
             raise NetworkError(f"python package {name}: {page} answered HTTP {resp.status_code}")
         elif resp.headers.get("Content-Type", "").startswith(JSON_TYPE):
-            from airlock.bounded import load_json
-
             doc = load_json(resp.content, NetworkError, f"python package {name}: {page}")
             files = doc.get("files", []) if isinstance(doc, dict) else []
             dists = [self._from_json(page, f) for f in files if isinstance(f, dict)]
@@ -120,8 +120,6 @@ def _metadata_from_archive(filename: str, data: bytes, what: str) -> str:
             if name:
                 return z.read(name).decode("utf-8", "replace")
     else:
-        import tarfile
-
         with tarfile.open(fileobj=io.BytesIO(data)) as t:
             member = next((m for m in t.getmembers() if m.name.count("/") == 1 and m.name.endswith("/PKG-INFO")), None)
             if member:

@@ -20,10 +20,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
+
+from airlock.bounded import MAX_JSON_BYTES, check_yaml
 from airlock.errors import MetadataError
 from airlock.lockfile.model import RpmPin, upstream_pin
 from airlock.manifest.model import RepoSpec
 from airlock.net.http import Net
+from airlock.net.mirrors import rewrite_url
 from airlock.resolvers.repometa import get_index, get_verified
 from airlock.resolvers.solving import dnf_jobs, name_anchors, solve
 
@@ -69,7 +73,8 @@ def _open(path: Path) -> bytes:
         return lzma.decompress(raw)
     if raw[:4] == b"\x28\xb5\x2f\xfd":
         try:
-            import zstandard  # type: ignore[import-not-found]  # only for zstd metadata (EL10)
+            # lazy: optional, not a dependency of airlock; only zstd metadata (EL10) needs it
+            import zstandard  # type: ignore[import-not-found]
         except ImportError:
             raise MetadataError(f"{path.name}: repository metadata compressed with zstd needs the zstandard module",
                                 hint="pip install zstandard (in airlock's environment)") from None
@@ -80,9 +85,6 @@ def _open(path: Path) -> bytes:
 
 def _hidden_modular(modules_yaml: bytes) -> set[str]:
     """NEVRAs of packages in module streams that are not default streams."""
-    import yaml
-
-    from airlock.bounded import MAX_JSON_BYTES, check_yaml
 
     # Upstream metadata (hash-checked against repomd.xml, but a mirror can serve anything).
     check_yaml(modules_yaml, MetadataError, "modules.yaml", max_bytes=MAX_JSON_BYTES)
@@ -106,7 +108,7 @@ def _hidden_modular(modules_yaml: bytes) -> set[str]:
 
 def _load(pool: Any, net: Net, mirrors: Mapping[str, str], spec: RepoSpec, name: str, what: str) -> set[str]:
     """Load one repository's primary and filelists into ``pool`` as repo ``name``; the hidden modular NEVRAs."""
-    import solv
+    import solv  # lazy: libsolv only when solving; apply imports the resolvers without solving
 
     md = _repomd(net, mirrors, spec, f"{what}, repo {spec.name}")
     base = spec.url.rstrip("/") + "/"
@@ -133,7 +135,7 @@ def _load(pool: Any, net: Net, mirrors: Mapping[str, str], spec: RepoSpec, name:
 
 
 def resolve_rpms(net: Net, mirrors: Mapping[str, str], req: RpmRequest) -> list[RpmPin]:
-    import solv
+    import solv  # lazy: libsolv only when solving; apply imports the resolvers without solving
 
     what = f"rpm packages for {req.os} ({req.arch})"
     pool = solv.Pool()
@@ -173,7 +175,7 @@ def on_base(pool: Any, req: RpmRequest, current: list[int], locks: list[Any], wh
     ``req.base_repos`` (the OS's minimal install, often an older point release): the set's packages plus the
     updates of base packages it drags in (a newer glibc needs the matching glibc-langpack too), so the site can
     serve that upgrade."""
-    import solv
+    import solv  # lazy: libsolv only when solving; apply imports the resolvers without solving
 
     base_ids = [s.id for s in pool.solvables_iter() if s.repo.name.startswith(BASE_PREFIX)]
     pool.set_considered_list(base_ids)
@@ -230,7 +232,7 @@ def _nevra(s: Any) -> str:
 
 
 def _pin(s: Any, req: RpmRequest, bases: dict[str, str]) -> RpmPin:
-    import solv
+    import solv  # lazy: libsolv only when solving; apply imports the resolvers without solving
 
     evr = s.evr
     epoch, _, rest = evr.rpartition(":") if ":" in evr else ("0", "", evr)
@@ -249,8 +251,6 @@ def _pin(s: Any, req: RpmRequest, bases: dict[str, str]) -> RpmPin:
 
 def compute_missing_sha256(net: Net, mirrors: Mapping[str, str], pins: list[RpmPin]) -> list[RpmPin]:
     """Repos that only list sha1/md5: download those packages once and hash them."""
-    from airlock.net.mirrors import rewrite_url
-
     out = []
     for p in pins:
         if p.sha256:

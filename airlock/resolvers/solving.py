@@ -3,6 +3,7 @@ candidates (dnf and apt differ; the closure must be what the node's package mana
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from airlock.errors import UnsatisfiableError
@@ -12,7 +13,7 @@ NOT_FOUND_HINT = "check the package name, or add a repository with repos: in air
 
 def one_of(pool: Any, ids: list[int]) -> Any:
     """A job installing exactly one of ``ids``, picked by libsolv's policy (best arch, newest, not obsoleted)."""
-    import solv
+    import solv  # lazy: libsolv only when solving; apply imports the resolvers without solving
 
     return pool.Job(solv.Job.SOLVER_SOLVABLE_ONE_OF | solv.Job.SOLVER_INSTALL, pool.towhatprovides(ids))
 
@@ -22,7 +23,7 @@ def dnf_jobs(pool: Any, packages: tuple[str, ...], what: str) -> tuple[list[Any]
     package obsoleting one of them, one of which is installed — so asking for ``ebtables`` installs
     ``iptables-ebtables`` where that obsoletes it. A name no package has is looked up as a provide, then a file.
     Also returns, per requested name, the packages carrying that name (see ``name_anchors``)."""
-    import solv
+    import solv  # lazy: libsolv only when solving; apply imports the resolvers without solving
 
     jobs, named_by = [], {}
     for name in packages:
@@ -46,8 +47,6 @@ def name_anchors(chosen: list[Any], named_by: dict[str, list[Any]], arch: str) -
     """For a requested name dnf replaces by its obsoleter, the newest package of that name too: dnf on the node
     must find the name before it looks for what obsoletes it (``No match for argument: ebtables`` otherwise).
     It is served, never installed."""
-    import functools
-
     ids = {s.id for s in chosen}
     out = []
     for named in named_by.values():
@@ -64,7 +63,7 @@ def _evrcmp(a: Any, b: Any) -> int:
 def solve(pool: Any, jobs: list[Any], *, weak_deps: bool, what: str,
           hint: str = "add the repository that provides it (repos:), or drop the package") -> list[Any]:
     """The solvables to install on an empty system, newest first by libsolv's policy."""
-    import solv
+    import solv  # lazy: libsolv only when solving; apply imports the resolvers without solving
 
     solver = pool.Solver()
     solver.set_flag(solv.Solver.SOLVER_FLAG_IGNORE_RECOMMENDED, 0 if weak_deps else 1)

@@ -20,9 +20,11 @@ from packaging.specifiers import SpecifierSet
 from packaging.tags import Tag, compatible_tags, cpython_tags
 from packaging.utils import canonicalize_name, parse_sdist_filename, parse_wheel_filename
 from packaging.version import Version
+from resolvelib import AbstractProvider, BaseReporter, ResolutionImpossible, Resolver
 
 from airlock.errors import WheelResolutionError
 from airlock.lockfile.model import WheelPin, upstream_pin
+from airlock.net.mirrors import rewrite_url
 from airlock.resolvers.pypi import Dist, Index, requires_dist
 
 
@@ -80,9 +82,6 @@ class Target:
     @property
     def label(self) -> str:
         return f"cp{self.python.replace('.', '')}-{self.arch}"
-
-
-from resolvelib import AbstractProvider  # noqa: E402
 
 
 class Provider(AbstractProvider):
@@ -177,8 +176,6 @@ class Provider(AbstractProvider):
 
 
 def _mirrored(index: Index, url: str) -> str:
-    from airlock.net.mirrors import rewrite_url
-
     return rewrite_url(url, index.mirrors)
 
 
@@ -194,8 +191,6 @@ def _version_of(filename: str, name: str) -> Version | None:
 
 
 def resolve_wheels(index: Index, requirements: list[str], targets: list[Target]) -> list[WheelPin]:
-    from resolvelib import BaseReporter, ResolutionImpossible, Resolver
-
     pins: dict[str, dict[str, Any]] = {}
     for target in targets:
         reqs = []

@@ -75,8 +75,8 @@ def build_sbom(lock: Lock, *, serial: bool = False, timestamp: bool = False) -> 
 
 def validate(document: str) -> None:
     """Raise ValueError when the document does not validate against the CycloneDX 1.6 JSON schema."""
-    from cyclonedx.schema import SchemaVersion  # with the validator below
-    from cyclonedx.validation.json import JsonStrictValidator  # loads jsonschema (slow): only checks of an SBOM
+    from cyclonedx.schema import SchemaVersion  # lazy: with the validator below
+    from cyclonedx.validation.json import JsonStrictValidator  # lazy: loads jsonschema (slow): only checks of an SBOM
 
     error = JsonStrictValidator(SchemaVersion.V1_6).validate_str(document)
     if error is not None:
