@@ -10,7 +10,6 @@ temporary name and renamed, and only when their bytes change.
 from __future__ import annotations
 
 import glob
-import hashlib
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,8 +30,7 @@ from airlock.scratch import disk_full, is_no_space, locked, scratch_dir, sweep, 
 if TYPE_CHECKING:
     from airlock.apply.push import PushOptions
 
-__all__ = ["DIR_NAMING", "ApplyOptions", "ApplyReport", "apply", "apply_bundle", "execute", "site_for",
-           "tree_fingerprint"]
+__all__ = ["ApplyOptions", "ApplyReport", "apply", "apply_bundle", "execute", "site_for"]
 
 
 def apply_bundle(bundle: Path, opts: ApplyOptions, *, key: Path | None = None,
@@ -154,23 +152,3 @@ def _commit_site(outputs: dict[str, bytes], links: dict[str, str], staging: Path
     test_hook("apply-built")
     swap_in(new, dest, staging / "old")
     test_hook("apply-swapped")
-
-
-# Files that name DIR itself: two sites of the same bundle in two directories differ only in them.
-DIR_NAMING = frozenset({"admin/airlock-serve.service", "admin/nginx/airlock.conf"})
-
-
-def tree_fingerprint(dest: Path, exclude: frozenset[str] = frozenset()) -> str:
-    """sha256 over every path, mode and content under DIR (for tests and reports), but ``exclude``."""
-    h = hashlib.sha256()
-    for p in sorted(dest.rglob("*")):
-        rel = p.relative_to(dest).as_posix()
-        if rel in exclude:
-            continue
-        st = p.lstat()
-        h.update(f"{rel}\0{oct(st.st_mode)}\0".encode())
-        if p.is_file() and not p.is_symlink():
-            h.update(hashlib.sha256(p.read_bytes()).digest())
-    return h.hexdigest()
-
-

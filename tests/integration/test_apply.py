@@ -16,11 +16,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from airlock.apply.execute import DIR_NAMING, tree_fingerprint
 from airlock.lockfile import read_lock
 from tests.helpers import wait_http
 from tests.integration.conftest import run_airlock as airlock
 from tests.integration.conftest import world_bundle
+from tests.world.fingerprint import DIR_NAMING, tree_fingerprint
 from tests.world.servers import Containerd, DockerRegistry, free_port
 from tests.world.world import World
 

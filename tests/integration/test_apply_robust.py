@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from airlock.apply.execute import DIR_NAMING
-from airlock.apply.execute import tree_fingerprint as _fingerprint
 from tests.helpers import airlock, wait_http
 from tests.world.disks import fill, tmpfs
+from tests.world.fingerprint import DIR_NAMING
+from tests.world.fingerprint import tree_fingerprint as _fingerprint
 from tests.world.servers import free_port
 from tests.world.world import World
 

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from airlock.apply.execute import tree_fingerprint
 from tests.integration.conftest import run_airlock as airlock
 from tests.integration.conftest import world_bundle
+from tests.world.fingerprint import tree_fingerprint
 from tests.world.world import World
 
 pytestmark = pytest.mark.integration

@@ -20,11 +20,11 @@ from pathlib import Path
 
 import pytest
 
-from airlock.apply.execute import tree_fingerprint
 from airlock.errors import AirlockError
 from tests.helpers import airlock as run_airlock
 from tests.integration.conftest import world_bundle
 from tests.world import tamper
+from tests.world.fingerprint import tree_fingerprint
 from tests.world.tamper import ATTACKS, LOCK_TRAVERSALS, Tampered
 from tests.world.world import World
 
