@@ -152,7 +152,7 @@ class Fetcher:
                 jobs.append((ref, img.digest, "image-index", f"image {img.ref}", serves))
         assert self.pool is not None
         self._manifest_jobs = jobs
-        self._pending = {self.pool.submit((MANIFEST, 0, j[1]), partial(self._manifest, *j[:4])): j for j in jobs}
+        self._pending = {self.pool.submit((MANIFEST, 0, j[1]), partial(self._manifest, j[0], j[1], j[3])): j for j in jobs}
 
     def manifests(self) -> dict[str, Any]:
         """Wait for the manifests :meth:`start_manifests` requested; add configs and layers as blobs."""
@@ -196,7 +196,7 @@ class Fetcher:
                             self._blob_opener(ref, desc["digest"], what)))
         return out
 
-    def _manifest(self, ref: Any, digest: str, kind: str, what: str) -> None:
+    def _manifest(self, ref: Any, digest: str, what: str) -> None:
         if self.store.has(digest):
             return
         fetched = self.registry.manifest(ref, digest, what=what)

@@ -17,7 +17,7 @@ import ipaddress
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from airlock.apply.pypi import JSON_TYPE
+from airlock.pep691 import PYPI_JSON
 from airlock.server.site import STATIC_ROOTS
 
 NGINX_CONF = "admin/nginx/airlock.conf"
@@ -84,7 +84,7 @@ def nginx_conf(dest: Path, url: str, tls: tuple[Path, Path] | None = None) -> by
         "    }",
         "    location ~ ^/pypi/simple/(.+/)?index\\.json$ {",
         "        types { }",
-        f"        default_type {JSON_TYPE};",
+        f"        default_type {PYPI_JSON};",
         "        add_header Vary Accept always;",
         "    }",
         "}",

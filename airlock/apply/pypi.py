@@ -13,8 +13,6 @@ from airlock.apply.offline import Site
 from airlock.lockfile import Lock
 from airlock.names import safe_paths
 
-JSON_TYPE = "application/vnd.pypi.simple.v1+json"
-
 
 def wheel_links(lock: Lock) -> dict[str, str]:
     return safe_paths({f"pypi/files/{w.filename}": w.digest

@@ -18,7 +18,6 @@ import hashlib
 import importlib.util
 import itertools
 import marshal
-import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import CodeType, GeneratorType
@@ -31,7 +30,7 @@ from jinja2.nativetypes import NativeEnvironment
 
 from airlock.cache import cache_root
 from airlock.kubespray.filters import FILTERS, TESTS
-from airlock.scratch import fresh_file
+from airlock.scratch import replacing_locked
 
 # This module's own text decides how a template compiles (escaping, environment options).
 COMPILER = hashlib.sha1(Path(__file__).read_bytes()).hexdigest()[:12]
@@ -175,13 +174,8 @@ class PackedBytecodeCache(BytecodeCache):
             return
         self._dirty = False
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            part = fresh_file(self.path.parent)
-            try:
-                part.path.write_bytes(marshal.dumps(self._entries))
-                os.replace(part.path, self.path)
-            finally:
-                part.remove()
+            with replacing_locked(self.path) as f:
+                f.write(marshal.dumps(self._entries))
         except (OSError, ValueError):  # a read-only or vanished cache: compile again next time
             pass
 

@@ -18,8 +18,7 @@ from airlock.bounded import load_json
 from airlock.errors import NetworkError
 from airlock.net.http import Net
 from airlock.net.mirrors import rewrite_url
-
-JSON_TYPE = "application/vnd.pypi.simple.v1+json"
+from airlock.pep691 import PYPI_JSON
 
 
 @dataclass(frozen=True)
@@ -56,12 +55,12 @@ class Index:
                 return self._pages[name]
         page = self.url + name + "/"
         resp = self.net.request("GET", rewrite_url(page, self.mirrors), what=f"python package {name}",
-                                headers={"Accept": f"{JSON_TYPE}, text/html;q=0.1"})
+                                headers={"Accept": f"{PYPI_JSON}, text/html;q=0.1"})
         if resp.status_code == 404:
             dists: list[Dist] = []
         elif resp.status_code != 200:
             raise NetworkError(f"python package {name}: {page} answered HTTP {resp.status_code}")
-        elif resp.headers.get("Content-Type", "").startswith(JSON_TYPE):
+        elif resp.headers.get("Content-Type", "").startswith(PYPI_JSON):
             doc = load_json(resp.content, NetworkError, f"python package {name}: {page}")
             files = doc.get("files", []) if isinstance(doc, dict) else []
             dists = [self._from_json(page, f) for f in files if isinstance(f, dict)]

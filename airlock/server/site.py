@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from airlock.digest import parse_digest
+from airlock.pep691 import PYPI_JSON
 from airlock.server.protocol import Request
 from airlock.server.registry import Catalog, open_under
 
@@ -25,7 +26,6 @@ _BLOB = re.compile(r"^/v2/(?P<name>.+)/blobs/(?P<digest>[^/]+)$")
 _TAGS = re.compile(r"^/v2/(?P<name>.+)/tags/list$")
 _BYTES = re.compile(r"^(\d*)-(\d*)$")
 STATIC_ROOTS = ("files", "rpms", "debs", "pypi", "node", "inventory")  # site directories served as plain files
-PYPI_JSON = "application/vnd.pypi.simple.v1+json"
 INLINE = 65536  # bodies up to this size are read and sent with the head in one write
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 
 from airlock.apply.offline import Site
-from airlock.apply.pypi import JSON_TYPE, index_files, pip_conf, requirements_txt, wheel_links
+from airlock.apply.pypi import index_files, pip_conf, requirements_txt, wheel_links
+from airlock.pep691 import PYPI_JSON
 from tests.unit.lockfile.test_hostile_lock import H, full
 
 
@@ -24,7 +25,7 @@ def test_index_has_pep503_html_and_pep691_json_per_normalized_project() -> None:
         "pypi/simple/jinja2/index.html"]
     doc = json.loads(files["pypi/simple/jinja2/index.json"])
     assert doc["name"] == "jinja2" and doc["files"][0]["hashes"] == {"sha256": H} and doc["files"][0]["size"] == 5
-    assert JSON_TYPE == "application/vnd.pypi.simple.v1+json"
+    assert PYPI_JSON == "application/vnd.pypi.simple.v1+json"
 
 
 def test_no_wheels_no_index() -> None:
