@@ -106,5 +106,6 @@ def write_lock(lock: Lock, path: Path, *, manifest: str = "airlock.yaml") -> boo
     text = dumps(lock, manifest=manifest)
     if path.is_file() and path.read_text(encoding="utf-8") == text:
         return False
+    path.parent.mkdir(parents=True, exist_ok=True)  # as before: --lock may name a new directory
     write_output(path, text.encode("utf-8"))
     return True

@@ -77,5 +77,6 @@ def test_a_new_lock_is_readable_like_a_hand_written_file_and_an_old_one_keeps_it
         path.chmod(0o640)
         write_lock(sample().model_copy(update={"file": []}), path)
         assert path.stat().st_mode & 0o777 == 0o640 and "[[file]]" not in path.read_text()
+        assert write_lock(sample(), tmp_path / "new" / "dir" / "airlock.lock") is True
     finally:
         os.umask(old)
