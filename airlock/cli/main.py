@@ -11,6 +11,7 @@ import click
 
 from airlock import __version__
 from airlock.errors import AirlockError
+from airlock.parallel import cap_malloc_arenas
 
 # Command -> the module under airlock/cli/ that defines it. A command's module is imported only when
 # that command runs (each module pulls in its own stack: `airlock plan` needs neither the HTTP client
@@ -95,6 +96,7 @@ def cli() -> None:
 
 
 def main() -> None:
+    cap_malloc_arenas()  # before any thread starts: arenas are made as threads first allocate
     try:
         cli.main(prog_name="airlock", standalone_mode=True)
     except SystemExit as exc:
