@@ -15,6 +15,7 @@ from jinja2 import Template, TemplateError, UndefinedError, nodes, pass_context
 from jinja2.nativetypes import NativeEnvironment
 
 from airlock.errors import EvaluationError
+from airlock.kubespray.frozen import freeze_plain
 from airlock.kubespray.jinja import AnsibleUndefined, is_template, make_environment
 
 _ENV: NativeEnvironment | None = None
@@ -42,7 +43,8 @@ MISSING = _Missing()
 
 class Evaluator:
     def __init__(self, layers: list[Mapping[str, Any]], *, env_vars: Mapping[str, str] | None = None,
-                 source: str = "Kubespray"):
+                 source: str = "Kubespray", frozen: dict[int, tuple[Any, Any]] | None = None):
+        """``frozen``: a memo shared by evaluators built from the same layers (see :meth:`_plain`)."""
         # One dict, later layers replacing earlier keys: what a ChainMap of the layers would answer
         # (same keys, same order), without searching every layer on each of ~1500 lookups.
         self._raw: dict[str, Any] = {}
@@ -52,6 +54,7 @@ class Evaluator:
         self._stack: list[str] = []
         self._env_vars = dict(env_vars or {})
         self._source = source
+        self._frozen = {} if frozen is None else frozen
         self._vars = _LazyVars(self)
         self.env = environment()
         self.env.globals["lookup"] = _lookup  # resolved per call through the context below
@@ -77,6 +80,10 @@ class Evaluator:
         if name in self._stack:
             chain = " -> ".join([*self._stack[self._stack.index(name):], name])
             raise self._error(f"recursive loop in variable definitions: {chain}")
+        plain = self._plain(self._raw[name])
+        if plain is not None:
+            self._cache[name] = plain
+            return plain
         self._stack.append(name)
         try:
             value = self.template(self._raw[name])
@@ -138,6 +145,19 @@ class Evaluator:
         return None
 
     # -- internals ----------------------------------------------------------------------
+
+    def _plain(self, raw: Any) -> Any:
+        """The shared frozen copy of a dict or list that holds no template, else None.
+
+        What :meth:`template` would return, without walking and copying it again in every evaluator.
+        The memo keeps ``raw`` itself alive, so its ``id`` cannot be reused by another object.
+        """
+        if not isinstance(raw, (dict, list)):
+            return None
+        entry = self._frozen.get(id(raw))
+        if entry is None:
+            entry = self._frozen[id(raw)] = (raw, freeze_plain(raw, is_template))
+        return entry[1]
 
     def _render(self, text: str, local: Mapping[str, Any] | None = None) -> Any:
         try:

@@ -11,6 +11,7 @@ from typing import Any
 
 from jinja2 import Undefined, pass_environment
 
+from airlock.kubespray.frozen import base_type_name
 from airlock.kubespray.versions import compare_loose
 
 # --- Ansible filters -----------------------------------------------------------------------
@@ -183,7 +184,7 @@ FILTERS: dict[str, Callable[..., Any]] = {
     "intersect": intersect, "difference": difference, "union": union,
     "symmetric_difference": symmetric_difference, "mandatory": mandatory, "to_json": _to_json,
     "from_json": json.loads, "basename": os.path.basename, "dirname": os.path.dirname,
-    "type_debug": lambda v: type(v).__name__, "version_compare": version_test,
+    "type_debug": base_type_name, "version_compare": version_test,
 }
 
 TESTS: dict[str, Callable[..., Any]] = {
