@@ -32,6 +32,11 @@ def environment() -> NativeEnvironment:
 
 _SINGLE_NAME = re.compile(r"\{\{ *([A-Za-z_][A-Za-z0-9_]*) *\}\}")  # fullmatch
 _CONSTANTS = {"true", "false", "none", "True", "False", "None"}  # Jinja reads these as constants, not names
+# condition()'s wrapper around a dotted name ("download.enabled"): with "{{ name }}", half of all renders.
+_DOTTED_CONDITION = re.compile(
+    r"\{% if ([A-Za-z_][A-Za-z0-9_]*)((?:\.[A-Za-z_][A-Za-z0-9_]*)*) %\}True\{% else %\}False\{% endif %\}")
+# Names a shortcut leaves to Jinja: its constants and operators, and the name only Jinja code may read.
+_NOT_SHORTCUT = _CONSTANTS | {"and", "or", "not", "in", "is", "if", "else", "__airlock_evaluator__"}
 
 
 class _Missing:
@@ -159,8 +164,33 @@ class Evaluator:
             entry = self._frozen[id(raw)] = (raw, freeze_plain(raw, is_template))
         return entry[1]
 
+    def _shortcut(self, text: str, local: Mapping[str, Any] | None) -> Any:
+        """The result of the two commonest templates without a Jinja context and generator, by the steps
+        their compiled code takes (resolve the name, ``Environment.getattr`` per dot, then finalize and
+        concat, or ``if``). MISSING when ``text`` is anything else or its name is not a variable or local:
+        Jinja then renders it, and reports what is undefined.
+        """
+        match = _SINGLE_NAME.fullmatch(text) or _DOTTED_CONDITION.fullmatch(text)
+        if match is None or match.group(1) in _NOT_SHORTCUT:
+            return MISSING
+        name = match.group(1)
+        if local is not None and name in local:
+            value = local[name]
+        elif name in self._raw:
+            value = self.var(name)
+        else:
+            return MISSING
+        if match.re is _SINGLE_NAME:
+            return self.env.concat(iter([self.env.finalize(value)]))  # type: ignore[attr-defined,misc]
+        for attr in match.group(2).split(".")[1:]:
+            value = self.env.getattr(value, attr)
+        return True if value else False
+
     def _render(self, text: str, local: Mapping[str, Any] | None = None) -> Any:
         try:
+            value = self._shortcut(text, local)
+            if value is not MISSING:
+                return value
             tmpl = _TEMPLATES.get(text)
             if tmpl is None:  # the loader applies Ansible's escaping when it compiles
                 tmpl = _TEMPLATES[text] = self.env.get_template(self.env.loader.name_for(text))  # type: ignore[union-attr]
