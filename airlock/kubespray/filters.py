@@ -150,10 +150,13 @@ def symmetric_difference(a: Any, b: Any) -> list[Any]:
     return unique(x for x in itertools.chain(a, b) if (x in a) != (x in b))
 
 
+_VERSION_OPS = {"==": "eq", "=": "eq", "eq": "eq", "<": "lt", "lt": "lt", "<=": "le", "le": "le",
+                ">": "gt", "gt": "gt", ">=": "ge", "ge": "ge", "!=": "ne", "<>": "ne", "ne": "ne"}
+
+
 def version_test(value: Any, version: Any = "", operator: str = "eq", strict: Any = None,
                  version_type: Any = None) -> bool:
-    ops = {"==": "eq", "=": "eq", "eq": "eq", "<": "lt", "lt": "lt", "<=": "le", "le": "le",
-           ">": "gt", "gt": "gt", ">=": "ge", "ge": "ge", "!=": "ne", "<>": "ne", "ne": "ne"}
+    ops = _VERSION_OPS
     if operator not in ops:
         raise ValueError(f"invalid version operator {operator!r}")
     if value in ("", None) or version in ("", None):
