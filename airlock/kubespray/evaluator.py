@@ -8,7 +8,7 @@ and once per evaluator (facts are fixed per evaluator, so the cache is sound).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from jinja2 import Template, TemplateError, UndefinedError, nodes, pass_context
@@ -17,6 +17,7 @@ from jinja2.nativetypes import NativeEnvironment
 from airlock.errors import EvaluationError
 from airlock.kubespray.frozen import freeze_plain
 from airlock.kubespray.jinja import AnsibleUndefined, is_template, make_environment
+from airlock.kubespray.lazy import LazyDict, LazyVars
 
 _ENV: NativeEnvironment | None = None
 # Compiled templates, shared by all evaluators: the same Kubespray strings recur per arch and OS.
@@ -60,7 +61,7 @@ class Evaluator:
         self._env_vars = dict(env_vars or {})
         self._source = source
         self._frozen = {} if frozen is None else frozen
-        self._vars = _LazyVars(self)
+        self._vars = LazyVars(self)
         self.env = environment()
         self.env.globals["lookup"] = _lookup  # resolved per call through the context below
 
@@ -91,7 +92,7 @@ class Evaluator:
             return plain
         self._stack.append(name)
         try:
-            value = self.template(self._raw[name])
+            value = self._template(self._raw[name], None)
         finally:
             self._stack.pop()
         self._cache[name] = value
@@ -106,15 +107,19 @@ class Evaluator:
         if label:
             self._stack.append(label)
             try:
-                return self.template(value, local=local)
+                return self._template(value, local)
             finally:
                 self._stack.pop()
+        return self._template(value, local)
+
+    def _template(self, value: Any, local: Mapping[str, Any] | None) -> Any:
+        # template() without the label: positional, as it recurses once per element of every value
         if isinstance(value, str):
             return self._render(value, local) if is_template(value) else value
         if isinstance(value, dict):
-            return {self.template(k, local=local): self.template(v, local=local) for k, v in value.items()}
+            return {self._template(k, local): self._template(v, local) for k, v in value.items()}
         if isinstance(value, list):
-            return [self.template(v, local=local) for v in value]
+            return [self._template(v, local) for v in value]
         return value
 
     def condition(self, expression: str, *, label: str, local: Mapping[str, Any] | None = None) -> bool:
@@ -122,7 +127,7 @@ class Evaluator:
         text = "{% if " + expression + " %}True{% else %}False{% endif %}"
         return self.template(text, label=f"{label} (when: {expression})", local=local) is True
 
-    def lazy(self, raw: Mapping[str, Any], label: str) -> "LazyDict":
+    def lazy(self, raw: Mapping[str, Any], label: str) -> LazyDict:
         """A read-only view of a raw dict whose values are templated when read."""
         return LazyDict(self, raw, label)
 
@@ -194,7 +199,7 @@ class Evaluator:
             tmpl = _TEMPLATES.get(text)
             if tmpl is None:  # the loader applies Ansible's escaping when it compiles
                 tmpl = _TEMPLATES[text] = self.env.get_template(self.env.loader.name_for(text))  # type: ignore[union-attr]
-            names = self._vars if local is None else _LazyVars(self, local)
+            names = self._vars if local is None else LazyVars(self, local)
             # What tmpl.new_context(names, shared=True) builds, minus the set of the template's global
             # names it copies each time (~30% of a small render); only {% import %} reads that set,
             # and these one-string templates cannot import.
@@ -225,52 +230,6 @@ class Evaluator:
 
     def lookup_env(self, name: str) -> str:
         return self._env_vars.get(name, "")
-
-
-class LazyDict(Mapping[str, Any]):
-    def __init__(self, evaluator: Evaluator, raw: Mapping[str, Any], label: str):
-        self._ev, self._raw, self._label = evaluator, raw, label
-        self._done: dict[str, Any] = {}
-
-    def __getitem__(self, key: str) -> Any:
-        if key not in self._done:
-            if key not in self._raw:
-                raise KeyError(key)
-            self._done[key] = self._ev.template(self._raw[key], label=f"{self._label}.{key}")
-        return self._done[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._raw)
-
-    def __len__(self) -> int:
-        return len(self._raw)
-
-
-class _LazyVars(Mapping[str, Any]):
-    """The mapping Jinja resolves names against: task locals, variables, then Jinja's globals."""
-
-    def __init__(self, evaluator: Evaluator, local: Mapping[str, Any] | None = None):
-        self._ev = evaluator
-        self._local = local or {}
-
-    def __contains__(self, key: object) -> bool:
-        return (key == "__airlock_evaluator__" or key in self._local or key in self._ev._raw
-                or key in self._ev.env.globals)
-
-    def __getitem__(self, key: str) -> Any:
-        if key == "__airlock_evaluator__":
-            return self._ev
-        if key in self._local:
-            return self._local[key]
-        if key in self._ev._raw:
-            return self._ev.var(key)
-        return self._ev.env.globals[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._ev._raw)
-
-    def __len__(self) -> int:
-        return len(self._ev._raw)
 
 
 def _lookup_impl(ev: Evaluator, kind: str, *terms: Any, default: Any = MISSING, **kwargs: Any) -> Any:
