@@ -39,8 +39,7 @@ class FrozenList(list[Any]):
         return (type(self), (list(self),))
 
 
-class _HasTemplate(Exception):
-    pass
+_TEMPLATED = object()  # what _freeze answers as soon as it meets a template: the walk stops there
 
 
 def freeze_plain(value: Any, is_template: Callable[[str], bool]) -> Any:
@@ -48,21 +47,29 @@ def freeze_plain(value: Any, is_template: Callable[[str], bool]) -> Any:
 
     Leaves are kept as they are, so the copy equals what templating ``value`` gives.
     """
-    try:
-        return _freeze(value, is_template)
-    except _HasTemplate:
-        return None
+    frozen = _freeze(value, is_template)
+    return None if frozen is _TEMPLATED else frozen
 
 
 def _freeze(value: Any, is_template: Callable[[str], bool]) -> Any:
     if isinstance(value, str):
-        if is_template(value):
-            raise _HasTemplate
-        return value
+        return _TEMPLATED if is_template(value) else value
     if isinstance(value, dict):
-        return FrozenDict({_freeze(k, is_template): _freeze(v, is_template) for k, v in value.items()})
+        items = {}
+        for k, v in value.items():
+            k, v = _freeze(k, is_template), _freeze(v, is_template)
+            if k is _TEMPLATED or v is _TEMPLATED:
+                return _TEMPLATED
+            items[k] = v
+        return FrozenDict(items)
     if isinstance(value, list):
-        return FrozenList([_freeze(v, is_template) for v in value])
+        out = []
+        for v in value:
+            v = _freeze(v, is_template)
+            if v is _TEMPLATED:
+                return _TEMPLATED
+            out.append(v)
+        return FrozenList(out)
     return value
 
 
