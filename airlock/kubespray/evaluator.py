@@ -36,8 +36,10 @@ _CONSTANTS = {"true", "false", "none", "True", "False", "None"}  # Jinja reads t
 # condition()'s wrapper around a dotted name ("download.enabled"): with "{{ name }}", half of all renders.
 _DOTTED_CONDITION = re.compile(
     r"\{% if ([A-Za-z_][A-Za-z0-9_]*)((?:\.[A-Za-z_][A-Za-z0-9_]*)*) %\}True\{% else %\}False\{% endif %\}")
-# Names a shortcut leaves to Jinja: its constants and operators, and the name only Jinja code may read.
-_NOT_SHORTCUT = _CONSTANTS | {"and", "or", "not", "in", "is", "if", "else", "__airlock_evaluator__"}
+# Names a shortcut leaves to Jinja: its constants and operators, names its compiler may bind itself
+# (``self`` is always the template), and the name only Jinja code may read.
+_NOT_SHORTCUT = _CONSTANTS | {"and", "or", "not", "in", "is", "if", "else", "self", "loop", "super", "caller",
+                              "varargs", "kwargs", "__airlock_evaluator__"}
 
 
 class _Missing:

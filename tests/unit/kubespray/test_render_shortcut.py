@@ -51,6 +51,13 @@ def test_undefined_names_and_attributes_fail_as_before() -> None:
     assert e.template("{{ true }}") == e.template("{{ (true) }}") is True  # constants stay Jinja's
 
 
+@pytest.mark.parametrize("name", ["true", "none", "self", "loop"])
+def test_names_jinja_reads_its_own_way_are_left_to_jinja(name: str) -> None:
+    e = Evaluator([{name: "a variable"}])
+    e.template("{{ " + name + " }}")
+    assert "{{ " + name + " }}" in evaluator._TEMPLATES  # compiled and rendered by Jinja
+
+
 def test_locals_come_before_variables() -> None:
     e = Evaluator([VALUES])
     assert e.template("{{ word }}", local={"word": "local"}) == "local"
