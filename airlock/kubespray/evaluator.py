@@ -40,6 +40,7 @@ _DOTTED_CONDITION = re.compile(
 # (``self`` is always the template), and the name only Jinja code may read.
 _NOT_SHORTCUT = _CONSTANTS | {"and", "or", "not", "in", "is", "if", "else", "self", "loop", "super", "caller",
                               "varargs", "kwargs", "__airlock_evaluator__"}
+_FROZEN_MAX = 20000  # a release's layers hold ~1500 variables
 
 
 class _Missing:
@@ -168,6 +169,8 @@ class Evaluator:
             return None
         entry = self._frozen.get(id(raw))
         if entry is None:
+            if len(self._frozen) >= _FROZEN_MAX:  # each evaluator's own facts add a few: bound a long-lived tree's memo
+                self._frozen.clear()
             entry = self._frozen[id(raw)] = (raw, freeze_plain(raw, is_template))
         return entry[1]
 

@@ -66,3 +66,12 @@ def test_frozen_values_read_like_plain_ones_in_templates_and_copies() -> None:
     deep = copy.deepcopy(e.var("sums"))
     assert deep == SUMS and isinstance(deep["list"], FrozenList)
     assert dict(e.var("sums")) == SUMS and list(e.var("names")) == ["b", "a"]
+
+
+def test_the_shared_memo_stays_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("airlock.kubespray.evaluator._FROZEN_MAX", 2)
+    memo: dict[int, tuple[Any, Any]] = {}
+    for i in range(5):  # each evaluator brings its own objects (as its facts do)
+        e = Evaluator([{"facts": {"n": i}, "names": [str(i)]}], frozen=memo)
+        assert e.var("facts") == {"n": i} and e.var("names") == [str(i)]
+        assert len(memo) <= 2
