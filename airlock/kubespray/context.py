@@ -65,4 +65,5 @@ def make_evaluator(tree: KubesprayTree, roles: tuple[str, ...], inventory: Mappi
     return Evaluator(
         [defaults, dict(inventory), facts_for(target), role_vars, set_facts, magic_vars(target)],
         source=f"Kubespray {tree.version} ({target.arch}{', ' + target.os if target.os else ''})",
+        frozen=tree.frozen,
     )

@@ -84,12 +84,17 @@ def select_downloads(ev: Evaluator) -> tuple[list[FileDownload], list[ImageDownl
     items = {**raw_downloads, **kubeadm_images(ev)}
     files: list[FileDownload] = []
     images: list[ImageDownload] = []
+    # The first condition names neither ``item`` nor ``download``, and variables are templated without
+    # the loop's names, so it holds for every item or for none: asked once, not once per item (it was a
+    # third of all conditions). The first item's label is where an error in it would have been reported.
+    if items and not ev.condition(DOWNLOAD_WHEN[0], label=f"downloads.{next(iter(items))}"):
+        return files, images
     for key, raw in items.items():
         label = f"downloads.{key}"
         item = {"key": key, "value": ev.lazy(raw, label)}
         download = ev.lazy({**defaults, **raw}, label)
         local = {"item": item, "download": download}
-        if not all(ev.condition(c, label=label, local=local) for c in DOWNLOAD_WHEN):
+        if not all(ev.condition(c, label=label, local=local) for c in DOWNLOAD_WHEN[1:]):
             continue
         if ev.condition("download.container", label=label, local=local):
             images.append(ImageDownload(name=key.removeprefix("kubeadm_"), ref=_image_ref(download)))

@@ -8,14 +8,16 @@ and once per evaluator (facts are fixed per evaluator, so the cache is sound).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from jinja2 import Template, TemplateError, UndefinedError, nodes, pass_context
 from jinja2.nativetypes import NativeEnvironment
 
 from airlock.errors import EvaluationError
+from airlock.kubespray.frozen import freeze_plain
 from airlock.kubespray.jinja import AnsibleUndefined, is_template, make_environment
+from airlock.kubespray.lazy import LazyDict, LazyVars
 
 _ENV: NativeEnvironment | None = None
 # Compiled templates, shared by all evaluators: the same Kubespray strings recur per arch and OS.
@@ -31,6 +33,14 @@ def environment() -> NativeEnvironment:
 
 _SINGLE_NAME = re.compile(r"\{\{ *([A-Za-z_][A-Za-z0-9_]*) *\}\}")  # fullmatch
 _CONSTANTS = {"true", "false", "none", "True", "False", "None"}  # Jinja reads these as constants, not names
+# condition()'s wrapper around a dotted name ("download.enabled"): with "{{ name }}", half of all renders.
+_DOTTED_CONDITION = re.compile(
+    r"\{% if ([A-Za-z_][A-Za-z0-9_]*)((?:\.[A-Za-z_][A-Za-z0-9_]*)*) %\}True\{% else %\}False\{% endif %\}")
+# Names a shortcut leaves to Jinja: its constants and operators, names its compiler may bind itself
+# (``self`` is always the template), and the name only Jinja code may read.
+_NOT_SHORTCUT = _CONSTANTS | {"and", "or", "not", "in", "is", "if", "else", "self", "loop", "super", "caller",
+                              "varargs", "kwargs", "__airlock_evaluator__"}
+_FROZEN_MAX = 20000  # a release's layers hold ~1500 variables
 
 
 class _Missing:
@@ -42,7 +52,8 @@ MISSING = _Missing()
 
 class Evaluator:
     def __init__(self, layers: list[Mapping[str, Any]], *, env_vars: Mapping[str, str] | None = None,
-                 source: str = "Kubespray"):
+                 source: str = "Kubespray", frozen: dict[int, tuple[Any, Any]] | None = None):
+        """``frozen``: a memo shared by evaluators built from the same layers (see :meth:`_plain`)."""
         # One dict, later layers replacing earlier keys: what a ChainMap of the layers would answer
         # (same keys, same order), without searching every layer on each of ~1500 lookups.
         self._raw: dict[str, Any] = {}
@@ -52,7 +63,8 @@ class Evaluator:
         self._stack: list[str] = []
         self._env_vars = dict(env_vars or {})
         self._source = source
-        self._vars = _LazyVars(self)
+        self._frozen = {} if frozen is None else frozen
+        self._vars = LazyVars(self)
         self.env = environment()
         self.env.globals["lookup"] = _lookup  # resolved per call through the context below
 
@@ -77,9 +89,13 @@ class Evaluator:
         if name in self._stack:
             chain = " -> ".join([*self._stack[self._stack.index(name):], name])
             raise self._error(f"recursive loop in variable definitions: {chain}")
+        plain = self._plain(self._raw[name])
+        if plain is not None:
+            self._cache[name] = plain
+            return plain
         self._stack.append(name)
         try:
-            value = self.template(self._raw[name])
+            value = self._template(self._raw[name], None)
         finally:
             self._stack.pop()
         self._cache[name] = value
@@ -94,15 +110,19 @@ class Evaluator:
         if label:
             self._stack.append(label)
             try:
-                return self.template(value, local=local)
+                return self._template(value, local)
             finally:
                 self._stack.pop()
+        return self._template(value, local)
+
+    def _template(self, value: Any, local: Mapping[str, Any] | None) -> Any:
+        # template() without the label: positional, as it recurses once per element of every value
         if isinstance(value, str):
             return self._render(value, local) if is_template(value) else value
         if isinstance(value, dict):
-            return {self.template(k, local=local): self.template(v, local=local) for k, v in value.items()}
+            return {self._template(k, local): self._template(v, local) for k, v in value.items()}
         if isinstance(value, list):
-            return [self.template(v, local=local) for v in value]
+            return [self._template(v, local) for v in value]
         return value
 
     def condition(self, expression: str, *, label: str, local: Mapping[str, Any] | None = None) -> bool:
@@ -110,7 +130,7 @@ class Evaluator:
         text = "{% if " + expression + " %}True{% else %}False{% endif %}"
         return self.template(text, label=f"{label} (when: {expression})", local=local) is True
 
-    def lazy(self, raw: Mapping[str, Any], label: str) -> "LazyDict":
+    def lazy(self, raw: Mapping[str, Any], label: str) -> LazyDict:
         """A read-only view of a raw dict whose values are templated when read."""
         return LazyDict(self, raw, label)
 
@@ -139,13 +159,56 @@ class Evaluator:
 
     # -- internals ----------------------------------------------------------------------
 
+    def _plain(self, raw: Any) -> Any:
+        """The shared frozen copy of a dict or list that holds no template, else None.
+
+        What :meth:`template` would return, without walking and copying it again in every evaluator.
+        The memo keeps ``raw`` itself alive, so its ``id`` cannot be reused by another object.
+        """
+        if not isinstance(raw, (dict, list)):
+            return None
+        entry = self._frozen.get(id(raw))
+        if entry is None:
+            if len(self._frozen) >= _FROZEN_MAX:  # each evaluator's own facts add a few: bound a long-lived tree's memo
+                self._frozen.clear()
+            entry = self._frozen[id(raw)] = (raw, freeze_plain(raw, is_template))
+        return entry[1]
+
+    def _shortcut(self, text: str, local: Mapping[str, Any] | None) -> Any:
+        """The result of the two commonest templates without a Jinja context and generator, by the steps
+        their compiled code takes (resolve the name, ``Environment.getattr`` per dot, then finalize and
+        concat, or ``if``). MISSING when ``text`` is anything else or its name is not a variable or local:
+        Jinja then renders it, and reports what is undefined.
+        """
+        match = _SINGLE_NAME.fullmatch(text) or _DOTTED_CONDITION.fullmatch(text)
+        if match is None or match.group(1) in _NOT_SHORTCUT:
+            return MISSING
+        name = match.group(1)
+        if local is not None and name in local:
+            value = local[name]
+        elif name in self._raw:
+            value = self.var(name)
+        else:
+            return MISSING
+        if match.re is _SINGLE_NAME:
+            return self.env.concat(iter([self.env.finalize(value)]))  # type: ignore[attr-defined,misc]
+        for attr in match.group(2).split(".")[1:]:
+            value = self.env.getattr(value, attr)
+        return True if value else False
+
     def _render(self, text: str, local: Mapping[str, Any] | None = None) -> Any:
         try:
+            value = self._shortcut(text, local)
+            if value is not MISSING:
+                return value
             tmpl = _TEMPLATES.get(text)
             if tmpl is None:  # the loader applies Ansible's escaping when it compiles
                 tmpl = _TEMPLATES[text] = self.env.get_template(self.env.loader.name_for(text))  # type: ignore[union-attr]
-            names = self._vars if local is None else _LazyVars(self, local)
-            ctx = tmpl.new_context(names, shared=True)  # type: ignore[arg-type]
+            names = self._vars if local is None else LazyVars(self, local)
+            # What tmpl.new_context(names, shared=True) builds, minus the set of the template's global
+            # names it copies each time (~30% of a small render); only {% import %} reads that set,
+            # and these one-string templates cannot import.
+            ctx = self.env.context_class(self.env, names, tmpl.name, tmpl.blocks)  # type: ignore[arg-type]
             return self.env.concat(tmpl.root_render_func(ctx))  # type: ignore[attr-defined]
         except EvaluationError:
             raise
@@ -172,52 +235,6 @@ class Evaluator:
 
     def lookup_env(self, name: str) -> str:
         return self._env_vars.get(name, "")
-
-
-class LazyDict(Mapping[str, Any]):
-    def __init__(self, evaluator: Evaluator, raw: Mapping[str, Any], label: str):
-        self._ev, self._raw, self._label = evaluator, raw, label
-        self._done: dict[str, Any] = {}
-
-    def __getitem__(self, key: str) -> Any:
-        if key not in self._done:
-            if key not in self._raw:
-                raise KeyError(key)
-            self._done[key] = self._ev.template(self._raw[key], label=f"{self._label}.{key}")
-        return self._done[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._raw)
-
-    def __len__(self) -> int:
-        return len(self._raw)
-
-
-class _LazyVars(Mapping[str, Any]):
-    """The mapping Jinja resolves names against: task locals, variables, then Jinja's globals."""
-
-    def __init__(self, evaluator: Evaluator, local: Mapping[str, Any] | None = None):
-        self._ev = evaluator
-        self._local = local or {}
-
-    def __contains__(self, key: object) -> bool:
-        return (key == "__airlock_evaluator__" or key in self._local or key in self._ev._raw
-                or key in self._ev.env.globals)
-
-    def __getitem__(self, key: str) -> Any:
-        if key == "__airlock_evaluator__":
-            return self._ev
-        if key in self._local:
-            return self._local[key]
-        if key in self._ev._raw:
-            return self._ev.var(key)
-        return self._ev.env.globals[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._ev._raw)
-
-    def __len__(self) -> int:
-        return len(self._ev._raw)
 
 
 def _lookup_impl(ev: Evaluator, kind: str, *terms: Any, default: Any = MISSING, **kwargs: Any) -> Any:

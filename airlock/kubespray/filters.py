@@ -11,6 +11,7 @@ from typing import Any
 
 from jinja2 import Undefined, pass_environment
 
+from airlock.kubespray.frozen import base_type_name
 from airlock.kubespray.versions import compare_loose
 
 # --- Ansible filters -----------------------------------------------------------------------
@@ -149,10 +150,13 @@ def symmetric_difference(a: Any, b: Any) -> list[Any]:
     return unique(x for x in itertools.chain(a, b) if (x in a) != (x in b))
 
 
+_VERSION_OPS = {"==": "eq", "=": "eq", "eq": "eq", "<": "lt", "lt": "lt", "<=": "le", "le": "le",
+                ">": "gt", "gt": "gt", ">=": "ge", "ge": "ge", "!=": "ne", "<>": "ne", "ne": "ne"}
+
+
 def version_test(value: Any, version: Any = "", operator: str = "eq", strict: Any = None,
                  version_type: Any = None) -> bool:
-    ops = {"==": "eq", "=": "eq", "eq": "eq", "<": "lt", "lt": "lt", "<=": "le", "le": "le",
-           ">": "gt", "gt": "gt", ">=": "ge", "ge": "ge", "!=": "ne", "<>": "ne", "ne": "ne"}
+    ops = _VERSION_OPS
     if operator not in ops:
         raise ValueError(f"invalid version operator {operator!r}")
     if value in ("", None) or version in ("", None):
@@ -183,7 +187,7 @@ FILTERS: dict[str, Callable[..., Any]] = {
     "intersect": intersect, "difference": difference, "union": union,
     "symmetric_difference": symmetric_difference, "mandatory": mandatory, "to_json": _to_json,
     "from_json": json.loads, "basename": os.path.basename, "dirname": os.path.dirname,
-    "type_debug": lambda v: type(v).__name__, "version_compare": version_test,
+    "type_debug": base_type_name, "version_compare": version_test,
 }
 
 TESTS: dict[str, Callable[..., Any]] = {

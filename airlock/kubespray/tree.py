@@ -46,6 +46,9 @@ class KubesprayTree:
     version: str
     _layers: dict[tuple[str, ...], tuple[dict[str, Any], dict[str, Any]]] = field(
         default_factory=dict, repr=False, compare=False)
+    # Template-free variable values frozen once and shared by every evaluator of this tree
+    # (Evaluator's ``frozen`` memo): it lives as long as the layers it points into.
+    frozen: dict[int, tuple[Any, Any]] = field(default_factory=dict, repr=False, compare=False)
 
     def check(self) -> None:
         missing = [" or ".join(f"roles/{d}/{_MARKER[role]}" for d in dirs) for role, dirs in ROLE_DIRS.items()

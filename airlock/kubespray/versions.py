@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 
 _COMPONENT = re.compile(r"(\d+ | [a-z]+ | \.)", re.VERBOSE)
@@ -16,9 +17,16 @@ def loose_parts(version: str) -> list[int | str]:
     return parts
 
 
+@functools.lru_cache(maxsize=4096)
+def _parts(version: str) -> tuple[int | str, ...]:
+    # Kubespray tests the same few versions against each checksum key thousands of times per plan.
+    # A tuple (immutable, so safe to share) compares element by element exactly like the list.
+    return tuple(loose_parts(version))
+
+
 def compare_loose(a: str, b: str) -> int:
     """-1, 0 or 1 like LooseVersion; mixing a number and a word at one position is an error, as there."""
-    pa, pb = loose_parts(a), loose_parts(b)
+    pa, pb = _parts(a), _parts(b)
     try:
         return (pa > pb) - (pa < pb)
     except TypeError:
