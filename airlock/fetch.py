@@ -182,7 +182,7 @@ def _fetch(f: Fetcher, lock: Lock, lock_bytes: bytes, base_sha: str | None,
     if opts.sbom:
         meta["sbom.cdx.json"] = (build_sbom(lock).encode(), "sbom", [])
     entries = [Entry(path=p, digest=Digest.of(d), size=len(d),
-                     kind=k, serves=s) for p, (d, k, s) in meta.items()]  # type: ignore[arg-type]
+                     kind=k, serves=s) for p, (d, k, s) in meta.items()]  # type: ignore[arg-type]  # kinds are the Literal's values
     front = build_bootstrap(lock, f.store, f.download_pinned)  # while the blobs download
     entries += [Entry(path=b.path, digest=Digest.from_hex(b.sha256), size=b.size, kind="bootstrap",
                       serves=["bootstrap"]) for b in front]
@@ -191,7 +191,7 @@ def _fetch(f: Fetcher, lock: Lock, lock_bytes: bytes, base_sha: str | None,
         size = b.size if b.size is not None else f.store.path(b.digest).stat().st_size
         digest = Digest(b.digest)
         entries.append(Entry(path=f"blobs/sha256/{digest.hex}", digest=digest, size=size,
-                             kind=b.kind, serves=sorted(b.serves)))  # type: ignore[arg-type]
+                             kind=b.kind, serves=sorted(b.serves)))  # type: ignore[arg-type]  # kinds are the Literal's values
     index = BundleIndex(lock_sha256=hashlib.sha256(lock_bytes).hexdigest(), base_lock_sha256=base_sha,
                         entries=sorted(entries, key=lambda e: e.path))
     todo = f.pending(blobs)

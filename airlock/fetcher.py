@@ -1,7 +1,5 @@
-"""Collecting a lock's blobs and scheduling their downloads, for :mod:`airlock.fetch` (which writes the bundle).
-
-:class:`Fetcher` turns each pin into a :class:`Blob` and starts each missing one on a priority pool once known.
-"""
+"""Collecting a lock's blobs and scheduling their downloads, for :mod:`airlock.fetch` (which writes the bundle):
+:class:`Fetcher` turns each pin into a :class:`Blob` and starts each missing one on a priority pool once known."""
 
 from __future__ import annotations
 
@@ -270,7 +268,7 @@ class Fetcher:
         self.progress.advance(n)
 
     def download(self, b: Blob) -> None:
-        n = self.store.download(b.digest, b.size, b.opener, what=b.what, sha512=b.sha512,  # type: ignore[arg-type]
+        n = self.store.download(b.digest, b.size, b.opener, what=b.what, sha512=b.sha512,  # type: ignore[arg-type]  # opener is set for every blob downloaded
                                 retries=self.net.retries,
                                 on_bytes=self._on_bytes if self.progress else None)
         with self._count_lock:

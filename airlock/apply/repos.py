@@ -128,7 +128,7 @@ def createrepo_binary() -> str:
     try:
         import createrepo_c  # lazy: optional here (a createrepo_c binary will do), ~20 ms; RPM repodata only
     except ImportError:
-        createrepo_c = None  # type: ignore[assignment]
+        createrepo_c = None  # type: ignore[assignment]  # the module or None: the binary is the fallback
     if createrepo_c is not None:
         bundled = Path(createrepo_c.__file__).parent / "data" / "bin" / "createrepo_c"
         if bundled.is_file():

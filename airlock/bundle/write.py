@@ -141,7 +141,7 @@ def _write(out: Path, stage: Path, head: bytes, meta: dict[str, tuple[bytes, str
     splitter = SplitWriter(out, split, workdir=stage) if split else None
     tmp = stage / out.name
     with splitter if splitter else tmp.open("wb", buffering=0) as sink:
-        w = TarWriter(sink)  # type: ignore[arg-type]
+        w = TarWriter(sink)  # type: ignore[arg-type]  # SplitWriter is file-like (write/tell), not a BinaryIO
         # Metadata first so verify/apply read the index and the lock before any blob; then bootstrap/ (near
         # the front, so `tar -xf bundle.tar bootstrap/` reads little); then the other metadata and blobs by digest.
         w.add_bytes("bundle.json", head)

@@ -191,7 +191,7 @@ class Evaluator:
         else:
             return MISSING
         if match.re is _SINGLE_NAME:
-            return self.env.concat(iter([self.env.finalize(value)]))  # type: ignore[attr-defined,misc]
+            return self.env.concat(iter([self.env.finalize(value)]))  # type: ignore[attr-defined,misc]  # concat/finalize are set by kubespray.jinja, not in Environment's stubs
         for attr in match.group(2).split(".")[1:]:
             value = self.env.getattr(value, attr)
         return True if value else False
@@ -203,13 +203,13 @@ class Evaluator:
                 return value
             tmpl = _TEMPLATES.get(text)
             if tmpl is None:  # the loader applies Ansible's escaping when it compiles
-                tmpl = _TEMPLATES[text] = self.env.get_template(self.env.loader.name_for(text))  # type: ignore[union-attr]
+                tmpl = _TEMPLATES[text] = self.env.get_template(self.env.loader.name_for(text))  # type: ignore[union-attr]  # our loader is always set
             names = self._vars if local is None else LazyVars(self, local)
             # What tmpl.new_context(names, shared=True) builds, minus the set of the template's global
             # names it copies each time (~30% of a small render); only {% import %} reads that set,
             # and these one-string templates cannot import.
-            ctx = self.env.context_class(self.env, names, tmpl.name, tmpl.blocks)  # type: ignore[arg-type]
-            return self.env.concat(tmpl.root_render_func(ctx))  # type: ignore[attr-defined]
+            ctx = self.env.context_class(self.env, names, tmpl.name, tmpl.blocks)  # type: ignore[arg-type]  # a Mapping of lazy variables is what Context reads
+            return self.env.concat(tmpl.root_render_func(ctx))  # type: ignore[attr-defined]  # concat: see kubespray.jinja
         except EvaluationError:
             raise
         except UndefinedError as exc:

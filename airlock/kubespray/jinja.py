@@ -198,7 +198,7 @@ def make_environment() -> NativeEnvironment:
         extensions=["jinja2.ext.do", "jinja2.ext.loopcontrols"],
         finalize=_finalize,
     )
-    env.concat = staticmethod(eval_concat)  # type: ignore[method-assign,assignment]
+    env.concat = staticmethod(eval_concat)  # type: ignore[method-assign,assignment]  # Ansible's native concat replaces Jinja's
     for name, fn in list(env.filters.items()):
         env.filters[name] = _unroll(fn)
     env.filters.update(FILTERS)

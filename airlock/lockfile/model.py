@@ -53,7 +53,7 @@ class _Hashed:
 
     @property
     def digest(self) -> Digest:
-        return Digest.from_hex(self.sha256)  # type: ignore[attr-defined]
+        return Digest.from_hex(self.sha256)  # type: ignore[attr-defined]  # a mixin: every pin model that uses it has sha256
 
 
 class Inputs(_Strict):

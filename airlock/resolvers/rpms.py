@@ -74,7 +74,7 @@ def _open(path: Path) -> bytes:
     if raw[:4] == b"\x28\xb5\x2f\xfd":
         try:
             # lazy: optional, not a dependency of airlock; only zstd metadata (EL10) needs it
-            import zstandard  # type: ignore[import-not-found]
+            import zstandard  # type: ignore[import-not-found]  # optional, absent in CI
         except ImportError:
             raise MetadataError(f"{path.name}: repository metadata compressed with zstd needs the zstandard module",
                                 hint="pip install zstandard (in airlock's environment)") from None

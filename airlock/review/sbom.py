@@ -24,8 +24,8 @@ from airlock.lockfile import Lock
 
 def build_sbom(lock: Lock, *, serial: bool = False, timestamp: bool = False) -> str:
     bom = Bom()
-    bom.serial_number = uuid.uuid4() if serial else None  # type: ignore[assignment]
-    bom.metadata.timestamp = datetime.now(UTC) if timestamp else None  # type: ignore[assignment]
+    bom.serial_number = uuid.uuid4() if serial else None  # type: ignore[assignment]  # the library's annotation omits None, which it accepts
+    bom.metadata.timestamp = datetime.now(UTC) if timestamp else None  # type: ignore[assignment]  # as above: None means no timestamp
     ks = lock.kubespray
     root = Component(name="kubespray", version=ks.version, type=ComponentType.APPLICATION,
                      bom_ref=f"pkg:github/kubernetes-sigs/kubespray@v{ks.version}",

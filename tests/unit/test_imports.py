@@ -130,3 +130,26 @@ def test_the_check_flags_what_it_should() -> None:
 def test_a_same_line_reason_on_a_wrapped_import_counts() -> None:
     src = "def f():\n    from os import (  # lazy: the reason is on the first line\n        path,\n    )\n    return path\n"
     assert unexplained(src) == []
+
+
+_TYPE_IGNORE = re.compile(r"#\s*type:\s*ignore(\[[^\]]*\])?(?P<rest>.*)$")
+
+
+def unreasoned_ignores(source: str) -> list[int]:
+    """Lines whose ``# type: ignore[...]`` is not followed by a comment saying why."""
+    bad = []
+    for n, line in enumerate(source.splitlines(), 1):
+        m = _TYPE_IGNORE.search(line)
+        if m and len(m.group("rest").strip().lstrip("#").strip()) < 8:
+            bad.append(n)
+    return bad
+
+
+def test_the_ignore_check_flags_a_bare_ignore() -> None:
+    assert unreasoned_ignores("x = f()  # type: ignore[arg-type]\ny = g()  # type: ignore[misc]  # g's stub is wrong\n") == [1]
+
+
+def test_every_type_ignore_in_airlock_gives_its_reason() -> None:
+    bad = [f"{p.relative_to(REPO)}:{n}" for p in sorted((REPO / "airlock").rglob("*.py"))
+           for n in unreasoned_ignores(p.read_text())]
+    assert not bad, "`type: ignore` without a reason on the same line:\n" + "\n".join(bad)
