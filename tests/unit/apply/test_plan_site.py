@@ -16,14 +16,14 @@ from airlock.apply.offline import Site
 from airlock.apply.plan import BundleView, PlanOptions, SiteTLSFiles, plan_json, plan_site
 from airlock.apply.signing import SITE_KEY, SITE_PUBLIC
 from airlock.kubespray.tree import KubesprayTree
-from airlock.lockfile.model import DebIndexPin, DebPin, FilePin, ImagePin, Inputs, KubesprayPin, Lock, RpmPin, WheelPin
+from airlock.lockfile.model import DebIndexPin, DebPin, Inputs, KubesprayPin, Lock, RpmPin, WheelPin
 from airlock.manifest.loader import LoadedManifest
 from airlock.manifest.model import Manifest
 from airlock.plan import build_plan
 from tests.conftest import kubespray_dir
+from tests.unit.planpins import plan_pins
 
 VERSION = "2.30.0"
-D = "sha256:" + "0" * 64
 DEST = Path("/nonexistent/airlock-plan-test/site")  # never created: planning touches no disk
 SITE = Site("http://10.1.2.3:8080/files", "10.1.2.3:8080", True)
 LOCK_SHA = "a" * 64
@@ -44,10 +44,7 @@ def lock(loaded: LoadedManifest, *, debs: bool = True, wheels: bool = True) -> L
     return Lock(
         inputs=Inputs(manifest_sha256="0" * 64, kubespray_sha256="0" * 64),
         kubespray=KubesprayPin(version=VERSION, kind="directory", url=".", sha256="0" * 64),
-        file=[FilePin(name=f.name, arch=f.arch, url=f.url, sha256="2" * 64, size=1, path=f.path,
-                      kubespray_var=f.kubespray_var) for f in plan.files],
-        image=[ImagePin(name=i.name, ref=i.ref, digest=D, media_type="m", target="platform", target_digest=D,
-                        target_media_type="m", platforms=[]) for i in plan.images],
+        **plan_pins(plan, "2" * 64),
         rpm=[RpmPin(os="rocky-10", name="x", version="1", release="1", arch="noarch", repo="baseos", url="u/x.rpm",
                     sha256="3" * 64, size=1)],
         deb=[DebPin(os="debian-12", name="socat", version="1.8.0.0-4", arch="amd64", repo="main",

@@ -12,12 +12,11 @@ from airlock.kubespray.context import Target, make_evaluator
 from airlock.kubespray.downloads import select_downloads
 from airlock.kubespray.offline import offline_variables, pypi_vars, repo_vars
 from airlock.kubespray.tree import DOWNLOAD_ROLES
-from airlock.lockfile.model import FilePin, ImagePin, Inputs, KubesprayPin, Lock, RpmPin
+from airlock.lockfile.model import Inputs, KubesprayPin, Lock, RpmPin
 from airlock.manifest import load_manifest
 from airlock.plan import build_plan, inventory_vars, open_manifest_source
 from tests.conftest import RELEASE_VERSION, VERSIONS, kubespray_dir
-
-D = "sha256:" + "0" * 64
+from tests.unit.planpins import plan_pins
 
 
 class Site:
@@ -37,10 +36,7 @@ def lock_for(tmp_path: Path, release: str, body: str) -> tuple[Lock, object, dic
     lock = Lock(
         inputs=Inputs(manifest_sha256="0" * 64, kubespray_sha256="0" * 64),
         kubespray=KubesprayPin(version=version, kind="directory", url=".", sha256="0" * 64),
-        file=[FilePin(name=f.name, arch=f.arch, url=f.url, sha256="0" * 64, size=1, path=f.path,
-                      kubespray_var=f.kubespray_var) for f in plan.files],
-        image=[ImagePin(name=i.name, ref=i.ref, digest=D, media_type="m", target="platform", target_digest=D,
-                        target_media_type="m", platforms=[]) for i in plan.images],
+        **plan_pins(plan, "0" * 64),
         rpm=[RpmPin(os="rocky-10", name="x", version="1", release="1", arch="noarch", repo="r", url="u/x.rpm",
                     sha256="0" * 64, size=1)],
     )

@@ -8,14 +8,11 @@ import pytest
 
 from airlock.errors import ManifestError
 from airlock.manifest import load_manifest
+from tests.unit.manifest.files import manifest_writer
 
 HEAD = 'kubespray: {version: "2.30.0"}\n'
 
-
-def write(tmp_path: Path, body: str) -> Path:
-    p = tmp_path / "airlock.yaml"
-    p.write_text(HEAD + body)
-    return p
+write = manifest_writer(HEAD)
 
 
 def test_alias_bomb_is_refused_at_its_line(tmp_path: Path) -> None:

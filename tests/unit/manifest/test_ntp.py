@@ -14,14 +14,16 @@ from airlock.apply.offline import Site
 from airlock.errors import ManifestError
 from airlock.manifest import load_manifest
 from airlock.resolve import manifest_digest
+from tests.unit.manifest.files import manifest_writer
 
 HEAD = 'kubespray: {version: "2.30.0"}\n'
 
 
+write = manifest_writer(HEAD)
+
+
 def load(tmp_path: Path, body: str):
-    p = tmp_path / "airlock.yaml"
-    p.write_text(HEAD + body)
-    return load_manifest(p)
+    return load_manifest(write(tmp_path, body))
 
 
 def test_ntp_accepts_hosts_addresses_and_site(tmp_path: Path) -> None:

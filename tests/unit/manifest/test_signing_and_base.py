@@ -9,14 +9,11 @@ import pytest
 from airlock.errors import ManifestError
 from airlock.manifest import load_manifest
 from airlock.packages import package_data
+from tests.unit.manifest.files import manifest_writer
 
 HEAD = 'kubespray: {version: "2.30.0"}\nos: [rocky-9]\n'
 
-
-def write(tmp_path: Path, body: str) -> Path:
-    p = tmp_path / "airlock.yaml"
-    p.write_text(HEAD + body)
-    return p
+write = manifest_writer(HEAD)
 
 
 def test_a_repository_without_gpgkey_must_say_gpgcheck_false(tmp_path: Path) -> None:
